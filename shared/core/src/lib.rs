@@ -1,6 +1,19 @@
 //! Sluice's domain, pure: no AWS, Lambda or HTTP-server crate may be named here.
 //!
-//! - `store`: ports for persistence (`KeyStore`) and their error.
-//! - `keys`: virtual key secrets, minting and hashing.
+//! - `error`: the Anthropic error contract and the one mapping from upstream failures to it.
+//! - `models`: the model catalogue and requested-id → Bedrock-id mapping.
+//! - `capabilities`: what each model accepts on Bedrock, and what Bedrock rejected at run time.
+//! - `shape`: Anthropic request → Bedrock InvokeModel body.
+//! - `translate`: Bedrock stream chunks → Anthropic SSE frames; non-streaming normalisation.
+//! - `count`: count_tokens fallback estimate and its cache.
+//! - `upstream`: the port to the model provider.
+//! - `store`: persistence ports; `keys`: virtual key secrets.
+pub mod capabilities;
+pub mod count;
+pub mod error;
 pub mod keys;
+pub mod models;
+pub mod shape;
 pub mod store;
+pub mod translate;
+pub mod upstream;
