@@ -1,1 +1,16 @@
-//! placeholder
+//! Dev-only helpers shared by the test suites of the workspace. Depends on `sluice-core` and generic crates
+//! only — never on an adapter crate (`sluice-aws` and `sluice-sqlite` dev-depend on this one).
+//!
+//! - `contract`: the store contract suite every `KeyStore` backend must pass, and a macro that turns it into
+//!   one `#[tokio::test]` per behaviour.
+//! - `fixtures`: builders for domain values with unique ids, so tests can share a store.
+//! - `moto`: starts `moto_server` on a free loopback port (one per test binary via `MotoServer::shared`).
+//! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
+pub mod aws;
+pub mod contract;
+pub mod fixtures;
+pub mod moto;
+
+pub use aws::aws_sdk_config;
+pub use fixtures::unique_name;
+pub use moto::MotoServer;

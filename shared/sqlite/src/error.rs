@@ -1,0 +1,37 @@
+//! rusqlite errors become `StoreError` here, so no rusqlite type leaves the crate.
+
+use rusqlite::ErrorCode;
+use sluice_core::store::StoreError;
+
+/// Unique/primary-key violations mean the item exists; decoding failures mean the row is corrupt;
+/// everything else (I/O, locks past the busy timeout, a closed connection) may succeed if retried.
+pub(crate) fn to_store_error(err: rusqlite::Error) -> StoreError {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, message)
+            if failure.code == ErrorCode::ConstraintViolation =>
+        {
+            StoreError::AlreadyExists(message.unwrap_or_else(|| failure.to_string()))
+        }
+        corrupt @ (rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..)) => StoreError::Corrupt(corrupt.to_string()),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_integer_is_corrupt_not_retryable() {
+        let err = rusqlite::Error::IntegralValueOutOfRange(0, -1);
+        assert!(matches!(to_store_error(err), StoreError::Corrupt(_)));
+    }
+
+    #[test]
+    fn other_failures_are_unavailable() {
+        let err = rusqlite::Error::InvalidQuery;
+        assert!(matches!(to_store_error(err), StoreError::Unavailable(_)));
+    }
+}
