@@ -1,0 +1,52 @@
+# Sluice task runner. `make test` is the one test command (CI runs it through .ci/run).
+# Tools installed by scripts/install-deps.sh live in the repo, so put them first on PATH.
+export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+# Targets of `make test` run one after another, in the order written, even under `make -j`.
+.NOTPARALLEL:
+
+.PHONY: help test deps test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench
+
+test: deps test-rust test-e2e test-lambda check-template sam-build ## everything CI checks, in order
+
+deps: ## install .venv (Python tools) and node_modules (Claude Code CLI); idempotent
+	bash scripts/install-deps.sh
+
+test-rust: deps ## unit, contract and router tests of the whole workspace
+	cargo test --workspace
+
+test-e2e: deps ## end-to-end tests (real Claude Code, anthropic SDK) against sluice serve + the Bedrock simulator
+	@if [ ! -d tests/e2e ]; then echo "test-e2e: tests/e2e does not exist yet, nothing to run"; exit 0; fi; \
+	rc=0; .venv/bin/pytest tests/e2e -q || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "test-e2e: no tests collected in tests/e2e yet"; exit 0; fi; exit $$rc
+
+test-lambda: deps ## the gateway binary under the Lambda runtime API (cargo lambda watch), streaming through a Function URL
+	cargo build -p sluice-gateway -p sluice
+	.venv/bin/pytest tests/lambda -q
+
+check-template: deps ## cfn-lint + sam validate + SAM->CloudFormation translation of template.yaml, and events/ shape
+	bash scripts/check-template.sh
+
+sam-build: deps ## sam build --beta-features without Docker; checks the bootstrap is an aarch64 ELF
+	bash scripts/sam-build.sh
+
+dev: ## local stack for development (sluice serve + Bedrock simulator)
+	bash scripts/dev.sh
+
+build: deps ## release build of the gateway for Lambda (Graviton)
+	cargo lambda build --release --arm64 -p sluice-gateway
+
+deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided)
+	sam build --beta-features && sam deploy
+
+lint: ## formatting and clippy, warnings are errors
+	cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+
+bench: ## gateway overhead benchmark
+	bash scripts/bench.sh
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'

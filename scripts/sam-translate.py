@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Translate a SAM template to plain CloudFormation, offline, and check what cfn-lint cannot see.
+
+cfn-lint on the SAM template misses values that SAM passes through to generated resources (such as
+a Function URL's InvokeMode); translating first exposes them. The output is meant to be cfn-linted.
+
+Usage: sam-translate.py TEMPLATE OUTPUT_JSON
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+# Stand-in values: the translator needs a region and partition to build ARNs, nothing more.
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "sluice",
+}
+
+
+class OfflinePolicyLoader(ManagedPolicyLoader):
+    """Managed policy names resolve through IAM, which is out of reach offline; the template uses
+    only inline statements and SAM's built-in execution role, so an empty map is correct."""
+
+    def __init__(self) -> None:  # no IAM client
+        pass
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def as_if_packaged(template: dict) -> None:
+    """Point local code folders at S3, as `sam package` would; the translator accepts only S3 URIs."""
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            if not props["CodeUri"].startswith("s3://"):
+                props["CodeUri"] = "s3://sluice-artifacts/gateway.zip"
+
+
+def fail(message: str) -> None:
+    print(f"sam-translate: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_function_url_streams(resources: dict) -> None:
+    urls = {name: r for name, r in resources.items() if r.get("Type") == "AWS::Lambda::Url"}
+    if not urls:
+        fail("no AWS::Lambda::Url in the translated template")
+    for name, url in urls.items():
+        props = url.get("Properties", {})
+        if props.get("InvokeMode") != "RESPONSE_STREAM":
+            fail(f"{name}: InvokeMode is {props.get('InvokeMode')!r}, the gateway needs 'RESPONSE_STREAM'")
+        if props.get("AuthType") != "NONE":
+            fail(f"{name}: AuthType is {props.get('AuthType')!r}, expected 'NONE' (Sluice authenticates)")
+
+
+def main() -> None:
+    # The translator asks boto3 for a region even when AWS::Region is given; pin it so that no
+    # profile or environment of the person running this changes the output.
+    os.environ["AWS_DEFAULT_REGION"] = PSEUDO_PARAMETERS["AWS::Region"]
+    os.environ.pop("AWS_REGION", None)
+    os.environ.pop("AWS_PROFILE", None)
+    if len(sys.argv) != 3:
+        fail("usage: sam-translate.py TEMPLATE OUTPUT_JSON")
+    template = yaml_parse(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    as_if_packaged(template)
+    translated = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
+    check_function_url_streams(translated.get("Resources", {}))
+    Path(sys.argv[2]).write_text(json.dumps(translated, indent=2) + "\n", encoding="utf-8")
+    print(f"sam-translate: {sys.argv[1]} -> {sys.argv[2]} ({len(translated['Resources'])} resources)")
+
+
+if __name__ == "__main__":
+    main()
