@@ -1,1 +1,80 @@
-fn main() {}
+//! `sluice`: the local server, the Bedrock simulator and admin commands.
+//!
+//! - `serve`: the gateway in one process on SQLite (`--data-dir`), Bedrock through the standard AWS chain.
+//! - `keys`: create, list and revoke virtual keys (SQLite by default, DynamoDB with `--table`).
+//! - `bedrock-sim`: a local server speaking Bedrock Runtime's wire protocol, for tests and demos.
+
+mod keys;
+mod serve;
+mod sim;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about = "Claude Code on your own AWS account, through Amazon Bedrock")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where keys and (later) usage live: a local SQLite folder, or the deployed DynamoDB table.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Folder for the local SQLite database.
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".data")]
+    pub data_dir: PathBuf,
+    /// Use this DynamoDB table (a deployed Sluice) instead of the local folder; AWS settings come from the usual
+    /// environment and profile chain.
+    #[arg(long, env = "SLUICE_TABLE", conflicts_with = "data_dir")]
+    pub table: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway locally (SQLite), for Claude Code at ANTHROPIC_BASE_URL=http://<listen>.
+    Serve {
+        #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".data")]
+        data_dir: PathBuf,
+    },
+    /// Manage virtual keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Run the Bedrock simulator (Bedrock Runtime wire protocol on a local port).
+    BedrockSim(sim::SimArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let default = match cli.command {
+            Command::Keys { .. } => "warn",
+            _ => "info",
+        };
+        default.into()
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve { listen, data_dir } => serve::run(&listen, &data_dir).await,
+        Command::Keys { command } => keys::run(command).await,
+        Command::BedrockSim(args) => sim::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain, so "cannot open .data/sluice.db: permission denied" reads as one sentence.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

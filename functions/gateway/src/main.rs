@@ -1,1 +1,44 @@
-fn main() {}
+//! The gateway Lambda: reads configuration once, builds the DynamoDB and Bedrock adapters, hands the router to the
+//! Lambda streaming runtime (Function URL, InvokeMode `RESPONSE_STREAM`). Without `AWS_LAMBDA_RUNTIME_API` it
+//! serves the same router on `SLUICE_LISTEN` (default 127.0.0.1:8080), which is how it is tried locally.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sluice_http::{GatewayConfig, GatewayState, gateway_router, serve};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let lambda = serve::in_lambda();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if lambda {
+        // CloudWatch wants one JSON object per line, no colours, no timestamps of our own.
+        tracing_subscriber::fmt().json().with_env_filter(filter).without_time().with_ansi(false).init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+
+    let table = std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
+    let aws = sluice_aws::load_aws_config().await?;
+    let region = aws.region().map(ToString::to_string).unwrap_or_default();
+    let config = GatewayConfig::from_env(&region)?;
+    tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
+    let state = GatewayState::new(
+        Arc::new(sluice_aws::dynamo_store(&aws, &table)),
+        Arc::new(sluice_aws::bedrock_upstream(&aws)),
+        config,
+    );
+    let router = gateway_router(Arc::new(state));
+    if lambda {
+        serve::run_lambda(router).await.map_err(|e| anyhow::anyhow!(e))
+    } else {
+        let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "listening");
+        Ok(serve::run_local(listener, router).await?)
+    }
+}

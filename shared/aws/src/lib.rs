@@ -1,1 +1,11 @@
-//! placeholder
+//! AWS adapters: the only crate that names `aws-sdk-*` types. SDK errors become domain errors here.
+//!
+//! - `dynamo`: `DynamoStore`, the store ports on the single DynamoDB table (layout in `dynamo::layout`).
+//! - `bedrock`: `BedrockUpstream`, the `Upstream` port over bedrock-runtime.
+//! - `startup`: loading the AWS configuration chain with clear errors for what is missing.
+pub mod bedrock;
+pub use bedrock::BedrockUpstream;
+pub mod startup;
+pub use startup::{StartupError, bedrock_upstream, dynamo_store, load_aws_config};
+pub mod dynamo;
+pub use dynamo::DynamoStore;

@@ -1,1 +1,19 @@
-//! placeholder
+//! HTTP for Sluice: the axum routers and the hosts they run under.
+//!
+//! - `gateway`: `gateway_router(state)` — `/v1/messages`, `/v1/messages/count_tokens`, `/v1/models`, `HEAD /`, `/health`.
+//! - `relay`: the upstream call with learn-and-retry-once, and the streaming body (SSE frames, pings, errors).
+//! - `auth`: virtual key extraction and the warm-instance key cache.
+//! - `reply`: Anthropic error envelope responses, request ids.
+//! - `config`: gateway settings from the environment.
+//! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
+//!
+//! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
+pub mod auth;
+pub mod config;
+pub mod gateway;
+pub mod relay;
+pub mod reply;
+pub mod serve;
+
+pub use config::GatewayConfig;
+pub use gateway::{GatewayState, gateway_router};

@@ -1,0 +1,97 @@
+//! `sluice keys`: create, list and revoke virtual keys.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sluice_core::keys::mint;
+use sluice_core::store::{KeyStore, VirtualKey};
+
+use crate::StoreArgs;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; the secret is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Requests per minute for this key (0 or absent: unlimited).
+        #[arg(long)]
+        rpm: Option<u32>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by id; it stops working within the gateway's key cache time (5 s by default).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn KeyStore>> {
+    match &args.table {
+        Some(table) => {
+            let aws = sluice_aws::load_aws_config().await?;
+            Ok(Arc::new(sluice_aws::dynamo_store(&aws, table)))
+        }
+        None => Ok(Arc::new(crate::serve::open_sqlite(&args.data_dir)?)),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        KeysCommand::Create { name, rpm, store } => {
+            let store = open(&store).await?;
+            let minted = mint();
+            let key = VirtualKey {
+                id: minted.id.clone(),
+                name: name.clone(),
+                key_hash: minted.key_hash,
+                prefix: minted.prefix,
+                created_at_ms: now_ms(),
+                revoked_at_ms: None,
+                user_id: None,
+                team_id: None,
+                rate_limit_rpm: rpm.filter(|r| *r > 0),
+            };
+            store.create_key(&key).await.context("cannot store the new key")?;
+            writeln!(out, "Created key {} ({name}). Keep the secret below; it is not shown again.", minted.id)?;
+            writeln!(out, "{}", minted.secret)?;
+        }
+        KeysCommand::List { json, store } => {
+            let keys = open(&store).await?.list_keys().await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+            } else {
+                writeln!(out, "{:<22} {:<20} {:<16} {:<10}", "ID", "NAME", "PREFIX", "STATUS")?;
+                for k in keys {
+                    let status = if k.is_active() { "active" } else { "revoked" };
+                    writeln!(out, "{:<22} {:<20} {:<16} {:<10}", k.id, k.name, k.prefix, status)?;
+                }
+            }
+        }
+        KeysCommand::Revoke { id, store } => {
+            match open(&store).await?.revoke_key(&id, now_ms()).await? {
+                Some(k) => writeln!(out, "Revoked key {} ({}).", k.id, k.name)?,
+                None => anyhow::bail!("no key with id {id}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The gateway router: Anthropic Messages API in front of Bedrock.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use sluice_core::capabilities::Learned;
+use sluice_core::count::{CountCache, CountSource, estimate_tokens};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
+use sluice_core::shape::{ClientRequest, shape_for_count};
+use sluice_core::store::KeyStore;
+use sluice_core::translate::normalize_message;
+use sluice_core::upstream::Upstream;
+
+use crate::auth::{Caller, KeyCache, authenticate};
+use crate::config::GatewayConfig;
+use crate::relay::{call_with_learning, sse_body};
+use crate::reply::{ErrorReply, request_id};
+
+/// Everything the gateway handlers share; built once per process (per warm Lambda instance).
+pub struct GatewayState {
+    pub keys: Arc<dyn KeyStore>,
+    pub upstream: Arc<dyn Upstream>,
+    pub resolver: ModelResolver,
+    pub learned: Learned,
+    pub key_cache: KeyCache,
+    pub counts: CountCache,
+    pub config: GatewayConfig,
+}
+
+impl GatewayState {
+    pub fn new(keys: Arc<dyn KeyStore>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
+        Self {
+            resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
+            learned: Learned::default(),
+            key_cache: KeyCache::new(config.key_cache_ttl),
+            counts: CountCache::new(Duration::from_secs(300), 4096),
+            keys,
+            upstream,
+            config,
+        }
+    }
+}
+
+type Shared = Arc<GatewayState>;
+type Reply = Result<Response, ErrorReply>;
+
+/// The gateway's routes. Paths are matched on `uri().path()`, so absolute URIs (Lambda) and query strings such as
+/// `?beta=true` (Claude Code) route the same.
+pub fn gateway_router(state: Arc<GatewayState>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model_by_id))
+        .route("/health", get(health))
+        .route("/", get(root).head(root))
+        .route("/api/hello", get(root).head(root))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn root() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok", "service": "sluice", "version": env!("CARGO_PKG_VERSION")})).into_response()
+}
+
+async fn not_found(req: Request) -> ErrorReply {
+    ErrorReply(ApiError::new(ApiErrorKind::NotFound, format!("Not found: {} {}", req.method(), req.uri().path())))
+}
+
+fn beta_header(headers: &HeaderMap) -> Option<String> {
+    let all: Vec<&str> = headers.get_all("anthropic-beta").iter().filter_map(|v| v.to_str().ok()).collect();
+    (!all.is_empty()).then(|| all.join(","))
+}
+
+async fn read_body(state: &GatewayState, req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
+    let (parts, body) = req.into_parts();
+    let limit = state.config.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(ApiErrorKind::RequestTooLarge, format!("Request body is larger than {} MB", limit / (1024 * 1024)))
+    })?;
+    Ok((parts.headers, bytes))
+}
+
+fn resolve(state: &GatewayState, requested: &str) -> Result<ResolvedModel, ApiError> {
+    state.resolver.resolve(requested).map_err(|e| match e {
+        ModelError::Unknown(..) => ApiError::new(ApiErrorKind::NotFound, e.to_string()),
+        ModelError::Empty => ApiError::invalid(e.to_string()),
+    })
+}
+
+async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = authenticate(state.keys.as_ref(), &state.key_cache, headers).await?;
+    tracing::debug!(key_id = %caller.key_id, "authenticated");
+    Ok(caller)
+}
+
+async fn messages(State(state): State<Shared>, req: Request) -> Reply {
+    let (headers, body) = read_body(&state, req).await?;
+    let caller = admit(&state, &headers).await?;
+    let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
+    let model = resolve(&state, &req.model)?;
+    tracing::info!(key_id = %caller.key_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
+    let upstream = state.upstream.as_ref();
+    if req.stream {
+        let (chunks, _report) = call_with_learning(&state.learned, &req, &model, |b| {
+            upstream.invoke_stream(&model.invoke_id, b)
+        })
+        .await?;
+        let body = sse_body(chunks, &model.requested, state.config.ping_interval);
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+            body,
+        )
+            .into_response())
+    } else {
+        let (answer, _report) =
+            call_with_learning(&state.learned, &req, &model, |b| upstream.invoke(&model.invoke_id, b)).await?;
+        let (message, usage) = normalize_message(&answer, &model.requested)?;
+        tracing::info!(
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            stop_reason = usage.stop_reason.as_deref().unwrap_or(""),
+            "message finished"
+        );
+        Ok(axum::Json(message).into_response())
+    }
+}
+
+async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
+    let (headers, body) = read_body(&state, req).await?;
+    admit(&state, &headers).await?;
+    let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
+    let model = resolve(&state, &req.model)?;
+    let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;
+    let key = CountCache::key(&model.family, &shaped);
+    let now = Instant::now();
+    if let Some((n, source)) = state.counts.get(&key, now) {
+        return Ok(count_reply(n, source, true));
+    }
+    let counted = match &model.count_id {
+        Some(id) => state.upstream.count_tokens(id, Bytes::from(shaped)).await.map_err(|e| {
+            tracing::info!(model = %id, error = %e, "Bedrock could not count tokens; answering with the estimate");
+        }),
+        None => Err(()),
+    };
+    let (n, source) = match counted {
+        Ok(n) => (n, CountSource::Bedrock),
+        Err(()) => (estimate_tokens(&req.body), CountSource::Estimate),
+    };
+    state.counts.put(key, n, source, now);
+    Ok(count_reply(n, source, false))
+}
+
+fn count_reply(n: u64, source: CountSource, cached: bool) -> Response {
+    let source = match source {
+        CountSource::Bedrock => "bedrock",
+        CountSource::Estimate => "estimate",
+    };
+    let mut resp = axum::Json(json!({"input_tokens": n})).into_response();
+    let h = resp.headers_mut();
+    h.insert("x-sluice-count-source", header::HeaderValue::from_static(source));
+    h.insert("x-sluice-cache", header::HeaderValue::from_static(if cached { "hit" } else { "miss" }));
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+}
+
+fn model_entries(state: &GatewayState) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = CATALOG
+        .iter()
+        .map(|e| json!({"type": "model", "id": e.id, "display_name": e.display_name, "created_at": e.created_at}))
+        .collect();
+    for id in state.resolver.custom_ids() {
+        if !CATALOG.iter().any(|e| e.id == id) {
+            out.push(json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"}));
+        }
+    }
+    out
+}
+
+async fn models(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Reply {
+    admit(&state, &headers).await?;
+    let all = model_entries(&state);
+    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    let position = |id: &Option<String>| id.as_ref().and_then(|id| all.iter().position(|m| m["id"] == id.as_str()));
+    let (start, end) = match (position(&q.after_id), position(&q.before_id)) {
+        (Some(a), _) => (a + 1, (a + 1 + limit).min(all.len())),
+        (None, Some(b)) => (b.saturating_sub(limit), b),
+        (None, None) => (0, limit.min(all.len())),
+    };
+    let page = &all[start..end];
+    Ok(axum::Json(json!({
+        "data": page,
+        "has_more": end < all.len(),
+        "first_id": page.first().map(|m| m["id"].clone()),
+        "last_id": page.last().map(|m| m["id"].clone()),
+    }))
+    .into_response())
+}
+
+async fn model_by_id(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Reply {
+    admit(&state, &headers).await?;
+    model_entries(&state)
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+        .map(|m| axum::Json(m).into_response())
+        .ok_or_else(|| ErrorReply(ApiError::new(ApiErrorKind::NotFound, format!("model: {id}"))))
+}

@@ -1,0 +1,175 @@
+//! The upstream leg of an inference request: shape, call, learn from a rejection and retry once, then relay.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
+use sluice_core::capabilities::Learned;
+use sluice_core::error::{ApiError, UpstreamError, UpstreamErrorKind};
+use sluice_core::models::ResolvedModel;
+use sluice_core::shape::{ClientRequest, Rejected, ShapeReport, rejection_target, shape_for_bedrock};
+use sluice_core::translate::{PING_FRAME, StreamEnd, StreamTranslator};
+use sluice_core::upstream::ChunkStream;
+
+/// Shapes the request and makes the upstream call. When Bedrock rejects a beta or a droppable field by name, the
+/// rejection is remembered for the model family and the call is retried once without it — the only retry Sluice
+/// makes itself, because it changes the request rather than repeating it.
+///
+/// # Errors
+/// The client-facing error for a shaping failure or the (last) upstream failure.
+pub async fn call_with_learning<T, F, Fut>(
+    learned: &Learned,
+    req: &ClientRequest,
+    model: &ResolvedModel,
+    call: F,
+) -> Result<(T, ShapeReport), ApiError>
+where
+    F: Fn(Bytes) -> Fut,
+    Fut: Future<Output = Result<T, UpstreamError>>,
+{
+    let (body, report) = shape_for_bedrock(req, model, &learned.get(&model.family))?;
+    log_shaping(&report, &model.invoke_id);
+    let err = match call(Bytes::from(body)).await {
+        Ok(t) => return Ok((t, report)),
+        Err(e) => e,
+    };
+    if err.kind != UpstreamErrorKind::Validation {
+        return Err(ApiError::from_upstream(&err, &model.requested));
+    }
+    match rejection_target(&err.message, &report.forwarded_betas, &req.body) {
+        Some(Rejected::Beta(b)) => {
+            tracing::warn!(family = %model.family, beta = %b, "Bedrock rejected a beta; dropping it for this model and retrying once");
+            learned.reject_beta(&model.family, &b);
+        }
+        Some(Rejected::Field(f)) => {
+            tracing::warn!(family = %model.family, field = %f, "Bedrock rejected a field; dropping it for this model and retrying once");
+            learned.reject_field(&model.family, &f);
+        }
+        None => return Err(ApiError::from_upstream(&err, &model.requested)),
+    }
+    let (body, report) = shape_for_bedrock(req, model, &learned.get(&model.family))?;
+    match call(Bytes::from(body)).await {
+        Ok(t) => Ok((t, report)),
+        Err(e) => Err(ApiError::from_upstream(&e, &model.requested)),
+    }
+}
+
+fn log_shaping(report: &ShapeReport, invoke_id: &str) {
+    if report.dropped_fields.is_empty() && report.dropped_betas.is_empty() && report.notes.is_empty() {
+        return;
+    }
+    tracing::info!(
+        model = invoke_id,
+        dropped_fields = ?report.dropped_fields,
+        dropped_betas = ?report.dropped_betas,
+        notes = ?report.notes,
+        "shaped request for Bedrock"
+    );
+}
+
+struct Relay {
+    upstream: ChunkStream,
+    translator: StreamTranslator,
+    ping: Duration,
+    requested: String,
+    started: std::time::Instant,
+    first_byte_ms: Option<u64>,
+    finished: bool,
+    /// The request's span: the body outlives the handler, so its logs must carry the request id explicitly.
+    span: tracing::Span,
+}
+
+impl Relay {
+    /// The next frame to send, or `None` when the response is over. Waits at most `ping` for upstream data before
+    /// answering with a keep-alive, so a long thinking pause never looks like a dead connection.
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            let frame = match tokio::time::timeout(self.ping, self.upstream.next()).await {
+                Err(_) => return Some(Bytes::from_static(PING_FRAME.as_bytes())),
+                Ok(Some(Ok(chunk))) => match self.translator.on_chunk(&chunk) {
+                    Some(f) => f,
+                    None if self.translator.end() == StreamEnd::Open => continue,
+                    None => return self.finish(),
+                },
+                Ok(Some(Err(e))) => {
+                    let err = ApiError::from_upstream(&e, &self.requested);
+                    tracing::warn!(error = %e, "Bedrock stream failed mid-way");
+                    match self.translator.on_error(&err) {
+                        Some(f) => f,
+                        None => return self.finish(),
+                    }
+                }
+                Ok(None) => match self.translator.on_upstream_end() {
+                    Some(f) => f,
+                    None => return self.finish(),
+                },
+            };
+            self.first_byte_ms.get_or_insert_with(|| self.started.elapsed().as_millis() as u64);
+            if self.translator.end() != StreamEnd::Open {
+                self.log_done();
+                self.finished = true;
+            }
+            return Some(Bytes::from(frame));
+        }
+    }
+
+    fn finish(&mut self) -> Option<Bytes> {
+        if !self.finished {
+            self.log_done();
+            self.finished = true;
+        }
+        None
+    }
+
+    fn log_done(&self) {
+        let u = self.translator.usage();
+        let _scope = self.span.enter();
+        tracing::info!(
+            end = ?self.translator.end(),
+            input_tokens = u.input_tokens,
+            output_tokens = u.output_tokens,
+            cache_read_input_tokens = u.cache_read_input_tokens,
+            cache_creation_input_tokens = u.cache_creation_input_tokens,
+            stop_reason = u.stop_reason.as_deref().unwrap_or(""),
+            tools = ?u.tool_names,
+            first_byte_ms = self.first_byte_ms,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            "stream finished"
+        );
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The client went away: dropping `upstream` closes the Bedrock connection, cancelling generation.
+            let _scope = self.span.enter();
+            tracing::info!(output_tokens = self.translator.usage().output_tokens, "client disconnected; upstream call cancelled");
+        }
+    }
+}
+
+/// The SSE response body for a started Bedrock stream.
+pub fn sse_body(upstream: ChunkStream, requested_model: &str, ping: Duration) -> Body {
+    let relay = Relay {
+        upstream,
+        translator: StreamTranslator::new(requested_model),
+        ping,
+        requested: requested_model.to_owned(),
+        started: std::time::Instant::now(),
+        first_byte_ms: None,
+        finished: false,
+        span: tracing::Span::current(),
+    };
+    let frames = futures::stream::unfold(relay, |mut r| async move {
+        let frame = r.next_frame().await?;
+        Some((Ok::<_, Infallible>(frame), r))
+    });
+    Body::from_stream(frames)
+}

@@ -1,0 +1,53 @@
+//! One router, two hosts: the Lambda streaming runtime when `AWS_LAMBDA_RUNTIME_API` is set, `axum::serve` otherwise.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+
+/// Whether this process was started by the Lambda runtime.
+#[must_use]
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// Runs `router` under the Lambda streaming runtime (Function URL, InvokeMode `RESPONSE_STREAM`).
+///
+/// # Errors
+/// When the runtime API fails.
+pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run_with_streaming_response(router).await
+}
+
+/// Serves `router` on `listener` until ctrl-c / SIGTERM.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn run_local(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
