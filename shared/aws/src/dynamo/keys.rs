@@ -1,0 +1,186 @@
+//! `KeyStore` on DynamoDB. A key is two items written in one transaction: the key item, addressed by
+//! hash (the authentication hot path is one strongly consistent `GetItem`), and a pointer from its id.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use serde::Serialize;
+use sluice_core::store::{KeyStore, StoreError, VirtualKey};
+
+use super::error::{corrupt, invalid_request, unavailable};
+use super::layout::{self, KeyIdItem, KeyItem};
+use super::store::DynamoStore;
+
+/// Position of each write in the create transaction, to tell which condition failed.
+const KEY_ITEM_WRITE: usize = 0;
+const KEY_ID_ITEM_WRITE: usize = 1;
+
+impl DynamoStore {
+    fn put_if_new(&self, item: impl Serialize) -> Result<TransactWriteItem, StoreError> {
+        let item = serde_dynamo::to_item(item).map_err(|e| corrupt("cannot encode key", &e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(layout::IS_NEW)
+            .build()
+            .map_err(|e| invalid_request(&e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The hash the id pointer names, read strongly consistent so a key just created can be revoked.
+    async fn key_hash_of(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(layout::key_id_item_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let pointer: KeyIdItem =
+            serde_dynamo::from_item(item).map_err(|e| corrupt(&format!("key id item {id}"), &e))?;
+        Ok(Some(pointer.key_hash))
+    }
+}
+
+fn decode_key_map(item: HashMap<String, AttributeValue>) -> Result<VirtualKey, StoreError> {
+    let stored: KeyItem = serde_dynamo::from_item(item).map_err(|e| corrupt("key item", &e))?;
+    stored.into_key().map_err(StoreError::Corrupt)
+}
+
+/// Which condition of the create transaction failed, if that is why it was cancelled.
+fn create_error<R: std::fmt::Debug>(
+    err: &SdkError<TransactWriteItemsError, R>,
+    key: &VirtualKey,
+) -> StoreError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let failed = |index: usize| {
+            cancelled
+                .cancellation_reasons()
+                .get(index)
+                .and_then(|reason| reason.code())
+                == Some("ConditionalCheckFailed")
+        };
+        if failed(KEY_ITEM_WRITE) {
+            return StoreError::AlreadyExists(format!("a key with hash {}", key.key_hash));
+        }
+        if failed(KEY_ID_ITEM_WRITE) {
+            return StoreError::AlreadyExists(format!("key {}", key.id));
+        }
+    }
+    // Also a cancelled transaction for another reason (TransactionConflict, throttling): retryable.
+    unavailable("TransactWriteItems", err)
+}
+
+#[async_trait]
+impl KeyStore for DynamoStore {
+    async fn create_key(&self, key: &VirtualKey) -> Result<(), StoreError> {
+        // Both conditions in one transaction: the id and the hash are each unique, and no failed create
+        // leaves half a key behind.
+        self.client
+            .transact_write_items()
+            .transact_items(self.put_if_new(KeyItem::from(key))?)
+            .transact_items(self.put_if_new(KeyIdItem::from(key))?)
+            .send()
+            .await
+            .map_err(|e| create_error(&e, key))?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, key_hash: &str) -> Result<Option<VirtualKey>, StoreError> {
+        // Strongly consistent: a key revoked a moment ago must stop authenticating now, not after
+        // replication catches up.
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(layout::key_item_key(key_hash)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        output.item.map(decode_key_map).transpose()
+    }
+
+    async fn key_by_id(&self, id: &str) -> Result<Option<VirtualKey>, StoreError> {
+        let Some(key_hash) = self.key_hash_of(id).await? else {
+            return Ok(None);
+        };
+        match self.key_by_hash(&key_hash).await? {
+            Some(key) => Ok(Some(key)),
+            None => Err(StoreError::Corrupt(format!(
+                "key id {id} points at a missing key item"
+            ))),
+        }
+    }
+
+    async fn list_keys(&self) -> Result<Vec<VirtualKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            // Newest first: `gsi1sk` starts with the zero-padded creation time, read backwards.
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(layout::GSI1)
+                .key_condition_expression(layout::LIST_KEYS)
+                .expression_attribute_values(layout::LIST_KEYS_PK, layout::keys_gsi1pk())
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            for item in page.items.unwrap_or_default() {
+                keys.push(decode_key_map(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    async fn revoke_key(&self, id: &str, at_ms: i64) -> Result<Option<VirtualKey>, StoreError> {
+        let Some(key_hash) = self.key_hash_of(id).await? else {
+            return Ok(None);
+        };
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(layout::key_item_key(&key_hash)))
+            .update_expression(layout::REVOKE)
+            .condition_expression(layout::EXISTS)
+            .expression_attribute_values(layout::REVOKE_AT, AttributeValue::N(at_ms.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(output) => output
+                .attributes
+                .map(decode_key_map)
+                .transpose()?
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("revoke of {id} returned no item"))),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Corrupt(format!(
+                    "key id {id} points at a missing key item"
+                )))
+            }
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+}
