@@ -1,8 +1,9 @@
 //! What each model accepts on Bedrock InvokeModel, shipped in code and refined at run time by `Learned`.
 //!
 //! Sources: `bedrock-compat-checklist.md` (thinking modes, `output_config` ≥ 4.6, cache TTL ≥ 4.5, betas per model).
-//! Unknown families (ARNs, future ids) get the newest profile: Claude Code sends the full current feature set for ids
-//! it does not recognise, and `Learned` drops whatever Bedrock then names in a rejection.
+//! Unknown families (application inference profile ARNs, future ids) are treated permissively: thinking passes in
+//! whichever form the client chose (the ARN may point at any model), current fields are kept, and `Learned` drops
+//! whatever Bedrock then names in a rejection.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -89,7 +90,12 @@ pub fn capabilities_for(family: &str) -> Capabilities {
             cache_ttl: false,
             betas: BETAS_4_0,
         },
-        _ => newest,
+        "claude-opus-4-8" | "claude-opus-4-7" | "claude-fable-5" => newest,
+        _ => Capabilities {
+            thinking: ThinkingMode::Both,
+            betas: BETAS_4_6,
+            ..newest
+        },
     }
 }
 
@@ -156,6 +162,11 @@ mod tests {
         );
         assert!(!capabilities_for("claude-sonnet-4").cache_ttl);
         assert!(!capabilities_for("claude-haiku-4-5").output_config);
+        assert_eq!(
+            capabilities_for("arn:aws:bedrock:us-east-1:1:application-inference-profile/x")
+                .thinking,
+            ThinkingMode::Both
+        );
     }
 
     #[test]
