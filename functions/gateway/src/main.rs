@@ -10,10 +10,16 @@ use sluice_http::{GatewayConfig, GatewayState, gateway_router, serve};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let lambda = serve::in_lambda();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if lambda {
         // CloudWatch wants one JSON object per line, no colours, no timestamps of our own.
-        tracing_subscriber::fmt().json().with_env_filter(filter).without_time().with_ansi(false).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .without_time()
+            .with_ansi(false)
+            .init();
     } else {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -22,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
             .init();
     }
 
-    let table = std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
+    let table =
+        std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
@@ -34,10 +41,14 @@ async fn main() -> anyhow::Result<()> {
     );
     let router = gateway_router(Arc::new(state));
     if lambda {
-        serve::run_lambda(router).await.map_err(|e| anyhow::anyhow!(e))
+        serve::run_lambda(router)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
     } else {
         let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, "listening");
         Ok(serve::run_local(listener, router).await?)
     }

@@ -46,7 +46,11 @@ impl Upstream for BedrockUpstream {
         Ok(Bytes::from(out.body.into_inner()))
     }
 
-    async fn invoke_stream(&self, model_id: &str, body: Bytes) -> Result<ChunkStream, UpstreamError> {
+    async fn invoke_stream(
+        &self,
+        model_id: &str,
+        body: Bytes,
+    ) -> Result<ChunkStream, UpstreamError> {
         let out = self
             .client
             .invoke_model_with_response_stream()
@@ -110,23 +114,29 @@ where
 }
 
 fn classify_stream<R: std::fmt::Debug>(err: &SdkError<ResponseStreamError, R>) -> UpstreamError {
-    match err {
-        SdkError::ServiceError(ctx) => {
-            let e = ctx.err();
-            let original = match e {
-                ResponseStreamError::ModelStreamErrorException(m) => {
-                    m.original_status_code().and_then(|c| u16::try_from(c).ok())
-                }
-                _ => None,
-            };
-            let message = e.message().unwrap_or("no message").to_owned();
-            UpstreamError::new(kind_for_code(e.code().unwrap_or(""), original), message)
-        }
-        other => transport(other),
-    }
+    use UpstreamErrorKind as K;
+    let SdkError::ServiceError(ctx) = err else {
+        return transport(err);
+    };
+    let e = ctx.err();
+    // Exception frames carry their type in `:exception-type`; the SDK exposes it as the variant, not always as `code()`.
+    let kind = match e {
+        ResponseStreamError::ThrottlingException(_) => K::Throttling,
+        ResponseStreamError::ServiceUnavailableException(_) => K::ServiceUnavailable,
+        ResponseStreamError::InternalServerException(_) => K::InternalServer,
+        ResponseStreamError::ModelTimeoutException(_) => K::ModelTimeout,
+        ResponseStreamError::ValidationException(_) => K::Validation,
+        ResponseStreamError::ModelStreamErrorException(m) => K::ModelStreamError {
+            original_status: m.original_status_code().and_then(|c| u16::try_from(c).ok()),
+        },
+        other => kind_for_code(other.code().unwrap_or(""), None),
+    };
+    UpstreamError::new(kind, e.message().unwrap_or("no message").to_owned())
 }
 
-fn transport<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> UpstreamError {
+fn transport<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: &SdkError<E, R>,
+) -> UpstreamError {
     let detail = aws_smithy_types::error::display::DisplayErrorContext(err).to_string();
     let kind = if detail.to_ascii_lowercase().contains("credential") {
         UpstreamErrorKind::Credentials
@@ -154,7 +164,10 @@ fn kind_for_code(code: &str, original_status: Option<u16>) -> UpstreamErrorKind 
         "modelerror" => K::ModelError,
         "modelstreamerror" => K::ModelStreamError { original_status },
         _ => {
-            tracing::warn!(code, "unrecognised Bedrock error code, treated as an internal error");
+            tracing::warn!(
+                code,
+                "unrecognised Bedrock error code, treated as an internal error"
+            );
             K::InternalServer
         }
     }
@@ -166,13 +179,27 @@ mod tests {
 
     #[test]
     fn error_codes_classify_in_both_spellings() {
-        assert_eq!(kind_for_code("ThrottlingException", None), UpstreamErrorKind::Throttling);
-        assert_eq!(kind_for_code("throttlingException", None), UpstreamErrorKind::Throttling);
-        assert_eq!(kind_for_code("serviceUnavailableException", None), UpstreamErrorKind::ServiceUnavailable);
+        assert_eq!(
+            kind_for_code("ThrottlingException", None),
+            UpstreamErrorKind::Throttling
+        );
+        assert_eq!(
+            kind_for_code("throttlingException", None),
+            UpstreamErrorKind::Throttling
+        );
+        assert_eq!(
+            kind_for_code("serviceUnavailableException", None),
+            UpstreamErrorKind::ServiceUnavailable
+        );
         assert_eq!(
             kind_for_code("modelStreamErrorException", Some(429)),
-            UpstreamErrorKind::ModelStreamError { original_status: Some(429) }
+            UpstreamErrorKind::ModelStreamError {
+                original_status: Some(429)
+            }
         );
-        assert_eq!(kind_for_code("SomethingNew", None), UpstreamErrorKind::InternalServer);
+        assert_eq!(
+            kind_for_code("SomethingNew", None),
+            UpstreamErrorKind::InternalServer
+        );
     }
 }

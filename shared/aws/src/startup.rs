@@ -35,12 +35,17 @@ pub async fn load_aws_config() -> Result<SdkConfig, StartupError> {
     if config.region().is_none() {
         return Err(StartupError::NoRegion);
     }
-    let provider =
-        config.credentials_provider().ok_or_else(|| StartupError::NoCredentials("no credentials provider".into()))?;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| StartupError::NoCredentials("no credentials provider".into()))?;
     match tokio::time::timeout(Duration::from_secs(10), provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(config),
-        Ok(Err(e)) => Err(StartupError::NoCredentials(aws_smithy_types::error::display::DisplayErrorContext(e).to_string())),
-        Err(_) => Err(StartupError::NoCredentials("timed out resolving credentials after 10 s".into())),
+        Ok(Err(e)) => Err(StartupError::NoCredentials(
+            aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+        )),
+        Err(_) => Err(StartupError::NoCredentials(
+            "timed out resolving credentials after 10 s".into(),
+        )),
     }
 }
 

@@ -24,7 +24,10 @@ pub struct Caller {
 /// The presented credential: `x-api-key` first, then a bearer token. Never logged.
 #[must_use]
 pub fn credential(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    if let Some(v) = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
         && !v.is_empty()
     {
         return Some(v);
@@ -45,19 +48,30 @@ const KEY_CACHE_CAPACITY: usize = 10_000;
 impl KeyCache {
     #[must_use]
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, hash: &str, now: Instant) -> Option<Option<VirtualKey>> {
-        let map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(hash).filter(|(at, _)| now.duration_since(*at) < self.ttl).map(|(_, k)| k.clone())
+        let map = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(hash)
+            .filter(|(at, _)| now.duration_since(*at) < self.ttl)
+            .map(|(_, k)| k.clone())
     }
 
     fn put(&self, hash: String, key: Option<VirtualKey>, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut map = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= KEY_CACHE_CAPACITY {
             let ttl = self.ttl;
             map.retain(|_, (at, _)| now.duration_since(*at) < ttl);
@@ -73,7 +87,11 @@ impl KeyCache {
 ///
 /// # Errors
 /// 401 `authentication_error` for a missing, unknown or revoked key; 500 `api_error` if the store cannot answer.
-pub async fn authenticate(store: &dyn KeyStore, cache: &KeyCache, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    store: &dyn KeyStore,
+    cache: &KeyCache,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let Some(secret) = credential(headers) else {
         return Err(ApiError::new(
             ApiErrorKind::Authentication,
@@ -87,16 +105,29 @@ pub async fn authenticate(store: &dyn KeyStore, cache: &KeyCache, headers: &Head
         None => {
             let k = store.key_by_hash(&hash).await.map_err(|e| {
                 tracing::error!(error = %e, "key lookup failed");
-                ApiError::internal("Sluice could not verify the API key; the request can be retried")
+                ApiError::internal(
+                    "Sluice could not verify the API key; the request can be retried",
+                )
             })?;
             cache.put(hash, k.clone(), now);
             k
         }
     };
     match key {
-        None => Err(ApiError::new(ApiErrorKind::Authentication, "invalid x-api-key")),
-        Some(k) if !k.is_active() => Err(ApiError::new(ApiErrorKind::Authentication, "This API key has been revoked")),
-        Some(k) => Ok(Caller { key_id: k.id, key_name: k.name, user_id: k.user_id, team_id: k.team_id }),
+        None => Err(ApiError::new(
+            ApiErrorKind::Authentication,
+            "invalid x-api-key",
+        )),
+        Some(k) if !k.is_active() => Err(ApiError::new(
+            ApiErrorKind::Authentication,
+            "This API key has been revoked",
+        )),
+        Some(k) => Ok(Caller {
+            key_id: k.id,
+            key_name: k.name,
+            user_id: k.user_id,
+            team_id: k.team_id,
+        }),
     }
 }
 
@@ -109,7 +140,10 @@ mod tests {
     fn credential_prefers_x_api_key_then_bearer() {
         let mut h = HeaderMap::new();
         assert_eq!(credential(&h), None);
-        h.insert("authorization", HeaderValue::from_static("Bearer sk-sluice-b"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-sluice-b"),
+        );
         assert_eq!(credential(&h), Some("sk-sluice-b"));
         h.insert("x-api-key", HeaderValue::from_static("sk-sluice-a"));
         assert_eq!(credential(&h), Some("sk-sluice-a"));

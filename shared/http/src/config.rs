@@ -39,9 +39,13 @@ impl GatewayConfig {
     ///
     /// # Errors
     /// As `from_env`.
-    pub fn from_lookup(region: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        region: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let prefix = get("SLUICE_MODEL_PREFIX").filter(|p| !p.trim().is_empty());
-        let model_prefix = prefix.map_or_else(|| region_prefix(region).to_owned(), |p| p.trim().to_owned());
+        let model_prefix =
+            prefix.map_or_else(|| region_prefix(region).to_owned(), |p| p.trim().to_owned());
         let model_map = match get("SLUICE_MODEL_MAP") {
             Some(raw) if !raw.trim().is_empty() => parse_model_map(&raw)?,
             _ => BTreeMap::new(),
@@ -55,7 +59,10 @@ impl GatewayConfig {
                     .ok()
                     .filter(|s| s.is_finite() && *s >= 0.0)
                     .map(Duration::from_secs_f64)
-                    .ok_or_else(|| ConfigError::Invalid { name, problem: format!("expected seconds, got {v:?}") }),
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        problem: format!("expected seconds, got {v:?}"),
+                    }),
             }
         };
         let max_body_mb = secs("SLUICE_MAX_BODY_MB", 32.0)?.as_secs_f64();
@@ -71,14 +78,20 @@ impl GatewayConfig {
 
 /// `SLUICE_MODEL_MAP`: a JSON object (`{"claude-opus-4-8":"arn:..."}`) or `id=target` pairs separated by commas.
 fn parse_model_map(raw: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-    let bad = |problem: String| ConfigError::Invalid { name: "SLUICE_MODEL_MAP", problem };
+    let bad = |problem: String| ConfigError::Invalid {
+        name: "SLUICE_MODEL_MAP",
+        problem,
+    };
     if raw.trim_start().starts_with('{') {
-        return serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON object of strings: {e}")));
+        return serde_json::from_str(raw)
+            .map_err(|e| bad(format!("not a JSON object of strings: {e}")));
     }
     raw.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|pair| {
-            let (k, v) = pair.split_once('=').ok_or_else(|| bad(format!("{pair:?} is not id=target")))?;
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{pair:?} is not id=target")))?;
             Ok((k.trim().to_owned(), v.trim().to_owned()))
         })
         .collect()
@@ -89,26 +102,45 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
     #[test]
     fn prefix_comes_from_region_unless_configured() {
-        assert_eq!(GatewayConfig::from_lookup("eu-west-1", lookup(&[])).expect("ok").model_prefix, "eu");
-        let c = GatewayConfig::from_lookup("eu-west-1", lookup(&[("SLUICE_MODEL_PREFIX", "global")])).expect("ok");
+        assert_eq!(
+            GatewayConfig::from_lookup("eu-west-1", lookup(&[]))
+                .expect("ok")
+                .model_prefix,
+            "eu"
+        );
+        let c =
+            GatewayConfig::from_lookup("eu-west-1", lookup(&[("SLUICE_MODEL_PREFIX", "global")]))
+                .expect("ok");
         assert_eq!(c.model_prefix, "global");
     }
 
     #[test]
     fn model_map_accepts_json_and_pairs_and_names_bad_input() {
-        let c = GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_MODEL_MAP", "a=b, c = d")])).expect("ok");
+        let c =
+            GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_MODEL_MAP", "a=b, c = d")]))
+                .expect("ok");
         assert_eq!(c.model_map.get("c").map(String::as_str), Some("d"));
-        let c = GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_MODEL_MAP", r#"{"x":"y"}"#)])).expect("ok");
+        let c = GatewayConfig::from_lookup(
+            "us-east-1",
+            lookup(&[("SLUICE_MODEL_MAP", r#"{"x":"y"}"#)]),
+        )
+        .expect("ok");
         assert_eq!(c.model_map.get("x").map(String::as_str), Some("y"));
-        let err = GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_MODEL_MAP", "nonsense")])).expect_err("bad");
+        let err =
+            GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_MODEL_MAP", "nonsense")]))
+                .expect_err("bad");
         assert!(err.to_string().starts_with("SLUICE_MODEL_MAP"));
-        let err = GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_PING_SECS", "soon")])).expect_err("bad");
+        let err = GatewayConfig::from_lookup("us-east-1", lookup(&[("SLUICE_PING_SECS", "soon")]))
+            .expect_err("bad");
         assert!(err.to_string().starts_with("SLUICE_PING_SECS"));
     }
 }

@@ -37,7 +37,11 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
-    pub fn new(keys: Arc<dyn KeyStore>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
+    pub fn new(
+        keys: Arc<dyn KeyStore>,
+        upstream: Arc<dyn Upstream>,
+        config: GatewayConfig,
+    ) -> Self {
         Self {
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
             learned: Learned::default(),
@@ -75,15 +79,23 @@ async fn root() -> StatusCode {
 }
 
 async fn health() -> Response {
-    axum::Json(json!({"status": "ok", "service": "sluice", "version": env!("CARGO_PKG_VERSION")})).into_response()
+    axum::Json(json!({"status": "ok", "service": "sluice", "version": env!("CARGO_PKG_VERSION")}))
+        .into_response()
 }
 
 async fn not_found(req: Request) -> ErrorReply {
-    ErrorReply(ApiError::new(ApiErrorKind::NotFound, format!("Not found: {} {}", req.method(), req.uri().path())))
+    ErrorReply(ApiError::new(
+        ApiErrorKind::NotFound,
+        format!("Not found: {} {}", req.method(), req.uri().path()),
+    ))
 }
 
 fn beta_header(headers: &HeaderMap) -> Option<String> {
-    let all: Vec<&str> = headers.get_all("anthropic-beta").iter().filter_map(|v| v.to_str().ok()).collect();
+    let all: Vec<&str> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     (!all.is_empty()).then(|| all.join(","))
 }
 
@@ -91,7 +103,10 @@ async fn read_body(state: &GatewayState, req: Request) -> Result<(HeaderMap, Byt
     let (parts, body) = req.into_parts();
     let limit = state.config.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(ApiErrorKind::RequestTooLarge, format!("Request body is larger than {} MB", limit / (1024 * 1024)))
+        ApiError::new(
+            ApiErrorKind::RequestTooLarge,
+            format!("Request body is larger than {} MB", limit / (1024 * 1024)),
+        )
     })?;
     Ok((parts.headers, bytes))
 }
@@ -124,13 +139,18 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         let body = sse_body(chunks, &model.requested, state.config.ping_interval);
         Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
             body,
         )
             .into_response())
     } else {
-        let (answer, _report) =
-            call_with_learning(&state.learned, &req, &model, |b| upstream.invoke(&model.invoke_id, b)).await?;
+        let (answer, _report) = call_with_learning(&state.learned, &req, &model, |b| {
+            upstream.invoke(&model.invoke_id, b)
+        })
+        .await?;
         let (message, usage) = normalize_message(&answer, &model.requested)?;
         tracing::info!(
             input_tokens = usage.input_tokens,
@@ -174,8 +194,14 @@ fn count_reply(n: u64, source: CountSource, cached: bool) -> Response {
     };
     let mut resp = axum::Json(json!({"input_tokens": n})).into_response();
     let h = resp.headers_mut();
-    h.insert("x-sluice-count-source", header::HeaderValue::from_static(source));
-    h.insert("x-sluice-cache", header::HeaderValue::from_static(if cached { "hit" } else { "miss" }));
+    h.insert(
+        "x-sluice-count-source",
+        header::HeaderValue::from_static(source),
+    );
+    h.insert(
+        "x-sluice-cache",
+        header::HeaderValue::from_static(if cached { "hit" } else { "miss" }),
+    );
     resp
 }
 
@@ -199,11 +225,18 @@ fn model_entries(state: &GatewayState) -> Vec<serde_json::Value> {
     out
 }
 
-async fn models(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Reply {
+async fn models(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Reply {
     admit(&state, &headers).await?;
     let all = model_entries(&state);
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
-    let position = |id: &Option<String>| id.as_ref().and_then(|id| all.iter().position(|m| m["id"] == id.as_str()));
+    let position = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| all.iter().position(|m| m["id"] == id.as_str()))
+    };
     let (start, end) = match (position(&q.after_id), position(&q.before_id)) {
         (Some(a), _) => (a + 1, (a + 1 + limit).min(all.len())),
         (None, Some(b)) => (b.saturating_sub(limit), b),
@@ -229,5 +262,10 @@ async fn model_by_id(
         .into_iter()
         .find(|m| m["id"] == id.as_str())
         .map(|m| axum::Json(m).into_response())
-        .ok_or_else(|| ErrorReply(ApiError::new(ApiErrorKind::NotFound, format!("model: {id}"))))
+        .ok_or_else(|| {
+            ErrorReply(ApiError::new(
+                ApiErrorKind::NotFound,
+                format!("model: {id}"),
+            ))
+        })
 }

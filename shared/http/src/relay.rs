@@ -10,7 +10,9 @@ use futures::StreamExt;
 use sluice_core::capabilities::Learned;
 use sluice_core::error::{ApiError, UpstreamError, UpstreamErrorKind};
 use sluice_core::models::ResolvedModel;
-use sluice_core::shape::{ClientRequest, Rejected, ShapeReport, rejection_target, shape_for_bedrock};
+use sluice_core::shape::{
+    ClientRequest, Rejected, ShapeReport, rejection_target, shape_for_bedrock,
+};
 use sluice_core::translate::{PING_FRAME, StreamEnd, StreamTranslator};
 use sluice_core::upstream::ChunkStream;
 
@@ -58,7 +60,10 @@ where
 }
 
 fn log_shaping(report: &ShapeReport, invoke_id: &str) {
-    if report.dropped_fields.is_empty() && report.dropped_betas.is_empty() && report.notes.is_empty() {
+    if report.dropped_fields.is_empty()
+        && report.dropped_betas.is_empty()
+        && report.notes.is_empty()
+    {
         return;
     }
     tracing::info!(
@@ -110,7 +115,8 @@ impl Relay {
                     None => return self.finish(),
                 },
             };
-            self.first_byte_ms.get_or_insert_with(|| self.started.elapsed().as_millis() as u64);
+            self.first_byte_ms
+                .get_or_insert_with(|| self.started.elapsed().as_millis() as u64);
             if self.translator.end() != StreamEnd::Open {
                 self.log_done();
                 self.finished = true;
@@ -150,7 +156,10 @@ impl Drop for Relay {
         if !self.finished {
             // The client went away: dropping `upstream` closes the Bedrock connection, cancelling generation.
             let _scope = self.span.enter();
-            tracing::info!(output_tokens = self.translator.usage().output_tokens, "client disconnected; upstream call cancelled");
+            tracing::info!(
+                output_tokens = self.translator.usage().output_tokens,
+                "client disconnected; upstream call cancelled"
+            );
         }
     }
 }

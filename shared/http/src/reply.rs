@@ -19,10 +19,17 @@ impl From<ApiError> for ErrorReply {
 impl IntoResponse for ErrorReply {
     fn into_response(self) -> Response {
         let err = self.0;
-        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], err.body().to_string()).into_response();
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            err.body().to_string(),
+        )
+            .into_response();
         if let Some(secs) = err.retry_after_secs {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }
@@ -40,7 +47,11 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(status = resp.status().as_u16(), head_ms = started.elapsed().as_millis() as u64, "answered");
+        tracing::info!(
+            status = resp.status().as_u16(),
+            head_ms = started.elapsed().as_millis() as u64,
+            "answered"
+        );
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("request-id", v);

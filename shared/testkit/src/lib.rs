@@ -6,11 +6,14 @@
 //! - `fixtures`: builders for domain values with unique ids, so tests can share a store.
 //! - `moto`: starts `moto_server` on a free loopback port (one per test binary via `MotoServer::shared`).
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
+//! - `sim`: the Bedrock simulator in-process on a loopback port.
 pub mod aws;
 pub mod contract;
 pub mod fixtures;
 pub mod moto;
+pub mod sim;
 
 pub use aws::aws_sdk_config;
 pub use fixtures::unique_name;
 pub use moto::MotoServer;
+pub use sim::SimServer;
