@@ -70,8 +70,15 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 team_id: None,
                 rate_limit_rpm: rpm.filter(|r| *r > 0),
             };
-            store.create_key(&key).await.context("cannot store the new key")?;
-            writeln!(out, "Created key {} ({name}). Keep the secret below; it is not shown again.", minted.id)?;
+            store
+                .create_key(&key)
+                .await
+                .context("cannot store the new key")?;
+            writeln!(
+                out,
+                "Created key {} ({name}). Keep the secret below; it is not shown again.",
+                minted.id
+            )?;
             writeln!(out, "{}", minted.secret)?;
         }
         KeysCommand::List { json, store } => {
@@ -79,10 +86,18 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
             } else {
-                writeln!(out, "{:<22} {:<20} {:<16} {:<10}", "ID", "NAME", "PREFIX", "STATUS")?;
+                writeln!(
+                    out,
+                    "{:<22} {:<20} {:<16} {:<10}",
+                    "ID", "NAME", "PREFIX", "STATUS"
+                )?;
                 for k in keys {
                     let status = if k.is_active() { "active" } else { "revoked" };
-                    writeln!(out, "{:<22} {:<20} {:<16} {:<10}", k.id, k.name, k.prefix, status)?;
+                    writeln!(
+                        out,
+                        "{:<22} {:<20} {:<16} {:<10}",
+                        k.id, k.name, k.prefix, status
+                    )?;
                 }
             }
         }

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about = "Claude Code on your own AWS account, through Amazon Bedrock")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Claude Code on your own AWS account, through Amazon Bedrock"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -10,13 +10,20 @@ use sluice_sqlite::SqliteStore;
 
 pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let store = open_sqlite(data_dir)?;
-    let aws = sluice_aws::load_aws_config().await.context("Sluice needs AWS access to reach Amazon Bedrock")?;
+    let aws = sluice_aws::load_aws_config()
+        .await
+        .context("Sluice needs AWS access to reach Amazon Bedrock")?;
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
     let prefix = config.model_prefix.clone();
-    let state = GatewayState::new(Arc::new(store), Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let state = GatewayState::new(
+        Arc::new(store),
+        Arc::new(sluice_aws::bedrock_upstream(&aws)),
+        config,
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), %region, %prefix, "sluice serve listening");
     let mut out = std::io::stderr().lock();
@@ -32,7 +39,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn open_sqlite(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
     let path = data_dir.join("sluice.db");
     SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))
 }
