@@ -20,12 +20,12 @@ test-rust: deps ## unit, contract and router tests of the whole workspace
 
 test-e2e: deps ## end-to-end tests (real Claude Code, anthropic SDK) against sluice serve + the Bedrock simulator
 	@if [ ! -d tests/e2e ]; then echo "test-e2e: tests/e2e does not exist yet, nothing to run"; exit 0; fi; \
-	rc=0; .venv/bin/pytest tests/e2e -q || rc=$$?; \
+	rc=0; .venv/bin/pytest -p no:cacheprovider tests/e2e -q || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test-e2e: no tests collected in tests/e2e yet"; exit 0; fi; exit $$rc
 
 test-lambda: deps ## the gateway binary under the Lambda runtime API (cargo lambda watch), streaming through a Function URL
 	cargo build -p sluice-gateway -p sluice
-	.venv/bin/pytest tests/lambda -q
+	.venv/bin/pytest -p no:cacheprovider tests/lambda -q
 
 check-template: deps ## cfn-lint + sam validate + SAM->CloudFormation translation of template.yaml, and events/ shape
 	bash scripts/check-template.sh
