@@ -1,0 +1,109 @@
+//! The `sluice` binary as a person uses it: key commands on a data folder, and start-up that names what is missing.
+
+use std::process::{Command, Output};
+
+fn sluice(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().expect("home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    // A clean environment: no AWS settings of the machine running the tests may leak in.
+    cmd.env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sluice")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn keys_create_list_revoke_round_trip_on_a_data_folder() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf8");
+    let out = sluice(&["keys", "create", "--name", "alice", "--data-dir", d], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let secret = stdout.lines().last().expect("last line").to_owned();
+    assert!(
+        secret.starts_with("sk-sluice-") && secret.len() > 30,
+        "{stdout}"
+    );
+
+    let out = sluice(&["keys", "list", "--json", "--data-dir", d], &[]);
+    let keys: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(keys[0]["name"], "alice");
+    assert!(
+        !text(&out.stdout).contains(&secret),
+        "list never shows the secret"
+    );
+    let id = keys[0]["id"].as_str().expect("id").to_owned();
+
+    let out = sluice(&["keys", "revoke", &id, "--data-dir", d], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sluice(&["keys", "list", "--data-dir", d], &[]);
+    assert!(
+        text(&out.stdout).contains("revoked"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = sluice(
+        &["keys", "revoke", "key_doesnotexist", "--data-dir", d],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no key with id key_doesnotexist"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_without_a_region_says_so_and_exits() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = sluice(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no AWS region configured: set AWS_REGION"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_without_credentials_says_so_and_exits() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = sluice(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().expect("utf8"),
+        ],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no usable AWS credentials"),
+        "{}",
+        text(&out.stderr)
+    );
+}
