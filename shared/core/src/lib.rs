@@ -8,11 +8,15 @@
 //! - `count`: count_tokens fallback estimate and its cache.
 //! - `upstream`: the port to the model provider.
 //! - `store`: persistence ports; `keys`: virtual key secrets.
+//! - `identity`: users, teams, identity providers, and claims → identity rules.
+//! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 pub mod capabilities;
 pub mod count;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod models;
+pub mod ratelimit;
 pub mod shape;
 pub mod store;
 pub mod translate;

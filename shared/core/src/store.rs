@@ -6,6 +6,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{CliSession, IdentityProvider, Team, User};
+
 /// A virtual key as stored: never the secret itself, only its SHA-256 hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualKey {
@@ -60,4 +62,91 @@ pub trait KeyStore: Send + Sync {
     /// Marks the key revoked at `at_ms`. Returns the updated key, or `None` if no key has this id.
     /// Revoking an already revoked key keeps its first revocation time.
     async fn revoke_key(&self, id: &str, at_ms: i64) -> Result<Option<VirtualKey>, StoreError>;
+}
+
+/// People. `email` is unique (callers pass it lower-case).
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id or the email is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// All users, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Replaces role, team and active flag of an existing user (id and email never change). `false` if absent.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+}
+
+/// Teams. `name` is unique.
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id or the name is taken.
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError>;
+    async fn team_by_id(&self, id: &str) -> Result<Option<Team>, StoreError>;
+    /// All teams, oldest first.
+    async fn list_teams(&self) -> Result<Vec<Team>, StoreError>;
+}
+
+/// OIDC identity providers. `issuer` is unique.
+#[async_trait]
+pub trait IdpStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id or the issuer is taken.
+    async fn create_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError>;
+    /// All providers, oldest first.
+    async fn list_idps(&self) -> Result<Vec<IdentityProvider>, StoreError>;
+    /// `false` if absent.
+    async fn delete_idp(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Runtime settings: string values by key.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Stores `value` only if the key has none; returns the value that is stored now (ours or the earlier one).
+    /// Concurrent callers all get the same answer (used for the generated session signing key).
+    async fn put_setting_if_absent(&self, key: &str, value: &str) -> Result<String, StoreError>;
+}
+
+/// Browser sign-in state for Claude Code's `apiKeyHelper`.
+#[async_trait]
+pub trait CliSessionStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id is taken. The session may be dropped by the store after `expires_at_ms`.
+    async fn create_cli_session(
+        &self,
+        session: &CliSession,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn cli_session(&self, id: &str) -> Result<Option<CliSession>, StoreError>;
+    /// Records the token of a pending session. `false` if the session does not exist.
+    async fn complete_cli_session(&self, id: &str, token: &str) -> Result<bool, StoreError>;
+    async fn delete_cli_session(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Fixed-window counters with an atomic conditional increment: the primitive exact rate limits are built on.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Adds one to counter `scope` for the window starting at `window_start_s`, only if its count is below `bound`.
+    /// Returns the new count, or `None` when refused (the count is then unchanged). One atomic operation; the window
+    /// item may be dropped by the store after `expires_at_s`.
+    async fn increment_below(
+        &self,
+        scope: &str,
+        window_start_s: i64,
+        bound: u64,
+        expires_at_s: i64,
+    ) -> Result<Option<u64>, StoreError>;
+    /// The count of a window (0 when absent).
+    async fn window_count(&self, scope: &str, window_start_s: i64) -> Result<u64, StoreError>;
+}
+
+/// Everything the gateway and the admin API need from one backend.
+pub trait Store:
+    KeyStore + UserStore + TeamStore + IdpStore + SettingsStore + CliSessionStore + CounterStore
+{
+}
+
+impl<T> Store for T where
+    T: KeyStore + UserStore + TeamStore + IdpStore + SettingsStore + CliSessionStore + CounterStore
+{
 }
