@@ -3,8 +3,16 @@
 //! Pure: token signatures are verified in `sluice-http`; this module decides who a verified token names, whether its
 //! email domain is allowed, and which role a newly provisioned person gets.
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A fresh identifier such as `usr_3f9a0c1d2e4b5a69`.
+#[must_use]
+pub fn new_id(prefix: &str) -> String {
+    let bytes: [u8; 8] = rand::rng().random();
+    format!("{prefix}_{}", hex::encode(bytes))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
