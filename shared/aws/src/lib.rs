@@ -2,6 +2,7 @@
 //!
 //! - `dynamo`: `DynamoStore`, the store ports on the single DynamoDB table (layout in `dynamo::layout`).
 //! - `bedrock`: `BedrockUpstream`, the `Upstream` port over bedrock-runtime.
+//! - `secrets`: values from the environment or AWS Secrets Manager at start-up.
 //! - `startup`: loading the AWS configuration chain with clear errors for what is missing.
 pub mod bedrock;
 pub use bedrock::BedrockUpstream;
@@ -9,3 +10,5 @@ pub mod startup;
 pub use startup::{StartupError, bedrock_upstream, dynamo_store, load_aws_config};
 pub mod dynamo;
 pub use dynamo::DynamoStore;
+pub mod secrets;
+pub use secrets::{env_or_secret, read_secret};
