@@ -4,11 +4,23 @@
 //! - `store`: `SqliteStore`, opening a database (file or memory) and running blocking calls off the runtime.
 //! - `migrations`: the schema as an ordered list of steps, versioned with `PRAGMA user_version`.
 //! - `keys`: `KeyStore` on the `keys` table.
+//! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore` on their tables (uniqueness by UNIQUE columns).
+//! - `settings`: `SettingsStore` on the `settings` table.
+//! - `cli_sessions`: `CliSessionStore`, expiry checked on read.
+//! - `counters`: `CounterStore`, one UPSERT per conditional increment.
+//! - `convert`: column conversions (roles, JSON lists) and the clock.
 //! - `error`: rusqlite errors mapped to `StoreError`.
+mod cli_sessions;
+mod convert;
+mod counters;
 mod error;
+mod idps;
 mod keys;
 mod migrations;
+mod settings;
 mod store;
+mod teams;
+mod users;
 
 pub use migrations::SCHEMA_VERSION;
 pub use store::SqliteStore;

@@ -22,6 +22,60 @@ const MIGRATIONS: &[&str] = &[
         rate_limit_rpm INTEGER
     ) STRICT;
     CREATE INDEX keys_by_created ON keys (created_at_ms DESC, id DESC);",
+    // 2: identity (users, teams, identity providers), settings, CLI sign-in sessions and rate-limit
+    // windows. Emails, team names and issuers are unique; listings read oldest first by index. Expiring
+    // rows (sessions, windows) are indexed by expiry so the periodic clean-up does not scan.
+    "CREATE TABLE users (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        email         TEXT    NOT NULL UNIQUE,
+        role          TEXT    NOT NULL,
+        team_id       TEXT,
+        active        INTEGER NOT NULL,
+        idp           TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX users_by_created ON users (created_at_ms, id);
+    CREATE TABLE teams (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        name          TEXT    NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX teams_by_created ON teams (created_at_ms, id);
+    CREATE TABLE idps (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        name            TEXT    NOT NULL,
+        issuer          TEXT    NOT NULL UNIQUE,
+        audience        TEXT    NOT NULL,
+        jwks_url        TEXT,
+        user_claim      TEXT    NOT NULL,
+        allowed_domains TEXT    NOT NULL,
+        auto_provision  INTEGER NOT NULL,
+        default_role    TEXT    NOT NULL,
+        enabled         INTEGER NOT NULL,
+        scopes          TEXT,
+        created_at_ms   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX idps_by_created ON idps (created_at_ms, id);
+    CREATE TABLE settings (
+        key   TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE cli_sessions (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        nonce         TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        token         TEXT,
+        expires_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX cli_sessions_by_expiry ON cli_sessions (expires_at_ms);
+    CREATE TABLE counters (
+        scope        TEXT    NOT NULL,
+        window_start INTEGER NOT NULL,
+        cnt          INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (scope, window_start)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX counters_by_expiry ON counters (expires_at);",
 ];
 
 /// The schema version this build writes and understands.
@@ -78,6 +132,42 @@ mod tests {
         // A re-run of step 1 would fail with "table keys already exists".
         migrate(&mut conn).expect("second run is a no-op");
         assert_eq!(user_version(&conn), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn version_1_database_keeps_its_keys_and_gains_the_identity_tables() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        conn.execute_batch(MIGRATIONS[0]).expect("step 1");
+        conn.pragma_update(None, "user_version", 1_i64)
+            .expect("set version");
+        conn.execute(
+            "INSERT INTO keys (id, key_hash, name, prefix, created_at_ms) VALUES ('k', 'h', 'n', 'p', 1)",
+            [],
+        )
+        .expect("insert a v1 key");
+
+        migrate(&mut conn).expect("migrates from 1");
+
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
+        let name: String = conn
+            .query_row("SELECT name FROM keys WHERE id = 'k'", [], |row| row.get(0))
+            .expect("key kept");
+        assert_eq!(name, "n");
+        for table in [
+            "users",
+            "teams",
+            "idps",
+            "settings",
+            "cli_sessions",
+            "counters",
+        ] {
+            let count: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap_or_else(|e| panic!("table {table} missing: {e}"));
+            assert_eq!(count, 0, "{table} starts empty");
+        }
     }
 
     #[test]

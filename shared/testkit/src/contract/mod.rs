@@ -10,12 +10,26 @@
 //!
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
+//!
+//! The other ports (users, teams, IdPs, settings, CLI sessions, counters) take the whole `Store` behind an
+//! `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in `users.rs`,
+//! `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, listed in `STORE_CASES` and in
+//! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
+//! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
+pub mod builders;
+pub mod cli_sessions;
+pub mod counters;
+pub mod idps;
 pub mod keys;
+pub mod settings;
+pub mod teams;
+pub mod users;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use sluice_core::store::KeyStore;
+use sluice_core::store::{KeyStore, Store};
 
 /// One behaviour of the `KeyStore` contract, as a plain function pointer so runners can take it by value.
 pub type KeyStoreCase =
@@ -84,6 +98,147 @@ macro_rules! key_store_contract_tests {
             let generated: &[&str] = &[$(stringify!($case)),+];
             let listed: ::std::vec::Vec<&str> =
                 $crate::contract::KEY_STORE_CASES.iter().map(|(name, _)| *name).collect();
+            assert_eq!(generated, listed.as_slice());
+        }
+    };
+}
+
+/// One behaviour of the identity, settings, session and counter ports, on a whole store.
+pub type StoreCase = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! store_cases {
+    ($($module:ident { $($case:ident),+ $(,)? })+) => {
+        &[$($((
+            concat!(stringify!($module), "::", stringify!($case)),
+            |store| Box::pin($module::$case(store)),
+        )),+),+]
+    };
+}
+
+/// Every `Store` behaviour beyond keys, by `module::case` name.
+pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
+    users {
+        create_then_find_by_id_and_email,
+        duplicate_email_is_already_exists,
+        duplicate_id_is_already_exists,
+        update_replaces_role_team_and_active,
+        update_of_unknown_id_is_false,
+        list_is_oldest_first,
+    }
+    teams {
+        create_then_find_and_list_oldest_first,
+        duplicate_name_is_already_exists,
+        duplicate_id_is_already_exists,
+    }
+    idps {
+        create_list_and_delete,
+        duplicate_issuer_is_already_exists,
+        duplicate_id_is_already_exists,
+        delete_of_unknown_id_is_false,
+    }
+    settings {
+        absent_setting_is_none,
+        put_then_get_and_overwrite,
+        put_if_absent_keeps_the_first_value,
+        put_if_absent_gives_concurrent_callers_one_answer,
+    }
+    cli_sessions {
+        create_get_complete_and_delete,
+        duplicate_id_is_already_exists,
+        complete_of_unknown_id_is_false,
+        expired_session_reads_as_none,
+    }
+    counters {
+        increment_counts_up,
+        refuses_at_the_bound_without_counting,
+        windows_are_independent,
+        scopes_are_independent,
+        absent_window_counts_zero,
+        bound_zero_refuses,
+        concurrent_increments_admit_exactly_the_bound,
+    }
+};
+
+/// Runs every `STORE_CASES` case in sequence against one store; panics at the first broken behaviour.
+pub async fn store_contract(store: Arc<dyn Store>) {
+    for (name, case) in STORE_CASES {
+        tracing::info!(case = name, "store contract");
+        case(Arc::clone(&store)).await;
+    }
+}
+
+/// Generates one `#[tokio::test]` per `STORE_CASES` case, in one submodule per port (`users::…`). The argument
+/// is the name of an `async fn(StoreCase)` in the calling module that builds a fresh store, runs
+/// `case(Arc::new(store)).await`, and cleans up. Needs `tokio` (`macros`, `rt-multi-thread`) like
+/// `key_store_contract_tests!`.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($runner:ident) => {
+        $crate::store_contract_tests!(@ports $runner;
+            users {
+                create_then_find_by_id_and_email,
+                duplicate_email_is_already_exists,
+                duplicate_id_is_already_exists,
+                update_replaces_role_team_and_active,
+                update_of_unknown_id_is_false,
+                list_is_oldest_first,
+            }
+            teams {
+                create_then_find_and_list_oldest_first,
+                duplicate_name_is_already_exists,
+                duplicate_id_is_already_exists,
+            }
+            idps {
+                create_list_and_delete,
+                duplicate_issuer_is_already_exists,
+                duplicate_id_is_already_exists,
+                delete_of_unknown_id_is_false,
+            }
+            settings {
+                absent_setting_is_none,
+                put_then_get_and_overwrite,
+                put_if_absent_keeps_the_first_value,
+                put_if_absent_gives_concurrent_callers_one_answer,
+            }
+            cli_sessions {
+                create_get_complete_and_delete,
+                duplicate_id_is_already_exists,
+                complete_of_unknown_id_is_false,
+                expired_session_reads_as_none,
+            }
+            counters {
+                increment_counts_up,
+                refuses_at_the_bound_without_counting,
+                windows_are_independent,
+                scopes_are_independent,
+                absent_window_counts_zero,
+                bound_zero_refuses,
+                concurrent_increments_admit_exactly_the_bound,
+            }
+        );
+    };
+    (@ports $runner:ident; $($module:ident { $($case:ident),+ $(,)? })+) => {
+        $(
+            mod $module {
+                $(
+                    // Two workers, so backends that hand work to other threads really run concurrently.
+                    #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        super::$runner(|store| {
+                            ::std::boxed::Box::pin($crate::contract::$module::$case(store))
+                        })
+                        .await;
+                    }
+                )+
+            }
+        )+
+
+        #[test]
+        fn every_store_case_has_a_test() {
+            let generated: &[&str] =
+                &[$($(concat!(stringify!($module), "::", stringify!($case))),+),+];
+            let listed: ::std::vec::Vec<&str> =
+                $crate::contract::STORE_CASES.iter().map(|(name, _)| *name).collect();
             assert_eq!(generated, listed.as_slice());
         }
     };

@@ -1,0 +1,87 @@
+//! `IdpStore` on the `idps` table; the UNIQUE issuer column makes a duplicate issuer `AlreadyExists`.
+//! Allowed domains are a JSON array in one TEXT column: they are only ever read and written whole.
+
+use async_trait::async_trait;
+use rusqlite::{Row, params};
+use sluice_core::identity::IdentityProvider;
+use sluice_core::store::{IdpStore, StoreError};
+
+use crate::convert;
+use crate::error::to_store_error;
+use crate::store::SqliteStore;
+
+const COLUMNS: &str = "id, name, issuer, audience, jwks_url, user_claim, allowed_domains, \
+                       auto_provision, default_role, enabled, scopes, created_at_ms";
+
+fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
+    Ok(IdentityProvider {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        issuer: row.get(2)?,
+        audience: row.get(3)?,
+        jwks_url: row.get(4)?,
+        user_claim: row.get(5)?,
+        allowed_domains: convert::string_list(6, &row.get::<_, String>(6)?)?,
+        auto_provision: row.get(7)?,
+        default_role: convert::role(8, &row.get::<_, String>(8)?)?,
+        enabled: row.get(9)?,
+        scopes: row.get(10)?,
+        created_at_ms: row.get(11)?,
+    })
+}
+
+#[async_trait]
+impl IdpStore for SqliteStore {
+    async fn create_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
+        let idp = idp.clone();
+        self.call(move |conn| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ),
+                params![
+                    idp.id,
+                    idp.name,
+                    idp.issuer,
+                    idp.audience,
+                    idp.jwks_url,
+                    idp.user_claim,
+                    convert::string_list_json(&idp.allowed_domains),
+                    idp.auto_provision,
+                    idp.default_role.as_str(),
+                    idp.enabled,
+                    idp.scopes,
+                    idp.created_at_ms,
+                ],
+            )
+            .map_err(to_store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_idps(&self) -> Result<Vec<IdentityProvider>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM idps ORDER BY created_at_ms, id"
+                ))
+                .map_err(to_store_error)?;
+            stmt.query_map([], idp_from_row)
+                .and_then(Iterator::collect)
+                .map_err(to_store_error)
+        })
+        .await
+    }
+
+    async fn delete_idp(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM idps WHERE id = ?1", [id])
+                .map_err(to_store_error)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}

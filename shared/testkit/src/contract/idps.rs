@@ -1,0 +1,113 @@
+//! `IdpStore` behaviours.
+
+use std::sync::Arc;
+
+use sluice_core::identity::{IdentityProvider, Role};
+use sluice_core::store::{Store, StoreError};
+
+use super::builders::new_idp;
+use crate::fixtures::now_ms;
+
+async fn create(store: &dyn Store, idp: &IdentityProvider) {
+    store
+        .create_idp(idp)
+        .await
+        .unwrap_or_else(|e| panic!("create_idp({}) failed: {e}", idp.id));
+}
+
+/// `list_idps` restricted to `ids`, in the store's order.
+async fn listed_among(store: &dyn Store, ids: &[&str]) -> Vec<IdentityProvider> {
+    store
+        .list_idps()
+        .await
+        .expect("list_idps")
+        .into_iter()
+        .filter(|i| ids.contains(&i.id.as_str()))
+        .collect()
+}
+
+pub async fn create_list_and_delete(store: Arc<dyn Store>) {
+    let base = now_ms();
+    let full = IdentityProvider {
+        created_at_ms: base,
+        ..new_idp("full")
+    };
+    // The other shape of every optional field: unset, empty, false, admin.
+    let bare = IdentityProvider {
+        jwks_url: None,
+        scopes: None,
+        allowed_domains: Vec::new(),
+        auto_provision: false,
+        enabled: false,
+        default_role: Role::Admin,
+        user_claim: "oid".into(),
+        created_at_ms: base + 1_000,
+        ..new_idp("bare")
+    };
+    create(&*store, &bare).await;
+    create(&*store, &full).await;
+    let ids = [full.id.as_str(), bare.id.as_str()];
+    assert_eq!(
+        listed_among(&*store, &ids).await,
+        vec![full.clone(), bare.clone()]
+    );
+
+    assert!(store.delete_idp(&full.id).await.expect("delete_idp"));
+
+    assert_eq!(listed_among(&*store, &ids).await, vec![bare]);
+    assert!(
+        !store.delete_idp(&full.id).await.expect("delete_idp"),
+        "a second delete finds nothing"
+    );
+    // Deleting frees the issuer for a new provider.
+    let successor = IdentityProvider {
+        issuer: full.issuer.clone(),
+        ..new_idp("successor")
+    };
+    create(&*store, &successor).await;
+}
+
+pub async fn duplicate_issuer_is_already_exists(store: Arc<dyn Store>) {
+    let first = new_idp("first");
+    create(&*store, &first).await;
+    let same_issuer = IdentityProvider {
+        issuer: first.issuer.clone(),
+        ..new_idp("same-issuer")
+    };
+
+    let err = store
+        .create_idp(&same_issuer)
+        .await
+        .expect_err("duplicate issuer must fail");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "got {err:?}");
+    let ids = [first.id.as_str(), same_issuer.id.as_str()];
+    assert_eq!(listed_among(&*store, &ids).await, vec![first]);
+}
+
+pub async fn duplicate_id_is_already_exists(store: Arc<dyn Store>) {
+    let first = new_idp("first");
+    create(&*store, &first).await;
+    let same_id = IdentityProvider {
+        id: first.id.clone(),
+        ..new_idp("same-id")
+    };
+
+    let err = store
+        .create_idp(&same_id)
+        .await
+        .expect_err("duplicate id must fail");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "got {err:?}");
+    assert_eq!(
+        listed_among(&*store, &[first.id.as_str()]).await,
+        vec![first]
+    );
+}
+
+pub async fn delete_of_unknown_id_is_false(store: Arc<dyn Store>) {
+    assert!(
+        !store
+            .delete_idp(&new_idp("absent").id)
+            .await
+            .expect("delete_idp")
+    );
+}
