@@ -5,12 +5,14 @@
 //! - `auth`: virtual key extraction and the warm-instance key cache.
 //! - `reply`: Anthropic error envelope responses, request ids.
 //! - `config`: gateway settings from the environment.
+//! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
 //! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
 //!
 //! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
 pub mod auth;
 pub mod config;
 pub mod gateway;
+pub mod identity;
 pub mod relay;
 pub mod reply;
 pub mod serve;

@@ -3,6 +3,7 @@
 //!
 //! - `contract`: the store contract suite every `KeyStore` backend must pass, and a macro that turns it into
 //!   one `#[tokio::test]` per behaviour.
+//! - `idp`: `TestIdp`, a loopback OpenID provider (discovery, JWKS, implicit-flow `/authorize`) with test keys.
 //! - `fixtures`: builders for domain values with unique ids, so tests can share a store.
 //! - `moto`: starts `moto_server` on a free loopback port (one per test binary via `MotoServer::shared`).
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
@@ -10,6 +11,7 @@
 pub mod aws;
 pub mod contract;
 pub mod fixtures;
+pub mod idp;
 pub mod moto;
 pub mod sim;
 
