@@ -7,7 +7,7 @@
 pub mod bedrock;
 pub use bedrock::BedrockUpstream;
 pub mod startup;
-pub use startup::{StartupError, bedrock_upstream, dynamo_store, load_aws_config};
+pub use startup::{StartupError, bedrock_upstream, create_table, dynamo_store, load_aws_config};
 pub mod dynamo;
 pub use dynamo::DynamoStore;
 pub mod secrets;

@@ -60,3 +60,15 @@ pub fn dynamo_store(config: &SdkConfig, table: &str) -> crate::DynamoStore {
 pub fn bedrock_upstream(config: &SdkConfig) -> crate::BedrockUpstream {
     crate::BedrockUpstream::from_conf(config)
 }
+
+/// Creates the Sluice table (as the SAM template declares it) through the loaded configuration: for tests and
+/// local set-ups against DynamoDB Local or moto.
+///
+/// # Errors
+/// As `DynamoStore::create_table`.
+pub async fn create_table(
+    config: &SdkConfig,
+    table: &str,
+) -> Result<(), sluice_core::store::StoreError> {
+    crate::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(config), table).await
+}
