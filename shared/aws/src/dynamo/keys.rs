@@ -7,11 +7,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
-use serde::Serialize;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use sluice_core::store::{KeyStore, StoreError, VirtualKey};
 
-use super::error::{corrupt, invalid_request, unavailable};
+use super::error::{corrupt, unavailable};
 use super::layout::{self, KeyIdItem, KeyItem};
 use super::store::DynamoStore;
 
@@ -20,17 +19,6 @@ const KEY_ITEM_WRITE: usize = 0;
 const KEY_ID_ITEM_WRITE: usize = 1;
 
 impl DynamoStore {
-    fn put_if_new(&self, item: impl Serialize) -> Result<TransactWriteItem, StoreError> {
-        let item = serde_dynamo::to_item(item).map_err(|e| corrupt("cannot encode key", &e))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(layout::IS_NEW)
-            .build()
-            .map_err(|e| invalid_request(&e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     /// The hash the id pointer names, read strongly consistent so a key just created can be revoked.
     async fn key_hash_of(&self, id: &str) -> Result<Option<String>, StoreError> {
         let output = self
@@ -89,8 +77,8 @@ impl KeyStore for DynamoStore {
         // leaves half a key behind.
         self.client
             .transact_write_items()
-            .transact_items(self.put_if_new(KeyItem::from(key))?)
-            .transact_items(self.put_if_new(KeyIdItem::from(key))?)
+            .transact_items(self.put_if_new(KeyItem::from(key), "key")?)
+            .transact_items(self.put_if_new(KeyIdItem::from(key), "key id")?)
             .send()
             .await
             .map_err(|e| create_error(&e, key))?;

@@ -1,10 +1,29 @@
 //! The single-table layout: every item family's key attributes, `item_type`, and the expressions that
 //! depend on attribute names. `docs/store-layout.md` explains the choices; keep the two in step.
 //!
-//! | family  | pk              | sk      | gsi1pk | gsi1sk                   | item_type |
-//! |---------|-----------------|---------|--------|--------------------------|-----------|
-//! | key     | `KEY#<hash>`    | `KEY`   | `KEYS` | `<created_ms:020>#<id>`  | `key`     |
-//! | key id  | `KEYID#<id>`    | `KEYID` | —      | —                        | `key_id`  |
+//! | family      | pk                     | sk            | gsi1pk  | gsi1sk                  | item_type     | TTL |
+//! |-------------|------------------------|---------------|---------|-------------------------|---------------|-----|
+//! | key         | `KEY#<hash>`           | `KEY`         | `KEYS`  | `<created_ms:020>#<id>` | `key`         |     |
+//! | key id      | `KEYID#<id>`           | `KEYID`       | —       | —                       | `key_id`      |     |
+//! | user        | `USER#<id>`            | `USER`        | `USERS` | `<created_ms:020>#<id>` | `user`        |     |
+//! | user email  | `USEREMAIL#<email>`    | `USEREMAIL`   | —       | —                       | `user_email`  |     |
+//! | team        | `TEAM#<id>`            | `TEAM`        | `TEAMS` | `<created_ms:020>#<id>` | `team`        |     |
+//! | team name   | `TEAMNAME#<name>`      | `TEAMNAME`    | —       | —                       | `team_name`   |     |
+//! | idp         | `IDP#<id>`             | `IDP`         | `IDPS`  | `<created_ms:020>#<id>` | `idp`         |     |
+//! | idp issuer  | `IDPISSUER#<issuer>`   | `IDPISSUER`   | —       | —                       | `idp_issuer`  |     |
+//! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
+//! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
+//! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
+//!
+//! The user email item is a full copy of the user (so a lookup by email is one `GetItem`) and doubles as
+//! the uniqueness marker for the email; team name and IdP issuer items are markers holding the owner's `id`.
+//! Item structs of the newer families live in `layout::identity` and `layout::runtime`.
+
+mod identity;
+mod runtime;
+
+pub(crate) use identity::{IdpItem, MarkerItem, TeamItem, UserItem};
+pub(crate) use runtime::{CliSessionItem, CounterItem, SettingItem};
 
 use std::collections::HashMap;
 
@@ -27,6 +46,15 @@ pub const ITEM_TYPE: &str = "item_type";
 pub mod item_type {
     pub const KEY: &str = "key";
     pub const KEY_ID: &str = "key_id";
+    pub const USER: &str = "user";
+    pub const USER_EMAIL: &str = "user_email";
+    pub const TEAM: &str = "team";
+    pub const TEAM_NAME: &str = "team_name";
+    pub const IDP: &str = "idp";
+    pub const IDP_ISSUER: &str = "idp_issuer";
+    pub const SETTING: &str = "setting";
+    pub const CLI_SESSION: &str = "cli_session";
+    pub const COUNTER: &str = "counter";
 }
 
 const KEY_PK_PREFIX: &str = "KEY#";
@@ -34,16 +62,61 @@ const KEY_SK: &str = "KEY";
 const KEY_ID_PK_PREFIX: &str = "KEYID#";
 const KEY_ID_SK: &str = "KEYID";
 const KEYS_GSI1PK: &str = "KEYS";
+const USER_PK_PREFIX: &str = "USER#";
+const USER_SK: &str = "USER";
+const USER_EMAIL_PK_PREFIX: &str = "USEREMAIL#";
+const USER_EMAIL_SK: &str = "USEREMAIL";
+pub(crate) const USERS_GSI1PK: &str = "USERS";
+const TEAM_PK_PREFIX: &str = "TEAM#";
+const TEAM_SK: &str = "TEAM";
+const TEAM_NAME_PK_PREFIX: &str = "TEAMNAME#";
+const TEAM_NAME_SK: &str = "TEAMNAME";
+pub(crate) const TEAMS_GSI1PK: &str = "TEAMS";
+const IDP_PK_PREFIX: &str = "IDP#";
+const IDP_SK: &str = "IDP";
+const IDP_ISSUER_PK_PREFIX: &str = "IDPISSUER#";
+const IDP_ISSUER_SK: &str = "IDPISSUER";
+pub(crate) const IDPS_GSI1PK: &str = "IDPS";
+const SETTING_PK_PREFIX: &str = "SETTING#";
+const SETTING_SK: &str = "SETTING";
+const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
+const CLI_SESSION_SK: &str = "CLISESSION";
+const COUNTER_PK_PREFIX: &str = "RL#";
+const COUNTER_SK_PREFIX: &str = "W#";
 
 /// Guards every create: the item must not exist yet.
 pub(crate) const IS_NEW: &str = "attribute_not_exists(pk)";
 /// Guards updates: never create an item by updating it.
 pub(crate) const EXISTS: &str = "attribute_exists(pk)";
+/// Guards the deletion of a uniqueness marker: only by the item that owns it (`:id`).
+pub(crate) const MARKER_OF: &str = "attribute_exists(pk) AND id = :id";
 /// `if_not_exists` keeps the first revocation time when a key is revoked again.
 pub(crate) const REVOKE: &str = "SET revoked_at_ms = if_not_exists(revoked_at_ms, :at)";
 pub(crate) const REVOKE_AT: &str = ":at";
 pub(crate) const LIST_KEYS: &str = "gsi1pk = :keys";
 pub(crate) const LIST_KEYS_PK: &str = ":keys";
+/// Oldest-first listings of users, teams and IdPs: one `gsi1` partition per family.
+pub(crate) const LIST_FAMILY: &str = "gsi1pk = :family";
+pub(crate) const LIST_FAMILY_PK: &str = ":family";
+
+/// `update_user` on both user items. Attribute names go through `#` placeholders because `role` is a
+/// DynamoDB reserved word; a user without a team has no `team_id` attribute at all.
+pub(crate) const UPDATE_USER_WITH_TEAM: &str =
+    "SET #role = :role, #active = :active, #team_id = :team_id";
+pub(crate) const UPDATE_USER_WITHOUT_TEAM: &str =
+    "SET #role = :role, #active = :active REMOVE #team_id";
+
+/// A session id may be reused once the old session expired, before TTL got round to deleting it.
+pub(crate) const CLI_SESSION_IS_NEW: &str = "attribute_not_exists(pk) OR expires_at_ms <= :now";
+/// Only a live session can be completed; an update never creates one.
+pub(crate) const COMPLETE_CLI_SESSION: &str = "SET #token = :token";
+pub(crate) const CLI_SESSION_IS_LIVE: &str = "attribute_exists(pk) AND expires_at_ms > :now";
+
+/// The conditional increment: creates the window at 1 or adds 1 below the bound, in one `UpdateItem`.
+pub(crate) const INCREMENT: &str = "ADD cnt :one SET expires_at = :exp, item_type = :t";
+pub(crate) const BELOW_BOUND: &str = "attribute_not_exists(cnt) OR cnt < :bound";
+/// The counter attribute (Number).
+pub(crate) const COUNT: &str = "cnt";
 
 fn primary_key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -62,6 +135,45 @@ pub(crate) fn key_id_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{KEY_ID_PK_PREFIX}{id}"), KEY_ID_SK)
 }
 
+pub(crate) fn user_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{USER_PK_PREFIX}{id}"), USER_SK)
+}
+
+pub(crate) fn user_email_item_key(email: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{USER_EMAIL_PK_PREFIX}{email}"), USER_EMAIL_SK)
+}
+
+pub(crate) fn team_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{TEAM_PK_PREFIX}{id}"), TEAM_SK)
+}
+
+pub(crate) fn idp_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{IDP_PK_PREFIX}{id}"), IDP_SK)
+}
+
+pub(crate) fn idp_issuer_item_key(issuer: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{IDP_ISSUER_PK_PREFIX}{issuer}"), IDP_ISSUER_SK)
+}
+
+pub(crate) fn setting_item_key(key: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{SETTING_PK_PREFIX}{key}"), SETTING_SK)
+}
+
+pub(crate) fn cli_session_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{CLI_SESSION_PK_PREFIX}{id}"), CLI_SESSION_SK)
+}
+
+/// One window of one counter: all windows of a scope share a partition, one item per window.
+pub(crate) fn counter_item_key(
+    scope: &str,
+    window_start_s: i64,
+) -> HashMap<String, AttributeValue> {
+    primary_key(
+        format!("{COUNTER_PK_PREFIX}{scope}"),
+        &format!("{COUNTER_SK_PREFIX}{window_start_s}"),
+    )
+}
+
 /// The `gsi1pk` value under which all key items are listed.
 pub(crate) fn keys_gsi1pk() -> AttributeValue {
     AttributeValue::S(KEYS_GSI1PK.to_owned())
@@ -70,6 +182,20 @@ pub(crate) fn keys_gsi1pk() -> AttributeValue {
 /// Zero-padded so string order is time order; the id breaks ties deterministically. Times before 1970
 /// do not occur (keys are minted now) and are clamped so the padding holds.
 fn key_gsi1sk(created_at_ms: i64, id: &str) -> String {
+    created_gsi1sk(created_at_ms, id)
+}
+
+/// Items are decoded by shape; this rejects an item of another family that happens to have that shape.
+fn check_type(pk: &str, found: &str, expected: &str) -> Result<(), String> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(format!("{pk} has item_type {found:?}, expected {expected}"))
+    }
+}
+
+/// The `gsi1sk` of every listed family: creation time, zero-padded, then the id.
+pub(crate) fn created_gsi1sk(created_at_ms: i64, id: &str) -> String {
     format!("{:020}#{id}", created_at_ms.max(0))
 }
 

@@ -5,11 +5,22 @@
 //! - `store`: `DynamoStore`, a client and a table name.
 //! - `table`: `DynamoStore::create_table`, the table as the SAM template declares it (tests, local setup).
 //! - `keys`: `KeyStore` on key items and their id pointers.
+//! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore`, uniqueness by marker items in transactions.
+//! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
+//! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
+//! - `ops`: request shapes shared by the ports (conditional puts, consistent gets, `gsi1` listings).
 //! - `error`: SDK and serde_dynamo errors mapped to `StoreError`.
+mod cli_sessions;
+mod counters;
 mod error;
+mod idps;
 mod keys;
 pub mod layout;
+mod ops;
+mod settings;
 mod store;
 mod table;
+mod teams;
+mod users;
 
 pub use store::DynamoStore;

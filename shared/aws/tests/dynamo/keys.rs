@@ -1,99 +1,16 @@
-//! The `KeyStore` contract on `DynamoStore` against moto, plus what only DynamoDB has: the calls each
-//! operation makes, the table's settings, and the raw items.
-//!
-//! Needs `moto_server` (PyPI `moto[server]`): `PATH=$PWD/.venv/bin:$PATH cargo test -p sluice-aws`.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+//! What only DynamoDB has for keys: the calls each operation makes, the table's settings, the raw key
+//! items, and errors of an unreachable endpoint.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, KeyType, ProjectionType, StreamViewType, TimeToLiveStatus,
+    BillingMode, KeyType, ProjectionType, StreamViewType, TimeToLiveStatus,
 };
 use sluice_aws::DynamoStore;
 use sluice_core::store::{KeyStore, StoreError};
-use sluice_testkit::contract::{KeyStoreCase, key_store_contract};
+use sluice_testkit::aws_sdk_config;
 use sluice_testkit::fixtures::new_key;
-use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
-fn moto_client(interceptor: Option<CallRecorder>) -> Client {
-    let moto = MotoServer::shared().expect("moto_server must run for the DynamoDB tests");
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&aws_sdk_config(moto.endpoint_url()));
-    if let Some(recorder) = interceptor {
-        config = config.interceptor(recorder);
-    }
-    Client::from_conf(config.build())
-}
-
-/// A fresh table per store, so tests sharing the moto server never see each other's items.
-async fn fresh_store(client: Client) -> DynamoStore {
-    let table = unique_name("sluice-test");
-    DynamoStore::create_table(&client, &table)
-        .await
-        .expect("create_table");
-    DynamoStore::new(client, table)
-}
-
-mod on_moto {
-    use super::*;
-
-    async fn run(case: KeyStoreCase) {
-        let store = fresh_store(moto_client(None)).await;
-        case(&store).await;
-    }
-
-    sluice_testkit::key_store_contract_tests!(run);
-}
-
-#[tokio::test]
-async fn whole_contract_passes_on_one_shared_table() {
-    let store = fresh_store(moto_client(None)).await;
-    key_store_contract(&store).await;
-}
-
-/// Records the DynamoDB operation (`X-Amz-Target`) and JSON body of every request a client sends.
-#[derive(Debug, Clone, Default)]
-struct CallRecorder(Arc<Mutex<Vec<(String, String)>>>);
-
-impl CallRecorder {
-    fn take(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn take_operations(&self) -> Vec<String> {
-        self.take().into_iter().map(|(op, _)| op).collect()
-    }
-}
-
-impl Intercept for CallRecorder {
-    fn name(&self) -> &'static str {
-        "CallRecorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
-        let body = request
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((operation, body));
-        Ok(())
-    }
-}
+use crate::support::{CallRecorder, fresh_store, moto_client, raw_item, s};
 
 #[tokio::test]
 async fn key_by_hash_is_one_strongly_consistent_get_item() {
@@ -209,28 +126,6 @@ async fn creating_an_existing_table_is_already_exists() {
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
 }
 
-async fn raw_item(
-    client: &Client,
-    table: &str,
-    pk: String,
-    sk: &str,
-) -> HashMap<String, AttributeValue> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(pk))
-        .key("sk", AttributeValue::S(sk.to_owned()))
-        .send()
-        .await
-        .expect("GetItem")
-        .item
-        .expect("item exists")
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
 #[tokio::test]
 async fn key_items_carry_item_type_and_the_documented_keys() {
     let client = moto_client(None);
@@ -244,7 +139,8 @@ async fn key_items_carry_item_type_and_the_documented_keys() {
         format!("KEY#{}", key.key_hash),
         "KEY",
     )
-    .await;
+    .await
+    .expect("key item exists");
     assert_eq!(item.get("item_type"), Some(&s("key")));
     assert_eq!(item.get("gsi1pk"), Some(&s("KEYS")));
     assert_eq!(
@@ -261,7 +157,9 @@ async fn key_items_carry_item_type_and_the_documented_keys() {
         "keys never expire: {item:?}"
     );
 
-    let pointer = raw_item(&client, store.table(), format!("KEYID#{}", key.id), "KEYID").await;
+    let pointer = raw_item(&client, store.table(), format!("KEYID#{}", key.id), "KEYID")
+        .await
+        .expect("pointer exists");
     assert_eq!(pointer.get("item_type"), Some(&s("key_id")));
     assert_eq!(pointer.get("key_hash"), Some(&s(&key.key_hash)));
     assert!(

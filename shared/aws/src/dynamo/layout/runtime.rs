@@ -1,0 +1,107 @@
+//! Items of runtime state: settings, CLI sign-in sessions and rate-limit windows (the last two expire).
+
+use serde::{Deserialize, Serialize};
+use sluice_core::identity::CliSession;
+
+use super::{
+    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SETTING_PK_PREFIX, SETTING_SK, check_type, item_type,
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SettingItem {
+    pk: String,
+    sk: String,
+    item_type: String,
+    value: String,
+}
+
+impl SettingItem {
+    pub(crate) fn new(key: &str, value: &str) -> Self {
+        Self {
+            pk: format!("{SETTING_PK_PREFIX}{key}"),
+            sk: SETTING_SK.to_owned(),
+            item_type: item_type::SETTING.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    pub(crate) fn into_value(self) -> Result<String, String> {
+        check_type(&self.pk, &self.item_type, item_type::SETTING)?;
+        Ok(self.value)
+    }
+}
+
+/// A sign-in session. `expires_at_ms` is what reads check (TTL deletes late); `expires_at` is the same
+/// moment in whole seconds, rounded up, for TTL.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CliSessionItem {
+    pk: String,
+    sk: String,
+    item_type: String,
+    id: String,
+    nonce: String,
+    created_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    pub(crate) expires_at_ms: i64,
+    expires_at: i64,
+}
+
+impl CliSessionItem {
+    pub(crate) fn new(session: &CliSession, expires_at_ms: i64) -> Self {
+        Self {
+            pk: format!("{CLI_SESSION_PK_PREFIX}{}", session.id),
+            sk: CLI_SESSION_SK.to_owned(),
+            item_type: item_type::CLI_SESSION.to_owned(),
+            id: session.id.clone(),
+            nonce: session.nonce.clone(),
+            created_at_ms: session.created_at_ms,
+            token: session.token.clone(),
+            expires_at_ms,
+            expires_at: expires_at_ms.div_euclid(1000)
+                + i64::from(expires_at_ms.rem_euclid(1000) > 0),
+        }
+    }
+
+    pub(crate) fn into_session(self) -> Result<CliSession, String> {
+        check_type(&self.pk, &self.item_type, item_type::CLI_SESSION)?;
+        Ok(CliSession {
+            id: self.id,
+            nonce: self.nonce,
+            created_at_ms: self.created_at_ms,
+            token: self.token,
+        })
+    }
+}
+
+/// The readable part of a counter window (written only by the `INCREMENT` update).
+#[derive(Debug, Deserialize)]
+pub(crate) struct CounterItem {
+    pk: String,
+    item_type: String,
+    cnt: u64,
+}
+
+impl CounterItem {
+    pub(crate) fn into_count(self) -> Result<u64, String> {
+        check_type(&self.pk, &self.item_type, item_type::COUNTER)?;
+        Ok(self.cnt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_seconds_round_up_so_ttl_never_deletes_a_live_session() {
+        let session = CliSession {
+            id: "s".into(),
+            nonce: "n".into(),
+            created_at_ms: 0,
+            token: None,
+        };
+        assert_eq!(CliSessionItem::new(&session, 10_001).expires_at, 11);
+        assert_eq!(CliSessionItem::new(&session, 10_000).expires_at, 10);
+    }
+}
