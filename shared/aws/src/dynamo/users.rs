@@ -3,7 +3,7 @@
 //! email item's `attribute_not_exists` condition makes emails unique.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use sluice_core::identity::User;
 use sluice_core::store::{StoreError, UserStore};
 
@@ -32,10 +32,7 @@ impl DynamoStore {
             .expression_attribute_names("#active", "active")
             .expression_attribute_names("#team_id", "team_id")
             .expression_attribute_values(":role", string(user.role.as_str()))
-            .expression_attribute_values(
-                ":active",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(user.active),
-            );
+            .expression_attribute_values(":active", AttributeValue::Bool(user.active));
         update = match &user.team_id {
             Some(team_id) => update
                 .update_expression(layout::UPDATE_USER_WITH_TEAM)
