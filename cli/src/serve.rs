@@ -1,26 +1,35 @@
-//! `sluice serve`: the gateway router on SQLite, in one local process.
+//! `sluice serve`: the gateway and admin routers on SQLite, in one local process.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sluice_http::{GatewayConfig, GatewayState, gateway_router, serve};
+use sluice_http::{
+    AppState, AuthConfig, GatewayConfig, GatewayState, admin_router, gateway_router, serve,
+};
 use sluice_sqlite::SqliteStore;
 
 pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
-    let store = open_sqlite(data_dir)?;
+    let store = Arc::new(open_sqlite(data_dir)?);
     let aws = sluice_aws::load_aws_config()
         .await
         .context("Sluice needs AWS access to reach Amazon Bedrock")?;
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
     let prefix = config.model_prefix.clone();
-    let state = GatewayState::new(
-        Arc::new(store),
+    let auth = AuthConfig::from_lookup(|k| std::env::var(k).ok(), config.key_cache_ttl);
+    let app = Arc::new(
+        AppState::build(store, auth)
+            .await
+            .context("cannot prepare sign-in state")?,
+    );
+    let gateway = GatewayState::new(
+        app.clone(),
         Arc::new(sluice_aws::bedrock_upstream(&aws)),
         config,
     );
+    let router = gateway_router(Arc::new(gateway)).merge(admin_router(app));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -34,7 +43,7 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
         data_dir.display()
     )?;
     drop(out);
-    serve::run_local(listener, gateway_router(Arc::new(state))).await?;
+    serve::run_local(listener, router).await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sluice_http::{GatewayConfig, GatewayState, gateway_router, serve};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router, serve};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -33,12 +33,28 @@ async fn main() -> anyhow::Result<()> {
     let aws = sluice_aws::load_aws_config().await?;
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
-    tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
-    let state = GatewayState::new(
-        Arc::new(sluice_aws::dynamo_store(&aws, &table)),
-        Arc::new(sluice_aws::bedrock_upstream(&aws)),
-        config,
+    // The session signing key verifies tokens issued by the admin function; both read the same secret.
+    let session_secret =
+        sluice_aws::env_or_secret(&aws, "SLUICE_SESSION_SECRET", "SLUICE_SESSION_SECRET_ARN")
+            .await?;
+    let auth = AuthConfig::from_lookup(
+        |k| {
+            if k == "SLUICE_SESSION_SECRET" {
+                session_secret.clone()
+            } else {
+                std::env::var(k).ok()
+            }
+        },
+        config.key_cache_ttl,
     );
+    let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
+    let app = Arc::new(
+        AppState::build(store, auth)
+            .await
+            .context("cannot prepare sign-in state from the table")?,
+    );
+    tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
+    let state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
     let router = gateway_router(Arc::new(state));
     if lambda {
         serve::run_lambda(router)

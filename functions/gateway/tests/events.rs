@@ -8,7 +8,7 @@ use serde_json::Value;
 use sluice_bedrock_sim::SimConfig;
 use sluice_core::keys::hash_secret;
 use sluice_core::store::{KeyStore, VirtualKey};
-use sluice_http::{GatewayConfig, GatewayState, gateway_router};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router};
 use sluice_sqlite::SqliteStore;
 use sluice_testkit::{SimServer, aws_sdk_config};
 use tower::ServiceExt;
@@ -50,8 +50,14 @@ async fn sample_function_url_events_route_and_answer() {
         .expect("key");
     let config = GatewayConfig::from_lookup("us-east-1", |_| None).expect("config");
     let upstream = sluice_aws::BedrockUpstream::from_conf(&aws_sdk_config(sim.url()));
-    let router = gateway_router(Arc::new(GatewayState::new(
+    let app = AppState::build(
         store,
+        AuthConfig::from_lookup(|_| None, config.key_cache_ttl),
+    )
+    .await
+    .expect("app");
+    let router = gateway_router(Arc::new(GatewayState::new(
+        Arc::new(app),
         Arc::new(upstream),
         config,
     )));

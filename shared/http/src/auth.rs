@@ -1,7 +1,7 @@
-//! Authentication of inference requests by virtual key (`x-api-key` or `Authorization: Bearer`).
+//! Who is calling: virtual keys, Sluice session tokens and OIDC ID tokens, tried in that order on every request.
 //!
-//! Lookups go by SHA-256 hash and are cached in the warm instance for a few seconds (`SLUICE_KEY_CACHE_SECS`), so
-//! a burst of requests costs one store read; a revocation takes effect within that time.
+//! Key and user lookups are cached in the warm instance for `SLUICE_KEY_CACHE_SECS` (5 s), so a burst costs one
+//! store read and a revocation or deactivation takes effect within that time. Credentials are never logged.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,16 +9,41 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::keys::hash_secret;
-use sluice_core::store::{KeyStore, VirtualKey};
+use sluice_core::identity::{IdentityProvider, Role, User, check_domain, identity_from_claims};
+use sluice_core::keys::{hash_secret, looks_like_key};
+use sluice_core::store::{Store, StoreError, VirtualKey};
+
+use crate::identity::{OidcVerifier, SessionTokens, peek_issuer};
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    Key,
+    Session,
+    Oidc(String),
+}
 
 /// Who is calling, resolved once per request for limits and spend attribution.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub key_id: String,
-    pub key_name: String,
+    pub via: Via,
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
     pub user_id: Option<String>,
+    pub email: Option<String>,
     pub team_id: Option<String>,
+    /// Virtual keys act with member rights; people with their own role.
+    pub role: Role,
+    /// Requests per minute for this credential (`None`: unlimited).
+    pub rate_limit_rpm: Option<u32>,
+}
+
+impl Caller {
+    /// The counter scope this caller's rate limit is kept under.
+    #[must_use]
+    pub fn rate_scope(&self) -> Option<String> {
+        self.key_id.as_ref().map(|k| format!("key:{k}"))
+    }
 }
 
 /// The presented credential: `x-api-key` first, then a bearer token. Never logged.
@@ -37,15 +62,16 @@ pub fn credential(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
+/// A small expiring map for warm-instance caches.
 #[derive(Debug)]
-pub struct KeyCache {
+pub struct TtlCache<V> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Option<VirtualKey>)>>,
+    entries: Mutex<HashMap<String, (Instant, V)>>,
 }
 
-const KEY_CACHE_CAPACITY: usize = 10_000;
+const CACHE_CAPACITY: usize = 10_000;
 
-impl KeyCache {
+impl<V: Clone> TtlCache<V> {
     #[must_use]
     pub fn new(ttl: Duration) -> Self {
         Self {
@@ -54,17 +80,17 @@ impl KeyCache {
         }
     }
 
-    fn get(&self, hash: &str, now: Instant) -> Option<Option<VirtualKey>> {
+    pub fn get(&self, key: &str, now: Instant) -> Option<V> {
         let map = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(hash)
+        map.get(key)
             .filter(|(at, _)| now.duration_since(*at) < self.ttl)
-            .map(|(_, k)| k.clone())
+            .map(|(_, v)| v.clone())
     }
 
-    fn put(&self, hash: String, key: Option<VirtualKey>, now: Instant) {
+    pub fn put(&self, key: String, value: V, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
@@ -72,62 +98,310 @@ impl KeyCache {
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= KEY_CACHE_CAPACITY {
+        if map.len() >= CACHE_CAPACITY {
             let ttl = self.ttl;
             map.retain(|_, (at, _)| now.duration_since(*at) < ttl);
-            if map.len() >= KEY_CACHE_CAPACITY {
+            if map.len() >= CACHE_CAPACITY {
                 map.clear();
             }
         }
-        map.insert(hash, (now, key));
+        map.insert(key, (now, value));
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
     }
 }
 
-/// Resolves the caller of a request or answers with the Anthropic authentication error.
-///
-/// # Errors
-/// 401 `authentication_error` for a missing, unknown or revoked key; 500 `api_error` if the store cannot answer.
-pub async fn authenticate(
-    store: &dyn KeyStore,
-    cache: &KeyCache,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
-    let Some(secret) = credential(headers) else {
-        return Err(ApiError::new(
-            ApiErrorKind::Authentication,
-            "x-api-key header is required (or Authorization: Bearer <key>)",
-        ));
-    };
-    let hash = hash_secret(secret);
-    let now = Instant::now();
-    let key = match cache.get(&hash, now) {
-        Some(k) => k,
-        None => {
-            let k = store.key_by_hash(&hash).await.map_err(|e| {
-                tracing::error!(error = %e, "key lookup failed");
-                ApiError::internal(
-                    "Sluice could not verify the API key; the request can be retried",
-                )
-            })?;
-            cache.put(hash, k.clone(), now);
-            k
+/// Settings of the bootstrap admin and provisioning, read at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// Identities (lower-case) that become admins when first provisioned (`ADMIN_USERS`).
+    pub admin_users: Vec<String>,
+    /// The identity provider from `OIDC_ISSUER` / `OIDC_AUDIENCE` / `OIDC_JWKS_URL`, if configured.
+    pub env_idp: Option<IdentityProvider>,
+}
+
+pub struct Authenticator {
+    pub sessions: SessionTokens,
+    pub oidc: OidcVerifier,
+    pub settings: AuthSettings,
+    keys: TtlCache<Option<VirtualKey>>,
+    users: TtlCache<Option<User>>,
+    idps: TtlCache<Vec<IdentityProvider>>,
+}
+
+fn unauthorized(msg: &str) -> ApiError {
+    ApiError::new(ApiErrorKind::Authentication, msg)
+}
+
+fn forbidden(msg: impl Into<String>) -> ApiError {
+    ApiError::new(ApiErrorKind::Permission, msg)
+}
+
+fn unavailable(e: &StoreError) -> ApiError {
+    tracing::error!(error = %e, "store failed during authentication");
+    ApiError::internal("Sluice could not verify the credential; the request can be retried")
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Authenticator {
+    #[must_use]
+    pub fn new(
+        sessions: SessionTokens,
+        oidc: OidcVerifier,
+        settings: AuthSettings,
+        cache_ttl: Duration,
+    ) -> Self {
+        Self {
+            sessions,
+            oidc,
+            settings,
+            keys: TtlCache::new(cache_ttl),
+            users: TtlCache::new(cache_ttl),
+            idps: TtlCache::new(cache_ttl.max(Duration::from_secs(30))),
         }
-    };
-    match key {
-        None => Err(ApiError::new(
-            ApiErrorKind::Authentication,
-            "invalid x-api-key",
-        )),
-        Some(k) if !k.is_active() => Err(ApiError::new(
-            ApiErrorKind::Authentication,
-            "This API key has been revoked",
-        )),
-        Some(k) => Ok(Caller {
-            key_id: k.id,
-            key_name: k.name,
-            user_id: k.user_id,
-            team_id: k.team_id,
-        }),
+    }
+
+    /// Resolves the caller or answers with the Anthropic error: 401 for a missing or invalid credential, 403 for a
+    /// valid one whose owner may not use Sluice (inactive, domain not allowed, not provisioned).
+    ///
+    /// # Errors
+    /// As above; 500 `api_error` when the store cannot answer.
+    pub async fn authenticate(
+        &self,
+        store: &dyn Store,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ApiError> {
+        let Some(secret) = credential(headers) else {
+            return Err(unauthorized(
+                "x-api-key header is required (or Authorization: Bearer <key or token>)",
+            ));
+        };
+        if looks_like_key(secret) {
+            return self.by_key(store, secret).await;
+        }
+        if secret.split('.').count() == 3 {
+            return match peek_issuer(secret).as_deref() {
+                Some(crate::identity::SESSION_ISSUER) => self.by_session(store, secret).await,
+                Some(iss) => self.by_oidc(store, secret, iss).await,
+                None => Err(unauthorized("invalid bearer token")),
+            };
+        }
+        Err(unauthorized("invalid x-api-key"))
+    }
+
+    async fn user(&self, store: &dyn Store, id: &str) -> Result<Option<User>, ApiError> {
+        let now = Instant::now();
+        if let Some(u) = self.users.get(id, now) {
+            return Ok(u);
+        }
+        let u = store.user_by_id(id).await.map_err(|e| unavailable(&e))?;
+        self.users.put(id.to_owned(), u.clone(), now);
+        Ok(u)
+    }
+
+    async fn by_key(&self, store: &dyn Store, secret: &str) -> Result<Caller, ApiError> {
+        let hash = hash_secret(secret);
+        let now = Instant::now();
+        let key = match self.keys.get(&hash, now) {
+            Some(k) => k,
+            None => {
+                let k = store
+                    .key_by_hash(&hash)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                self.keys.put(hash, k.clone(), now);
+                k
+            }
+        };
+        let key = match key {
+            None => return Err(unauthorized("invalid x-api-key")),
+            Some(k) if !k.is_active() => return Err(unauthorized("This API key has been revoked")),
+            Some(k) => k,
+        };
+        let owner = match &key.user_id {
+            Some(uid) => self.user(store, uid).await?,
+            None => None,
+        };
+        if let Some(u) = &owner
+            && !u.active
+        {
+            return Err(forbidden("The owner of this API key has been deactivated"));
+        }
+        Ok(Caller {
+            via: Via::Key,
+            team_id: key
+                .team_id
+                .clone()
+                .or_else(|| owner.as_ref().and_then(|u| u.team_id.clone())),
+            email: owner.as_ref().map(|u| u.email.clone()),
+            key_id: Some(key.id),
+            key_name: Some(key.name),
+            user_id: key.user_id,
+            role: Role::Member,
+            rate_limit_rpm: key.rate_limit_rpm.filter(|r| *r > 0),
+        })
+    }
+
+    async fn by_session(&self, store: &dyn Store, token: &str) -> Result<Caller, ApiError> {
+        let claims = self.sessions.verify(token, now_s()).map_err(|e| {
+            tracing::debug!(reason = %e, "session token refused");
+            unauthorized("invalid or expired session token")
+        })?;
+        let user = self
+            .user(store, &claims.sub)
+            .await?
+            .ok_or_else(|| unauthorized("the session's user no longer exists"))?;
+        person(user, Via::Session)
+    }
+
+    async fn by_oidc(
+        &self,
+        store: &dyn Store,
+        token: &str,
+        issuer: &str,
+    ) -> Result<Caller, ApiError> {
+        let idp = self
+            .idp_for(store, issuer)
+            .await?
+            .ok_or_else(|| unauthorized("token from an unknown issuer"))?;
+        let claims = self.oidc.verify(token, &idp, now_s()).await.map_err(|e| {
+            if e.is_unavailable() {
+                tracing::error!(reason = %e, issuer = %idp.issuer, "identity provider unreachable");
+                return ApiError::internal("the identity provider could not be reached; retry");
+            }
+            tracing::debug!(reason = %e, issuer = %idp.issuer, "OIDC token refused");
+            unauthorized("invalid identity token")
+        })?;
+        let user = self.provision(store, &idp, &claims).await?;
+        person(user, Via::Oidc(idp.name.clone()))
+    }
+
+    /// The person a verified ID token names: found by identity, or created when the IdP provisions automatically.
+    ///
+    /// # Errors
+    /// 403 when the domain is not allowed or the person is unknown and not provisioned; 500 on store failure.
+    pub async fn provision(
+        &self,
+        store: &dyn Store,
+        idp: &IdentityProvider,
+        claims: &serde_json::Value,
+    ) -> Result<User, ApiError> {
+        let identity = identity_from_claims(claims, &idp.user_claim)
+            .map_err(|e| unauthorized(&e.to_string()))?;
+        check_domain(claims, &identity, &idp.allowed_domains)
+            .map_err(|e| forbidden(e.to_string()))?;
+        if let Some(u) = store
+            .user_by_email(&identity)
+            .await
+            .map_err(|e| unavailable(&e))?
+        {
+            return Ok(u);
+        }
+        if !idp.auto_provision && !self.settings.admin_users.contains(&identity) {
+            return Err(forbidden(format!(
+                "{identity} has no Sluice account; ask an administrator to add you"
+            )));
+        }
+        let role = if self.settings.admin_users.contains(&identity) {
+            Role::Admin
+        } else {
+            idp.default_role
+        };
+        let user = new_user(&identity, role, &idp.name);
+        match store.create_user(&user).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, role = role.as_str(), idp = %idp.name, "user provisioned");
+                Ok(user)
+            }
+            // Two first requests raced: the other one created the row.
+            Err(StoreError::AlreadyExists(_)) => store
+                .user_by_email(&identity)
+                .await
+                .map_err(|e| unavailable(&e))?
+                .ok_or_else(|| ApiError::internal("user provisioning raced and lost the row")),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    /// Enabled identity providers: the configured one from the environment first, then those in the store.
+    ///
+    /// # Errors
+    /// 500 on store failure.
+    pub async fn idps(&self, store: &dyn Store) -> Result<Vec<IdentityProvider>, ApiError> {
+        let now = Instant::now();
+        let stored = match self.idps.get("all", now) {
+            Some(v) => v,
+            None => {
+                let v = store.list_idps().await.map_err(|e| unavailable(&e))?;
+                self.idps.put("all".into(), v.clone(), now);
+                v
+            }
+        };
+        Ok(self
+            .settings
+            .env_idp
+            .iter()
+            .cloned()
+            .chain(stored)
+            .filter(|i| i.enabled)
+            .collect())
+    }
+
+    async fn idp_for(
+        &self,
+        store: &dyn Store,
+        issuer: &str,
+    ) -> Result<Option<IdentityProvider>, ApiError> {
+        Ok(self
+            .idps(store)
+            .await?
+            .into_iter()
+            .find(|i| i.issuer == issuer))
+    }
+
+    /// Drops cached answers about a key or user (after an admin change made in this instance).
+    pub fn forget_user(&self, id: &str) {
+        self.users.forget(id);
+    }
+}
+
+fn person(user: User, via: Via) -> Result<Caller, ApiError> {
+    if !user.active {
+        return Err(forbidden("Your account has been deactivated"));
+    }
+    Ok(Caller {
+        via,
+        key_id: None,
+        key_name: None,
+        user_id: Some(user.id),
+        email: Some(user.email),
+        team_id: user.team_id,
+        role: user.role,
+        rate_limit_rpm: None,
+    })
+}
+
+/// A new active user with a fresh id.
+#[must_use]
+pub fn new_user(email: &str, role: Role, idp: &str) -> User {
+    User {
+        id: sluice_core::identity::new_id("usr"),
+        email: email.to_ascii_lowercase(),
+        role,
+        team_id: None,
+        active: true,
+        idp: idp.to_owned(),
+        created_at_ms: now_s() * 1000,
     }
 }
 
@@ -150,5 +424,16 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("authorization", HeaderValue::from_static("Basic abc"));
         assert_eq!(credential(&h), None);
+    }
+
+    #[test]
+    fn ttl_cache_expires_and_forgets() {
+        let c: TtlCache<u8> = TtlCache::new(Duration::from_secs(5));
+        let t = Instant::now();
+        c.put("a".into(), 1, t);
+        assert_eq!(c.get("a", t + Duration::from_secs(4)), Some(1));
+        assert_eq!(c.get("a", t + Duration::from_secs(6)), None);
+        c.forget("a");
+        assert_eq!(c.get("a", t), None);
     }
 }

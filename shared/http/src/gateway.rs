@@ -16,38 +16,33 @@ use sluice_core::count::{CountCache, CountSource, estimate_tokens};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
 use sluice_core::shape::{ClientRequest, shape_for_count};
-use sluice_core::store::KeyStore;
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
-use crate::auth::{Caller, KeyCache, authenticate};
+use crate::app::AppState;
+use crate::auth::Caller;
 use crate::config::GatewayConfig;
+use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
 use crate::reply::{ErrorReply, request_id};
 
 /// Everything the gateway handlers share; built once per process (per warm Lambda instance).
 pub struct GatewayState {
-    pub keys: Arc<dyn KeyStore>,
+    pub app: Arc<AppState>,
     pub upstream: Arc<dyn Upstream>,
     pub resolver: ModelResolver,
     pub learned: Learned,
-    pub key_cache: KeyCache,
     pub counts: CountCache,
     pub config: GatewayConfig,
 }
 
 impl GatewayState {
-    pub fn new(
-        keys: Arc<dyn KeyStore>,
-        upstream: Arc<dyn Upstream>,
-        config: GatewayConfig,
-    ) -> Self {
+    pub fn new(app: Arc<AppState>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
         Self {
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
             learned: Learned::default(),
-            key_cache: KeyCache::new(config.key_cache_ttl),
             counts: CountCache::new(Duration::from_secs(300), 4096),
-            keys,
+            app,
             upstream,
             config,
         }
@@ -118,9 +113,33 @@ fn resolve(state: &GatewayState, requested: &str) -> Result<ResolvedModel, ApiEr
     })
 }
 
+/// Authentication, then the caller's rate limit: with warm caches, one conditional store write before Bedrock.
 async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate(state.keys.as_ref(), &state.key_cache, headers).await?;
-    tracing::debug!(key_id = %caller.key_id, "authenticated");
+    let app = &state.app;
+    let caller = app.auth.authenticate(app.store.as_ref(), headers).await?;
+    if let (Some(rpm), Some(scope)) = (caller.rate_limit_rpm, caller.rate_scope()) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let admission = app
+            .limiter
+            .admit(app.store.as_ref(), &scope, u64::from(rpm), now_ms)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "rate limit counter unavailable");
+                ApiError::internal(
+                    "Sluice could not check the rate limit; the request can be retried",
+                )
+            })?;
+        if let Admission::Refused { retry_after_secs } = admission {
+            tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
+            return Err(ApiError::new(
+                ApiErrorKind::RateLimit,
+                format!("Rate limit exceeded: this key allows {rpm} requests per minute. Retry after {retry_after_secs} seconds."),
+            )
+            .with_retry_after(retry_after_secs));
+        }
+    }
     Ok(caller)
 }
 
@@ -129,7 +148,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     let caller = admit(&state, &headers).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
     let model = resolve(&state, &req.model)?;
-    tracing::info!(key_id = %caller.key_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
+    tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
     if req.stream {
         let (chunks, _report) = call_with_learning(&state.learned, &req, &model, |b| {

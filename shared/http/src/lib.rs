@@ -2,20 +2,28 @@
 //!
 //! - `gateway`: `gateway_router(state)` — `/v1/messages`, `/v1/messages/count_tokens`, `/v1/models`, `HEAD /`, `/health`.
 //! - `relay`: the upstream call with learn-and-retry-once, and the streaming body (SSE frames, pings, errors).
-//! - `auth`: virtual key extraction and the warm-instance key cache.
+//! - `auth`: who is calling — virtual keys, session tokens, OIDC ID tokens — with warm-instance caches.
+//! - `app`: state shared by both routers (store, authenticator, rate limiter, sign-in configuration).
+//! - `account`: `admin_router(state)` — `/auth/*` sign-in and setup, and the first `/admin/*` routes.
+//! - `ratelimit`: exact per-key limits on the store's conditional counters.
 //! - `reply`: Anthropic error envelope responses, request ids.
 //! - `config`: gateway settings from the environment.
 //! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
 //! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
 //!
 //! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
+pub mod account;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod identity;
+pub mod ratelimit;
 pub mod relay;
 pub mod reply;
 pub mod serve;
 
+pub use account::admin_router;
+pub use app::{AppState, AuthConfig};
 pub use config::GatewayConfig;
 pub use gateway::{GatewayState, gateway_router};

@@ -18,6 +18,15 @@ pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run_with_streaming_response(router).await
 }
 
+/// Runs `router` under the buffered Lambda runtime (Function URL, InvokeMode `BUFFERED`): the admin API answers
+/// small JSON bodies, and buffering lets Lambda report status and size exactly.
+///
+/// # Errors
+/// When the runtime API fails.
+pub async fn run_lambda_buffered(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router).await
+}
+
 /// Serves `router` on `listener` until ctrl-c / SIGTERM.
 ///
 /// # Errors

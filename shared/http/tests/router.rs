@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sluice_bedrock_sim::SimConfig;
 use sluice_core::keys::mint;
 use sluice_core::store::{KeyStore, VirtualKey};
-use sluice_http::{GatewayConfig, GatewayState, gateway_router};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router};
 use sluice_sqlite::SqliteStore;
 use sluice_testkit::{SimServer, aws_sdk_config};
 use tower::ServiceExt;
@@ -44,8 +44,14 @@ async fn gateway_with(sim_config: SimConfig, tweak: impl FnOnce(&mut GatewayConf
     let mut config = GatewayConfig::from_lookup("us-east-1", |_| None).expect("config");
     config.key_cache_ttl = Duration::ZERO;
     tweak(&mut config);
+    let app = AppState::build(
+        store.clone(),
+        AuthConfig::from_lookup(|_| None, config.key_cache_ttl),
+    )
+    .await
+    .expect("app");
     let upstream = sluice_aws::BedrockUpstream::from_conf(&aws_sdk_config(sim.url()));
-    let state = GatewayState::new(store.clone(), Arc::new(upstream), config);
+    let state = GatewayState::new(Arc::new(app), Arc::new(upstream), config);
     Gateway {
         router: gateway_router(Arc::new(state)),
         store,

@@ -1,0 +1,67 @@
+//! The admin Lambda: `/auth/*` sign-in and setup, and `/admin/*`, on a buffered Function URL. Reads configuration
+//! once (secrets from Secrets Manager via `*_SECRET_ARN`), builds the DynamoDB store, hands the router to the runtime.
+//! Without `AWS_LAMBDA_RUNTIME_API` it serves the same router on `SLUICE_LISTEN` (default 127.0.0.1:8081).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let lambda = serve::in_lambda();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if lambda {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .without_time()
+            .with_ansi(false)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+
+    let table =
+        std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
+    let aws = sluice_aws::load_aws_config().await?;
+    let region = aws.region().map(ToString::to_string).unwrap_or_default();
+    let cache_ttl = GatewayConfig::from_env(&region)?.key_cache_ttl;
+    let session_secret =
+        sluice_aws::env_or_secret(&aws, "SLUICE_SESSION_SECRET", "SLUICE_SESSION_SECRET_ARN")
+            .await?;
+    let admin_password =
+        sluice_aws::env_or_secret(&aws, "ADMIN_PASSWORD", "ADMIN_PASSWORD_SECRET_ARN").await?;
+    let auth = AuthConfig::from_lookup(
+        |k| match k {
+            "SLUICE_SESSION_SECRET" => session_secret.clone(),
+            "ADMIN_PASSWORD" => admin_password.clone(),
+            other => std::env::var(other).ok(),
+        },
+        cache_ttl,
+    );
+    let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
+    let app = Arc::new(
+        AppState::build(store, auth)
+            .await
+            .context("cannot prepare sign-in state from the table")?,
+    );
+    let router = admin_router(app);
+    if lambda {
+        serve::run_lambda_buffered(router)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+    } else {
+        let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "listening");
+        Ok(serve::run_local(listener, router).await?)
+    }
+}

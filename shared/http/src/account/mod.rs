@@ -1,0 +1,109 @@
+//! The admin/auth router: `/auth/*` (password login, who-am-I, providers, Claude Code browser sign-in, setup
+//! scripts) and the first `/admin/*` routes (users, teams, identity providers), all in the Anthropic error envelope.
+//! On Lambda it runs in `functions/admin` (buffered Function URL); locally it is merged into `sluice serve`.
+
+mod admin;
+mod cli;
+mod login;
+mod setup;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::{get, patch, post};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::identity::Role;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::reply::{ErrorReply, request_id};
+
+type Shared = Arc<AppState>;
+type Reply = Result<axum::response::Response, ErrorReply>;
+
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/auth/login", post(login::login))
+        .route("/auth/me", get(login::me))
+        .route("/auth/providers", get(login::providers))
+        .route("/auth/cli/login", get(cli::start))
+        .route("/auth/cli/callback", get(cli::callback_page))
+        .route("/auth/cli/complete", post(cli::complete))
+        .route("/auth/cli/poll", get(cli::poll))
+        .route("/auth/setup", get(setup::setup_script))
+        .route("/auth/setup/token-script", get(setup::token_script))
+        .route(
+            "/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route("/admin/users/{id}", patch(admin::update_user))
+        .route(
+            "/admin/teams",
+            get(admin::list_teams).post(admin::create_team),
+        )
+        .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The authenticated caller, required to be an administrator signed in as a person.
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = state
+        .auth
+        .authenticate(state.store.as_ref(), headers)
+        .await?;
+    if caller.key_id.is_some() {
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            "virtual keys cannot use the admin API; sign in instead",
+        ));
+    }
+    if caller.role != Role::Admin {
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            "this route needs the admin role",
+        ));
+    }
+    Ok(caller)
+}
+
+/// The address clients reach Sluice at: `SLUICE_PUBLIC_URL`, else the request's forwarded scheme and host.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let local =
+        host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or(if local { "http" } else { "https" });
+    format!("{scheme}://{host}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+fn store_error(e: &sluice_core::store::StoreError) -> ApiError {
+    match e {
+        sluice_core::store::StoreError::AlreadyExists(what) => {
+            ApiError::invalid(format!("already exists: {what}"))
+        }
+        other => {
+            tracing::error!(error = %other, "store failure");
+            ApiError::internal("Sluice could not reach its store; retry")
+        }
+    }
+}

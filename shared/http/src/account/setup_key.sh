@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Configures Claude Code to use Sluice at __SLUICE_URL__ with a virtual key (no identity provider is configured).
+# Usage: SLUICE_API_KEY=sk-sluice-... bash setup.sh   (ask your administrator for a key: `sluice keys create`)
+set -euo pipefail
+SLUICE_URL="__SLUICE_URL__"
+SETTINGS_DIR="__SETTINGS_DIR__"
+if [ -z "${SLUICE_API_KEY:-}" ]; then
+  echo "Set SLUICE_API_KEY to the virtual key your administrator gave you, then run this script again." >&2
+  exit 1
+fi
+mkdir -p "$SETTINGS_DIR"
+python3 - "$SETTINGS_DIR/settings.json" "$SLUICE_URL" <<'PY'
+import json, os, sys
+path, url = sys.argv[1:3]
+settings = {}
+if os.path.exists(path):
+    with open(path) as f:
+        settings = json.load(f)
+env = settings.setdefault("env", {})
+for k in ["ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "CLAUDE_CODE_SKIP_BEDROCK_AUTH"]:
+    env.pop(k, None)
+settings.pop("apiKeyHelper", None)
+env["ANTHROPIC_BASE_URL"] = url
+env["ANTHROPIC_API_KEY"] = os.environ["SLUICE_API_KEY"]
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(settings, f, indent=2)
+    f.write("\n")
+os.chmod(tmp, 0o600)
+os.replace(tmp, path)
+PY
+echo "Claude Code now uses Sluice at $SLUICE_URL with your key."

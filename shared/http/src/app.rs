@@ -1,0 +1,167 @@
+//! State shared by the gateway and the admin/auth routers: the store, authentication, rate limits, sign-in settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_core::identity::{IdentityProvider, Role};
+use sluice_core::store::{Store, StoreError};
+
+use crate::auth::{AuthSettings, Authenticator};
+use crate::identity::{OidcVerifier, SessionTokens};
+use crate::ratelimit::RateLimiter;
+
+/// A secret value: `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("*****")
+    }
+}
+
+/// Sign-in configuration, from the environment (secrets resolved by the binary, e.g. from Secrets Manager).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub admin_username: String,
+    pub admin_password: Secret,
+    /// `ADMIN_PASSWORD_ENABLE=true`: password login stays on even if the setting turned it off (break-glass).
+    pub admin_password_force: bool,
+    pub admin_users: Vec<String>,
+    pub env_idp: Option<IdentityProvider>,
+    /// `SLUICE_SESSION_SECRET`; when absent a secret is generated once and kept in the store.
+    pub session_secret: Option<Secret>,
+    /// `SLUICE_PUBLIC_URL`: the address people and Claude Code use (for redirects and setup scripts).
+    pub public_url: Option<String>,
+    /// Warm-instance cache time for keys and users.
+    pub cache_ttl: Duration,
+}
+
+pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
+
+impl AuthConfig {
+    /// Reads `ADMIN_USERNAME`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_ENABLE`, `ADMIN_USERS`, `OIDC_ISSUER`, `OIDC_AUDIENCE`,
+    /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `SLUICE_SESSION_SECRET`,
+    /// `SLUICE_PUBLIC_URL` through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, cache_ttl: Duration) -> Self {
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let list = |k: &str| {
+            non_empty(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let env_idp = non_empty("OIDC_ISSUER").map(|issuer| IdentityProvider {
+            id: "idp_env".into(),
+            name: non_empty("OIDC_NAME").unwrap_or_else(|| idp_display_name(&issuer)),
+            audience: non_empty("OIDC_AUDIENCE").unwrap_or_default(),
+            jwks_url: non_empty("OIDC_JWKS_URL"),
+            user_claim: non_empty("OIDC_USER_CLAIM").unwrap_or_else(|| "auto".into()),
+            allowed_domains: list("OIDC_ALLOWED_DOMAINS"),
+            auto_provision: true,
+            default_role: Role::Member,
+            enabled: true,
+            scopes: non_empty("OIDC_SCOPES"),
+            created_at_ms: 0,
+            issuer,
+        });
+        Self {
+            admin_username: non_empty("ADMIN_USERNAME")
+                .unwrap_or_else(|| "admin".into())
+                .to_ascii_lowercase(),
+            admin_password: Secret(
+                non_empty("ADMIN_PASSWORD").unwrap_or_else(|| DEFAULT_ADMIN_PASSWORD.into()),
+            ),
+            admin_password_force: non_empty("ADMIN_PASSWORD_ENABLE")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            admin_users: list("ADMIN_USERS"),
+            env_idp,
+            session_secret: non_empty("SLUICE_SESSION_SECRET").map(Secret),
+            public_url: non_empty("SLUICE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            cache_ttl,
+        }
+    }
+}
+
+fn idp_display_name(issuer: &str) -> String {
+    let lower = issuer.to_ascii_lowercase();
+    if lower.contains("okta") {
+        "Okta".into()
+    } else if lower.contains("microsoftonline") {
+        "Azure AD".into()
+    } else if lower.contains("accounts.google") {
+        "Google".into()
+    } else {
+        "SSO".into()
+    }
+}
+
+pub const SETTING_SESSION_KEY: &str = "session_signing_key";
+pub const SETTING_SESSION_TTL_HOURS: &str = "session_token_ttl_hours";
+pub const SETTING_ADMIN_LOGIN_ENABLED: &str = "admin_login_enabled";
+
+/// Shared by every router in a process (one per warm Lambda instance).
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub limiter: RateLimiter,
+    pub config: AuthConfig,
+}
+
+impl AppState {
+    /// Builds the state: resolves the session signing key (configured, or generated once and shared through the
+    /// store so every instance signs alike) and the session lifetime setting.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    pub async fn build(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self, StoreError> {
+        let secret = match &config.session_secret {
+            Some(s) => s.0.clone(),
+            None => {
+                let fresh: [u8; 32] = rand::random();
+                store
+                    .put_setting_if_absent(SETTING_SESSION_KEY, &hex::encode(fresh))
+                    .await?
+            }
+        };
+        let ttl_hours = store
+            .get_setting(SETTING_SESSION_TTL_HOURS)
+            .await?
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|h| (1..=8760).contains(h))
+            .unwrap_or(24);
+        if config.admin_password.0 == DEFAULT_ADMIN_PASSWORD {
+            tracing::warn!(
+                "ADMIN_PASSWORD is the default; anyone can sign in as {} — set ADMIN_PASSWORD (or ADMIN_PASSWORD_SECRET_ARN on Lambda)",
+                config.admin_username
+            );
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("http client: {e}")))?;
+        let auth = Authenticator::new(
+            SessionTokens::new(secret.as_bytes(), Duration::from_secs(ttl_hours * 3600)),
+            OidcVerifier::new(http),
+            AuthSettings {
+                admin_users: config.admin_users.clone(),
+                env_idp: config.env_idp.clone(),
+            },
+            config.cache_ttl,
+        );
+        Ok(Self {
+            store,
+            auth,
+            limiter: RateLimiter::default(),
+            config,
+        })
+    }
+}

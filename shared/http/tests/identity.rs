@@ -1,0 +1,459 @@
+//! Sign-in end to end through the real routers: virtual keys, password login and session tokens, OIDC ID tokens from a
+//! local identity provider, Claude Code's browser sign-in, and every way a credential must be refused.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use sluice_core::identity::Role;
+use support::{Env, b64url, now_s};
+
+#[tokio::test]
+async fn attack_matrix_every_bad_credential_is_refused_with_the_right_status() {
+    let env = Env::start().await;
+    let idp = &env.idp;
+    let aud = support::AUDIENCE;
+    let iss = idp.issuer().to_owned();
+    let now = now_s();
+    let claims = |over: Value| {
+        let mut c = json!({"iss": iss, "aud": aud, "sub": "s-1", "email": "ann@example.com", "iat": now, "exp": now + 600});
+        for (k, v) in over.as_object().expect("obj") {
+            c[k] = v.clone();
+        }
+        c
+    };
+
+    // A member signed in with a session, and an inactive person.
+    let member = env.user("member@example.com", Role::Member).await;
+    let member_token = env.app.auth.sessions.issue(&member, now);
+    let mut gone = env.user("gone@example.com", Role::Member).await;
+    gone.active = false;
+    env.app.store.update_user(&gone).await.expect("deactivate");
+    let gone_session = env.app.auth.sessions.issue(&gone, now);
+    let gone_oidc = idp.mint(
+        claims(json!({"email": "gone@example.com", "sub": "s-gone"})),
+        "RS256",
+        "rsa-1",
+    );
+    let (revoked, _) = env.key("revoked", None).await;
+    env.revoke(&revoked).await;
+    let (owned_by_gone, _) = env.key("gone's key", Some(&gone.id)).await;
+
+    let alg_none = format!(
+        "{}.{}.",
+        b64url(&json!({"alg": "none", "typ": "JWT"}).to_string()),
+        b64url(&claims(json!({})).to_string())
+    );
+    let hs256_with_public_key = support::hs256(
+        &claims(json!({})),
+        idp.rsa_public_pem().as_bytes(),
+        Some("rsa-1"),
+    );
+
+    let cases: Vec<(&str, Option<String>, &str, u16, &str)> = vec![
+        (
+            "no credential",
+            None,
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "unknown key",
+            Some("sk-sluice-doesnotexist0000000000000000000000000".into()),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "revoked key",
+            Some(revoked),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "member token on an admin route",
+            Some(member_token),
+            "/admin/users",
+            403,
+            "permission_error",
+        ),
+        (
+            "alg none",
+            Some(alg_none),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "HS256 signed with the RSA public key",
+            Some(hs256_with_public_key),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "wrong aud",
+            Some(idp.mint(claims(json!({"aud": "someone-else"})), "RS256", "rsa-1")),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "wrong iss",
+            Some(idp.mint(
+                claims(json!({"iss": "https://evil.example.com"})),
+                "RS256",
+                "rsa-1",
+            )),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "expired",
+            Some(idp.mint(
+                claims(json!({"iat": now - 7200, "exp": now - 3600})),
+                "RS256",
+                "rsa-1",
+            )),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "not yet valid",
+            Some(idp.mint(claims(json!({"nbf": now + 3600})), "RS256", "rsa-1")),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "unknown kid",
+            Some(idp.mint(claims(json!({})), "RS256", "no-such-kid")),
+            "/v1/messages",
+            401,
+            "authentication_error",
+        ),
+        (
+            "domain not allowed",
+            Some(idp.mint(claims(json!({"email": "eve@other.org"})), "RS256", "rsa-1")),
+            "/v1/messages",
+            403,
+            "permission_error",
+        ),
+        (
+            "inactive user, OIDC",
+            Some(gone_oidc),
+            "/v1/messages",
+            403,
+            "permission_error",
+        ),
+        (
+            "inactive user, session",
+            Some(gone_session),
+            "/v1/messages",
+            403,
+            "permission_error",
+        ),
+        (
+            "inactive user's key",
+            Some(owned_by_gone),
+            "/v1/messages",
+            403,
+            "permission_error",
+        ),
+    ];
+    for (name, credential, path, status, ty) in cases {
+        let (got, body) = env.call(path, credential.as_deref()).await;
+        assert_eq!(
+            (got.as_u16(), support::error_type(&body).as_str()),
+            (status, ty),
+            "{name}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oidc_token_signs_a_person_in_and_provisions_them() {
+    let env = Env::start().await;
+    let token = env
+        .idp
+        .mint_default("new.person@example.com", support::AUDIENCE);
+    let (status, body) = env.call("/v1/messages", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user = env
+        .app
+        .store
+        .user_by_email("new.person@example.com")
+        .await
+        .expect("store")
+        .expect("provisioned");
+    assert_eq!((user.role, user.active), (Role::Member, true));
+    let (status, body) = env.get("/auth/me", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let me: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (me["type"].as_str(), me["sub"].as_str()),
+        (Some("oidc"), Some("new.person@example.com"))
+    );
+    // An ES256 token from the same provider works too.
+    let es = env.idp.mint(
+        json!({"iss": env.idp.issuer(), "aud": support::AUDIENCE, "sub": "s2", "email": "new.person@example.com",
+               "iat": now_s(), "exp": now_s() + 600}),
+        "ES256",
+        "ec-1",
+    );
+    assert_eq!(env.call("/v1/messages", Some(&es)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn admin_users_from_the_environment_are_provisioned_as_admins() {
+    let env = Env::start().await;
+    let token = env.idp.mint_default("boss@example.com", support::AUDIENCE);
+    let (status, body) = env.get("/admin/users", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn password_login_issues_a_session_token_that_works_everywhere_and_failures_are_401() {
+    let env = Env::start().await;
+    let (status, body) = env
+        .post(
+            "/auth/login",
+            None,
+            &json!({"username": "admin", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), support::error_type(&body).as_str()),
+        (401, "authentication_error"),
+        "{body}"
+    );
+    let (status, body) = env
+        .post(
+            "/auth/login",
+            None,
+            &json!({"username": "admin", "password": support::ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let login: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (login["role"].as_str(), login["type"].as_str()),
+        (Some("admin"), Some("session"))
+    );
+    let token = login["token"].as_str().expect("token");
+    assert_eq!(
+        env.call("/v1/messages", Some(token)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(env.get("/admin/users", Some(token)).await.0, StatusCode::OK);
+    let (status, body) = env
+        .post("/auth/login", None, &json!({"username": "admin"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited() {
+    let env = Env::start().await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            env.post(
+                "/auth/login",
+                None,
+                &json!({"username": "admin", "password": "guess"}),
+            )
+            .await
+            .0
+            .as_u16(),
+        );
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+}
+
+#[tokio::test]
+async fn cli_browser_sign_in_end_to_end_gives_a_token_that_works_on_messages() {
+    let env = Env::start().await;
+    let session = uuid::Uuid::new_v4().to_string();
+    // 1. The helper opens the browser at /auth/cli/login; Sluice redirects to the IdP.
+    let (status, headers, _) = env
+        .raw_get(&format!(
+            "/auth/cli/login?session={session}&login_hint=cli.user@example.com"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    let to_idp = headers["location"].to_str().expect("location").to_owned();
+    assert!(
+        to_idp.starts_with(&format!("{}/authorize?", env.idp.issuer())),
+        "{to_idp}"
+    );
+    // 2. The IdP signs the person in and redirects to the callback with the token in the fragment.
+    let back = support::follow_idp(&to_idp).await;
+    assert!(back.contains("/auth/cli/callback#"), "{back}");
+    let fragment = back.split_once('#').expect("fragment").1;
+    let params: std::collections::HashMap<String, String> = fragment
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(params["state"], session);
+    // Before completion the poll says pending.
+    let (_, body) = env
+        .get(&format!("/auth/cli/poll?session={session}"), None)
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["status"],
+        "pending"
+    );
+    // 3. The callback page posts the token.
+    let (status, body) = env
+        .post(
+            "/auth/cli/complete",
+            None,
+            &json!({"session": session, "token": params["id_token"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // 4. The helper's poll gets a Sluice session token, once.
+    let (_, body) = env
+        .get(&format!("/auth/cli/poll?session={session}"), None)
+        .await;
+    let poll: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(poll["status"], "complete", "{body}");
+    let token = poll["token"].as_str().expect("token");
+    assert_eq!(
+        env.call("/v1/messages", Some(token)).await.0,
+        StatusCode::OK
+    );
+    let (_, body) = env
+        .get(&format!("/auth/cli/poll?session={session}"), None)
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["status"],
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn cli_sign_in_refuses_a_bad_token_and_stores_nothing() {
+    let env = Env::start().await;
+    let session = uuid::Uuid::new_v4().to_string();
+    let (status, _, _) = env
+        .raw_get(&format!("/auth/cli/login?session={session}"))
+        .await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    // Right signature but the nonce of another sign-in.
+    let foreign = env.idp.mint(
+        json!({"iss": env.idp.issuer(), "aud": support::AUDIENCE, "sub": "x", "email": "x@example.com",
+               "nonce": "not-this-session", "iat": now_s(), "exp": now_s() + 600}),
+        "RS256",
+        "rsa-1",
+    );
+    let (status, _) = env
+        .post(
+            "/auth/cli/complete",
+            None,
+            &json!({"session": session, "token": foreign}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = env
+        .post(
+            "/auth/cli/complete",
+            None,
+            &json!({"session": session, "token": "garbage"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, body) = env
+        .get(&format!("/auth/cli/poll?session={session}"), None)
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["status"],
+        "pending"
+    );
+    let (status, _) = env
+        .post(
+            "/auth/cli/complete",
+            None,
+            &json!({"session": uuid::Uuid::new_v4().to_string(), "token": "x.y.z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::GONE);
+    let (status, _, _) = env.raw_get("/auth/cli/login?session=not-a-uuid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn setup_scripts_point_claude_code_at_sluice() {
+    let env = Env::start().await;
+    let (status, setup) = env.get("/auth/setup", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(setup.starts_with("#!/usr/bin/env bash"), "{setup}");
+    assert!(
+        setup.contains("apiKeyHelper") && setup.contains("/auth/setup/token-script"),
+        "{setup}"
+    );
+    let (status, helper) = env.get("/auth/setup/token-script", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        helper.contains("/auth/cli/login?session=") && helper.contains("/auth/cli/poll?session="),
+        "{helper}"
+    );
+    for script in [&setup, &helper] {
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "bash -n: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn per_key_rate_limit_answers_429_with_an_honest_retry_after() {
+    let env = Env::start().await;
+    let (key, _) = env.key_with_rpm("limited", 3).await;
+    for _ in 0..3 {
+        assert_eq!(env.call("/v1/messages", Some(&key)).await.0, StatusCode::OK);
+    }
+    let (status, headers, body) = env.call_full("/v1/messages", Some(&key)).await;
+    assert_eq!(
+        (status.as_u16(), support::error_type(&body).as_str()),
+        (429, "rate_limit_error"),
+        "{body}"
+    );
+    let retry: u64 = headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=120).contains(&retry), "{retry}");
+    // count_tokens counts against the same limit.
+    let (status, _) = env
+        .post(
+            "/v1/messages/count_tokens",
+            Some(&key),
+            &json!({"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another key is not affected; a key with rpm 0 is unlimited.
+    let (free, _) = env.key_with_rpm("free", 0).await;
+    for _ in 0..5 {
+        assert_eq!(
+            env.call("/v1/messages", Some(&free)).await.0,
+            StatusCode::OK
+        );
+    }
+}
