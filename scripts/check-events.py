@@ -22,6 +22,11 @@ EXPECTED = {
     "gateway-models.json": ("GET", "/v1/models"),
     "gateway-health.json": ("GET", "/health"),
     "gateway-head-root.json": ("HEAD", "/"),
+    # The admin function's sample events (sign-in and setup).
+    "admin-login.json": ("POST", "/auth/login"),
+    "admin-providers.json": ("GET", "/auth/providers"),
+    "admin-cli-poll.json": ("GET", "/auth/cli/poll"),
+    "admin-setup.json": ("GET", "/auth/setup"),
 }
 
 
@@ -73,8 +78,8 @@ def main() -> int:
         print(f"check-events: {name}: missing from {events_dir}", file=sys.stderr)
         failed += 1
     for f in files:
-        # Only gateway events are Function URL events; other functions' events have other shapes.
-        if not f.name.startswith("gateway-"):
+        # Gateway and admin events are Function URL events; other functions' events have other shapes.
+        if not f.name.startswith(("gateway-", "admin-")):
             continue
         for err in check_function_url_event(f):
             print(f"check-events: {f.name}: {err}", file=sys.stderr)

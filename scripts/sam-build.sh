@@ -15,7 +15,8 @@ done
 
 sam build --beta-features --template-file template.yaml "$@"
 
-bootstrap=.aws-sam/build/GatewayFunction/bootstrap
+for fn in GatewayFunction AdminFunction; do
+bootstrap=.aws-sam/build/$fn/bootstrap
 python - "$bootstrap" <<'PY'
 import struct, sys
 path = sys.argv[1]
@@ -35,3 +36,4 @@ if machine != EM_AARCH64:
     sys.exit(f"sam-build: {path} is built for ELF machine {machine}, expected aarch64 ({EM_AARCH64})")
 print(f"sam-build: {path} is an aarch64 ELF executable")
 PY
+done

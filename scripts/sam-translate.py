@@ -50,14 +50,28 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def check_function_url_streams(resources: dict) -> None:
+# Each function's Function URL and the InvokeMode its runtime needs: the gateway streams
+# (lambda_http::run_with_streaming_response), the admin API answers small buffered JSON (lambda_http::run).
+EXPECTED_INVOKE_MODES = {
+    "GatewayFunctionUrl": "RESPONSE_STREAM",
+    "AdminFunctionUrl": "BUFFERED",
+}
+
+
+def check_function_urls(resources: dict) -> None:
     urls = {name: r for name, r in resources.items() if r.get("Type") == "AWS::Lambda::Url"}
-    if not urls:
-        fail("no AWS::Lambda::Url in the translated template")
+    missing = sorted(set(EXPECTED_INVOKE_MODES) - set(urls))
+    if missing:
+        fail(f"no Function URL for {', '.join(missing)} in the translated template")
     for name, url in urls.items():
         props = url.get("Properties", {})
-        if props.get("InvokeMode") != "RESPONSE_STREAM":
-            fail(f"{name}: InvokeMode is {props.get('InvokeMode')!r}, the gateway needs 'RESPONSE_STREAM'")
+        expected = EXPECTED_INVOKE_MODES.get(name)
+        if expected is None:
+            fail(f"{name}: unexpected Function URL; add its InvokeMode to EXPECTED_INVOKE_MODES")
+        # CloudFormation's default InvokeMode is BUFFERED.
+        mode = props.get("InvokeMode", "BUFFERED")
+        if mode != expected:
+            fail(f"{name}: InvokeMode is {mode!r}, expected {expected!r}")
         if props.get("AuthType") != "NONE":
             fail(f"{name}: AuthType is {props.get('AuthType')!r}, expected 'NONE' (Sluice authenticates)")
 
@@ -73,7 +87,7 @@ def main() -> None:
     template = yaml_parse(Path(sys.argv[1]).read_text(encoding="utf-8"))
     as_if_packaged(template)
     translated = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
-    check_function_url_streams(translated.get("Resources", {}))
+    check_function_urls(translated.get("Resources", {}))
     Path(sys.argv[2]).write_text(json.dumps(translated, indent=2) + "\n", encoding="utf-8")
     print(f"sam-translate: {sys.argv[1]} -> {sys.argv[2]} ({len(translated['Resources'])} resources)")
 

@@ -31,8 +31,11 @@ pub struct AuthConfig {
     pub env_idp: Option<IdentityProvider>,
     /// `SLUICE_SESSION_SECRET`; when absent a secret is generated once and kept in the store.
     pub session_secret: Option<Secret>,
-    /// `SLUICE_PUBLIC_URL`: the address people and Claude Code use (for redirects and setup scripts).
+    /// `SLUICE_PUBLIC_URL`: the address of these sign-in routes as people reach them (redirects, helper script).
     pub public_url: Option<String>,
+    /// `SLUICE_GATEWAY_URL`: where Claude Code sends inference (`ANTHROPIC_BASE_URL` in setup scripts), when the
+    /// gateway has its own address (two Function URLs); defaults to the sign-in address.
+    pub gateway_url: Option<String>,
     /// Warm-instance cache time for keys and users.
     pub cache_ttl: Duration,
 }
@@ -42,7 +45,7 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 impl AuthConfig {
     /// Reads `ADMIN_USERNAME`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_ENABLE`, `ADMIN_USERS`, `OIDC_ISSUER`, `OIDC_AUDIENCE`,
     /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `SLUICE_SESSION_SECRET`,
-    /// `SLUICE_PUBLIC_URL` through `get`.
+    /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, cache_ttl: Duration) -> Self {
         let non_empty = |k: &str| {
             get(k)
@@ -86,6 +89,8 @@ impl AuthConfig {
             env_idp,
             session_secret: non_empty("SLUICE_SESSION_SECRET").map(Secret),
             public_url: non_empty("SLUICE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            gateway_url: non_empty("SLUICE_GATEWAY_URL")
+                .map(|u| u.trim_end_matches('/').to_owned()),
             cache_ttl,
         }
     }

@@ -457,3 +457,126 @@ async fn per_key_rate_limit_answers_429_with_an_honest_retry_after() {
         );
     }
 }
+
+/// The scripts a person runs: `GET /auth/setup | bash` writes Claude Code's settings, and the `apiKeyHelper` it
+/// installs signs in through the "browser" (here: the test following the URL the helper prints) and prints a session
+/// token that works on `/v1/messages`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_script_and_api_key_helper_work_end_to_end() {
+    use tokio::io::AsyncBufReadExt;
+
+    let env = Env::start().await;
+    let url = env.serve().await;
+    let home = tempfile::tempdir().expect("home");
+    let setup = reqwest::get(format!("{url}/auth/setup"))
+        .await
+        .expect("setup")
+        .text()
+        .await
+        .expect("text");
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&setup)
+        .env("HOME", home.path())
+        .output()
+        .await
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "setup failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let settings: Value = serde_json::from_slice(
+        &std::fs::read(home.path().join(".claude/settings.json")).expect("settings.json written"),
+    )
+    .expect("json");
+    assert_eq!(settings["env"]["ANTHROPIC_BASE_URL"], url.as_str());
+    let helper_cmd = settings["apiKeyHelper"]
+        .as_str()
+        .expect("apiKeyHelper")
+        .to_owned();
+    assert!(
+        helper_cmd.starts_with("bash ") && helper_cmd.ends_with(&url),
+        "{helper_cmd}"
+    );
+
+    // Run the helper as Claude Code would, with no browser opener on PATH.
+    let mut helper = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&helper_cmd)
+        .env("HOME", home.path())
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("helper");
+    let mut stderr = tokio::io::BufReader::new(helper.stderr.take().expect("stderr")).lines();
+    let login_url = loop {
+        let line = stderr
+            .next_line()
+            .await
+            .expect("read")
+            .expect("the helper prints the sign-in URL");
+        if let Some(at) = line.find("http") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    assert!(
+        login_url.starts_with(&format!("{url}/auth/cli/login?session=")),
+        "{login_url}"
+    );
+    // The "browser": Sluice → IdP → callback fragment → complete.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let to_idp = client
+        .get(format!("{login_url}&login_hint=helper.user@example.com"))
+        .send()
+        .await
+        .expect("login");
+    let to_idp = to_idp.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let back = support::follow_idp(&to_idp).await;
+    let fragment = back.split_once('#').expect("fragment").1.to_owned();
+    let params: std::collections::HashMap<String, String> = fragment
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let done = client
+        .post(format!("{url}/auth/cli/complete"))
+        .json(&json!({"session": params["state"], "token": params["id_token"]}))
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(done.status(), 200);
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        helper.wait_with_output(),
+    )
+    .await
+    .expect("helper finishes")
+    .expect("helper output");
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert_eq!(
+        env.call("/v1/messages", Some(&token)).await.0,
+        StatusCode::OK
+    );
+    // A second run reuses the cached token without a new sign-in.
+    let again = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&helper_cmd)
+        .env("HOME", home.path())
+        .output()
+        .await
+        .expect("helper again");
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), token);
+}

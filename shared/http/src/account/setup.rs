@@ -42,8 +42,14 @@ pub(super) async fn setup_script(
     };
     let has_idp = !state.auth.idps(state.store.as_ref()).await?.is_empty();
     let template = if has_idp { SSO_SETUP } else { KEY_SETUP };
+    let gateway = state
+        .config
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| base.clone());
     Ok(script(
         template
+            .replace("__GATEWAY_URL__", &gateway)
             .replace("__SLUICE_URL__", &base)
             .replace("__SETTINGS_DIR__", settings_dir)
             .replace("__HELPER_TTL_MS__", &HELPER_TTL_MS.to_string()),

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Configures Claude Code to use Sluice at __SLUICE_URL__ with a virtual key (no identity provider is configured).
+# Configures Claude Code to use Sluice at __GATEWAY_URL__ with a virtual key (no identity provider is configured).
 # Usage: SLUICE_API_KEY=sk-sluice-... bash setup.sh   (ask your administrator for a key: `sluice keys create`)
 set -euo pipefail
 SLUICE_URL="__SLUICE_URL__"
+GATEWAY_URL="__GATEWAY_URL__"
 SETTINGS_DIR="__SETTINGS_DIR__"
 if [ -z "${SLUICE_API_KEY:-}" ]; then
   echo "Set SLUICE_API_KEY to the virtual key your administrator gave you, then run this script again." >&2
   exit 1
 fi
 mkdir -p "$SETTINGS_DIR"
-python3 - "$SETTINGS_DIR/settings.json" "$SLUICE_URL" <<'PY'
+python3 - "$SETTINGS_DIR/settings.json" "$GATEWAY_URL" <<'PY'
 import json, os, sys
 path, url = sys.argv[1:3]
 settings = {}
@@ -29,4 +30,4 @@ with open(tmp, "w") as f:
 os.chmod(tmp, 0o600)
 os.replace(tmp, path)
 PY
-echo "Claude Code now uses Sluice at $SLUICE_URL with your key."
+echo "Claude Code now uses Sluice at $GATEWAY_URL with your key."

@@ -2,15 +2,16 @@
 # Configures Claude Code to use Sluice at __SLUICE_URL__ with browser sign-in (single sign-on).
 set -euo pipefail
 SLUICE_URL="__SLUICE_URL__"
+GATEWAY_URL="__GATEWAY_URL__"
 SETTINGS_DIR="__SETTINGS_DIR__"
 mkdir -p "$SETTINGS_DIR"
 HELPER="$SETTINGS_DIR/sluice-token.sh"
 curl -fsS "$SLUICE_URL/auth/setup/token-script" -o "$HELPER"
 chmod 700 "$HELPER"
 SETTINGS="$SETTINGS_DIR/settings.json"
-python3 - "$SETTINGS" "$HELPER" "$SLUICE_URL" "__HELPER_TTL_MS__" <<'PY'
+python3 - "$SETTINGS" "$HELPER" "$SLUICE_URL" "__HELPER_TTL_MS__" "$GATEWAY_URL" <<'PY'
 import json, os, sys
-path, helper, url, ttl = sys.argv[1:5]
+path, helper, url, ttl, gateway = sys.argv[1:6]
 settings = {}
 if os.path.exists(path):
     with open(path) as f:
@@ -20,7 +21,7 @@ env = settings.setdefault("env", {})
 for k in ["ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL",
           "CLAUDE_CODE_SKIP_BEDROCK_AUTH", "DISABLE_PROMPT_CACHING"]:
     env.pop(k, None)
-env["ANTHROPIC_BASE_URL"] = url
+env["ANTHROPIC_BASE_URL"] = gateway
 env["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] = ttl
 env["CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY"] = "1"
 settings["apiKeyHelper"] = "bash " + helper + " " + url
@@ -30,7 +31,7 @@ with open(tmp, "w") as f:
     f.write("\n")
 os.replace(tmp, path)
 PY
-echo "Claude Code now uses Sluice at $SLUICE_URL; the first request opens your browser to sign in."
+echo "Claude Code now uses Sluice at $GATEWAY_URL; the first request opens your browser to sign in at $SLUICE_URL."
 for v in ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_USE_BEDROCK ANTHROPIC_BASE_URL; do
   if [ -n "${!v:-}" ]; then echo "Note: $v is set in your shell and overrides these settings; unset it." >&2; fi
 done

@@ -251,3 +251,18 @@ impl Env {
         (s, b)
     }
 }
+
+impl Env {
+    /// Serves the merged routers on a real loopback socket (for scripts and clients that need a URL).
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        url
+    }
+}
