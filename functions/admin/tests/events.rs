@@ -64,7 +64,7 @@ async fn sample_admin_events_route_and_answer() {
                 );
             }
             "admin-providers.json" => {
-                assert!(text.contains("\"admin_login_enabled\":true"), "{text}")
+                assert!(text.contains("\"admin_login_enabled\":true"), "{text}");
             }
             "admin-cli-poll.json" => assert!(text.contains("\"status\":\"not_found\""), "{text}"),
             "admin-setup.json" => {
