@@ -1,19 +1,33 @@
 //! Shared helpers: moto clients, fresh tables, and a recorder of the requests a client sends.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::config::{
+    ConfigBag, Intercept, RuntimeComponents, StalledStreamProtectionConfig,
+};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use sluice_aws::DynamoStore;
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
+use crate::serial_http::serial_http_client;
+
+/// A client of the shared moto server that sends its requests one at a time (see `serial_http`).
 pub fn moto_client(interceptor: Option<CallRecorder>) -> Client {
     let moto = MotoServer::shared().expect("moto_server must run for the DynamoDB tests");
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&aws_sdk_config(moto.endpoint_url()));
+    let addr: SocketAddr = moto
+        .endpoint_url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto listens on ip:port");
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&aws_sdk_config(moto.endpoint_url()))
+        .http_client(serial_http_client(addr))
+        // Waiting for the turn looks like a stalled upload to the SDK; it is not one.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(recorder) = interceptor {
         config = config.interceptor(recorder);
     }

@@ -95,7 +95,7 @@ pub async fn concurrent_increments_admit_exactly_the_bound(store: Arc<dyn Store>
 }
 
 /// `calls_per_store` concurrent `increment_below(.., EXACT_LIMIT, ..)` on each of `stores` (handles on one
-/// shared backend): exactly `EXACT_LIMIT` are admitted, with the counts 1..=EXACT_LIMIT each returned once,
+/// shared backend): exactly `EXACT_LIMIT` are admitted, the counts 1..=EXACT_LIMIT are each returned once,
 /// and the window holds `EXACT_LIMIT`. Backends call it with two separate handles to show that the
 /// increment is atomic in the backend, not only within one process.
 ///
@@ -131,7 +131,7 @@ pub async fn assert_exact(stores: &[Arc<dyn CounterStore>], calls_per_store: usi
     let expected: Vec<u64> = (1..=EXACT_LIMIT).collect();
     assert_eq!(
         admitted, expected,
-        "each count below the bound is handed out once"
+        "each count up to the bound is handed out once"
     );
     for store in stores {
         assert_eq!(
