@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sluice_core::store::Store;
 use sluice_http::ratelimit::{Admission, RateLimiter};
 use sluice_sqlite::SqliteStore;
-use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
+use sluice_testkit::{MotoServer, aws_sdk_config_patient, unique_name};
 
 const ATTEMPTS: usize = 1000;
 const LIMIT: u64 = 137;
@@ -68,12 +68,13 @@ async fn sqlite_two_instances_admit_exactly_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_two_instances_admit_exactly_the_limit() {
-    let moto = MotoServer::shared().expect("moto");
+    // One request at a time at moto, as DynamoDB applies an item's writes (see `MotoServer::start_serial`).
+    let moto = MotoServer::shared_serial().expect("moto");
     let table = unique_name("sluice-rl");
     // Two SDK configurations, hence two clients and connection pools: two independent instances.
     let (ca, cb) = (
-        aws_sdk_config(moto.endpoint_url()),
-        aws_sdk_config(moto.endpoint_url()),
+        aws_sdk_config_patient(moto.endpoint_url()),
+        aws_sdk_config_patient(moto.endpoint_url()),
     );
     sluice_aws::create_table(&ca, &table).await.expect("table");
     let a: Arc<dyn Store> = Arc::new(sluice_aws::dynamo_store(&ca, &table));

@@ -1,5 +1,9 @@
 //! AWS SDK configuration for tests against a local endpoint (moto, the Bedrock simulator).
 
+use std::time::Duration;
+
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -14,6 +18,22 @@ pub fn aws_sdk_config(endpoint: &str) -> SdkConfig {
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build()
+}
+
+/// As `aws_sdk_config`, for a local server that takes requests one at a time under heavy concurrency
+/// (`MotoServer::shared_serial`): connections wait in its accept queue far longer than the SDK's 3.1 s connect
+/// timeout, and a waiting request is not a stalled stream.
+#[must_use]
+pub fn aws_sdk_config_patient(endpoint: &str) -> SdkConfig {
+    aws_sdk_config(endpoint)
+        .into_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(120))
+                .build(),
+        )
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build()
 }
 

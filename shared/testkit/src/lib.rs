@@ -15,7 +15,7 @@ pub mod idp;
 pub mod moto;
 pub mod sim;
 
-pub use aws::aws_sdk_config;
+pub use aws::{aws_sdk_config, aws_sdk_config_patient};
 pub use fixtures::unique_name;
 pub use moto::MotoServer;
 pub use sim::SimServer;

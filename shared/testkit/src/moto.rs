@@ -39,10 +39,25 @@ impl MotoServer {
     /// # Errors
     /// If the binary is missing (with install instructions), exits early, or is not ready in 60 s.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_mode(false)
+    }
+
+    /// Starts moto serving one request at a time. moto applies conditional writes without a lock, so under
+    /// concurrent conditional updates its threaded server can admit more than a condition allows; real DynamoDB
+    /// applies writes to an item one after another. Serving requests one by one restores that guarantee while the
+    /// clients stay concurrent (their requests still interleave), so exactness tests test the adapter, not moto.
+    ///
+    /// # Errors
+    /// As `start`.
+    pub fn start_serial() -> anyhow::Result<Self> {
+        Self::start_mode(true)
+    }
+
+    fn start_mode(serial: bool) -> anyhow::Result<Self> {
         let binary = find_binary()?;
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
-            match Self::start_on_free_port(&binary) {
+            match Self::start_on_free_port(&binary, serial) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = Some(e),
             }
@@ -63,6 +78,18 @@ impl MotoServer {
             .map_err(|e| anyhow!("{e}"))
     }
 
+    /// The one-request-at-a-time server shared by every test of this binary (see `start_serial`).
+    ///
+    /// # Errors
+    /// As `start`.
+    pub fn shared_serial() -> anyhow::Result<&'static Self> {
+        static SHARED: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Self::start_serial().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow!("{e}"))
+    }
+
     /// `http://127.0.0.1:<port>`, for `endpoint_url` of any AWS SDK client.
     #[must_use]
     pub fn endpoint_url(&self) -> &str {
@@ -74,14 +101,23 @@ impl MotoServer {
         self.child.id()
     }
 
-    fn start_on_free_port(binary: &Path) -> anyhow::Result<Self> {
+    fn start_on_free_port(binary: &Path, serial: bool) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log_path =
             std::env::temp_dir().join(format!("sluice-moto-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = if serial {
+            // moto's own app, run by the interpreter moto_server was installed with, without threads.
+            let mut c = Command::new(interpreter_of(binary)?);
+            c.args(["-c", SERIAL_MOTO, "127.0.0.1", &port.to_string()]);
+            c
+        } else {
+            let mut c = Command::new(binary);
+            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            c
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("cannot share the moto log file")?)
             .stderr(log)
@@ -143,6 +179,35 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log_path);
     }
+}
+
+/// moto's WSGI app under werkzeug with one thread: requests are handled one after another (HTTP/1.0, a
+/// connection per request).
+/// Its accept queue is deep enough for a thousand concurrent clients, which then wait instead of retrying SYNs.
+const SERIAL_MOTO: &str = "import sys\n\
+import werkzeug.serving\n\
+from werkzeug.serving import run_simple\n\
+werkzeug.serving.BaseWSGIServer.request_queue_size = 4096\n\
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app\n\
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False, \
+request_handler=MotoRequestHandler)\n";
+
+/// The Python interpreter a pip-installed `moto_server` script runs with (its `#!` line).
+fn interpreter_of(binary: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(binary)
+        .with_context(|| format!("cannot read {}", binary.display()))?;
+    let first = text.lines().next().unwrap_or_default();
+    let interpreter = first
+        .strip_prefix("#!")
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.contains(' '))
+        .ok_or_else(|| {
+            anyhow!(
+                "{} has no #! line naming its Python interpreter",
+                binary.display()
+            )
+        })?;
+    Ok(PathBuf::from(interpreter))
 }
 
 /// `$MOTO_SERVER`, else `moto_server` on `$PATH`, else the workspace's `.venv/bin/moto_server`.

@@ -4,7 +4,6 @@
 //! Needs `moto_server` (PyPI `moto[server]`): `PATH=$PWD/.venv/bin:$PATH cargo test -p sluice-aws`.
 //!
 //! - `support`: moto clients, a fresh table per store, a recorder of the requests a client sends.
-//! - `serial_http`: the HTTP connector that sends moto one request at a time (moto has no per-item locking).
 //! - `contract`: every contract case, one test each, on a fresh table; and all in sequence on one table.
 //! - `keys`: key calls, table settings, key items, unreachable endpoint.
 //! - `identity`: calls and items of users, teams, IdPs, settings and CLI sessions.
@@ -13,5 +12,4 @@ mod contract;
 mod counters;
 mod identity;
 mod keys;
-mod serial_http;
 mod support;

@@ -1,7 +1,6 @@
 //! Shared helpers: moto clients, fresh tables, and a recorder of the requests a client sends.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_dynamodb::Client;
@@ -14,19 +13,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sluice_aws::DynamoStore;
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
-use crate::serial_http::serial_http_client;
-
-/// A client of the shared moto server that sends its requests one at a time (see `serial_http`).
+/// A client of the shared moto server that handles one request at a time (`MotoServer::shared_serial`: moto
+/// has no per-item locking, real DynamoDB applies an item's writes one after another).
 pub fn moto_client(interceptor: Option<CallRecorder>) -> Client {
-    let moto = MotoServer::shared().expect("moto_server must run for the DynamoDB tests");
-    let addr: SocketAddr = moto
-        .endpoint_url()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("moto listens on ip:port");
+    let moto = MotoServer::shared_serial().expect("moto_server must run for the DynamoDB tests");
     let mut config = aws_sdk_dynamodb::config::Builder::from(&aws_sdk_config(moto.endpoint_url()))
-        .http_client(serial_http_client(addr))
-        // Waiting for the turn looks like a stalled upload to the SDK; it is not one.
+        // Waiting for the turn at a one-at-a-time server looks like a stalled upload to the SDK; it is not one.
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(recorder) = interceptor {
         config = config.interceptor(recorder);
