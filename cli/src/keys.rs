@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sluice_core::keys::mint;
-use sluice_core::store::{KeyStore, VirtualKey};
+use sluice_core::store::{Store, VirtualKey};
 
 use crate::StoreArgs;
 
@@ -18,6 +18,12 @@ pub enum KeysCommand {
         /// Requests per minute for this key (0 or absent: unlimited).
         #[arg(long)]
         rpm: Option<u32>,
+        /// The person the key belongs to (their sign-in email); spend and limits are attributed to them.
+        #[arg(long)]
+        user: Option<String>,
+        /// The team the key belongs to (team id, `team_...`).
+        #[arg(long)]
+        team_id: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -37,7 +43,7 @@ pub enum KeysCommand {
     },
 }
 
-async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn KeyStore>> {
+async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     match &args.table {
         Some(table) => {
             let aws = sluice_aws::load_aws_config().await?;
@@ -56,8 +62,31 @@ fn now_ms() -> i64 {
 pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
-        KeysCommand::Create { name, rpm, store } => {
+        KeysCommand::Create {
+            name,
+            rpm,
+            user,
+            team_id,
+            store,
+        } => {
             let store = open(&store).await?;
+            let user_id = match user {
+                Some(email) => Some(
+                    store
+                        .user_by_email(&email.trim().to_ascii_lowercase())
+                        .await?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("no user with email {email}; create the user first")
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
+            if let Some(team) = &team_id
+                && store.team_by_id(team).await?.is_none()
+            {
+                anyhow::bail!("no team with id {team}");
+            }
             let minted = mint();
             let key = VirtualKey {
                 id: minted.id.clone(),
@@ -66,8 +95,8 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 prefix: minted.prefix,
                 created_at_ms: now_ms(),
                 revoked_at_ms: None,
-                user_id: None,
-                team_id: None,
+                user_id,
+                team_id,
                 rate_limit_rpm: rpm.filter(|r| *r > 0),
             };
             store

@@ -107,3 +107,51 @@ fn serve_without_credentials_says_so_and_exits() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn keys_create_names_an_unknown_owner_instead_of_storing_an_orphan() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf8");
+    let out = sluice(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--user",
+            "nobody@example.com",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no user with email nobody@example.com"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sluice(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--team-id",
+            "team_missing",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(
+        text(&out.stderr).contains("no team with id team_missing"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sluice(&["keys", "list", "--json", "--data-dir", d], &[]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json"),
+        serde_json::json!([])
+    );
+}
