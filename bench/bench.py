@@ -239,7 +239,7 @@ def measure_gaps(paths: list[Route], streams: int, parallel: int) -> dict[str, l
         lock = threading.Lock()
 
         def worker(path: Route = p, lock: threading.Lock = lock) -> None:
-            conn = RawConnection(path.url, timeout=60)
+            conn = RawConnection(path.url, timeout=60, quickack=path.quickack)
             try:
                 for _ in range(streams // parallel):
                     timing = timed_stream(conn, path, "sim:slow=20 sim:long=50")
