@@ -113,7 +113,17 @@ fn resolve(state: &GatewayState, requested: &str) -> Result<ResolvedModel, ApiEr
     })
 }
 
-/// Authentication, then the caller's rate limit: with warm caches, one conditional store write before Bedrock.
+impl GatewayState {
+    /// The admission step: authentication, then the caller's rate limit. With warm caches it costs one conditional
+    /// store write before anything goes to Bedrock.
+    ///
+    /// # Errors
+    /// The Anthropic error for a refused credential (401/403) or an exceeded limit (429 with `retry-after`).
+    pub async fn admit(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        admit(self, headers).await
+    }
+}
+
 async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let app = &state.app;
     let caller = app.auth.authenticate(app.store.as_ref(), headers).await?;

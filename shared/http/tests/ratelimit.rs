@@ -123,3 +123,101 @@ async fn previous_window_carries_over_and_zero_means_unlimited() {
         Admission::Admitted { count: 0 }
     );
 }
+
+/// The admission step's cost on DynamoDB: the first request of a key costs the key lookup, the previous window
+/// and the increment; after that, one conditional `UpdateItem` per request (keys and closed windows are cached).
+#[tokio::test]
+async fn warm_admission_costs_one_dynamodb_request() {
+    use std::time::Duration;
+
+    use axum::http::{HeaderMap, HeaderValue};
+    use sluice_core::keys::mint;
+    use sluice_core::store::VirtualKey;
+    use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState};
+    use sluice_testkit::calls::counting_dynamodb_client;
+
+    let moto = MotoServer::shared_serial().expect("moto");
+    let config = aws_sdk_config_patient(moto.endpoint_url());
+    let table = unique_name("sluice-admission");
+    sluice_aws::create_table(&config, &table)
+        .await
+        .expect("table");
+    let (client, log) = counting_dynamodb_client(&config);
+    let store: Arc<dyn Store> = Arc::new(sluice_aws::DynamoStore::new(client, table));
+    let mut headers = Vec::new();
+    for rpm in [Some(1000), None] {
+        let m = mint();
+        let key = VirtualKey {
+            id: m.id,
+            name: "bench".into(),
+            key_hash: m.key_hash,
+            prefix: m.prefix,
+            created_at_ms: 1,
+            revoked_at_ms: None,
+            user_id: None,
+            team_id: None,
+            rate_limit_rpm: rpm,
+        };
+        store.create_key(&key).await.expect("key");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-api-key",
+            HeaderValue::from_str(&m.secret).expect("ascii"),
+        );
+        headers.push(h);
+    }
+    let app = AppState::build(
+        store,
+        AuthConfig::from_lookup(|_| None, Duration::from_secs(60)),
+    )
+    .await
+    .expect("app");
+    let gateway = GatewayState::new(
+        Arc::new(app),
+        Arc::new(sluice_aws::bedrock_upstream(&config)),
+        GatewayConfig::from_lookup("us-east-1", |_| None).expect("config"),
+    );
+    let (limited, unlimited) = (&headers[0], &headers[1]);
+    let _ = log.take();
+    let minute = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            / 60
+    };
+
+    let started_in = minute();
+    gateway.admit(limited).await.expect("admitted");
+    assert_eq!(
+        log.take(),
+        ["GetItem", "GetItem", "UpdateItem"],
+        "cold: key, previous window, increment"
+    );
+    let mut rolled_over = 0;
+    for _ in 0..20 {
+        gateway.admit(limited).await.expect("admitted");
+        let calls = log.take();
+        if calls == ["GetItem", "UpdateItem"] && minute() != started_in {
+            rolled_over += 1; // a new window: its previous window is read once
+        } else {
+            assert_eq!(
+                calls,
+                ["UpdateItem"],
+                "warm admission is one conditional write"
+            );
+        }
+    }
+    assert!(rolled_over <= 1);
+    gateway.admit(unlimited).await.expect("admitted");
+    assert_eq!(
+        log.take(),
+        ["GetItem"],
+        "cold unlimited key: the key lookup only"
+    );
+    gateway.admit(unlimited).await.expect("admitted");
+    assert!(
+        log.take().is_empty(),
+        "warm unlimited key: no store request at all"
+    );
+}

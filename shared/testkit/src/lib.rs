@@ -8,7 +8,9 @@
 //! - `moto`: starts `moto_server` on a free loopback port (one per test binary via `MotoServer::shared`).
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
+//! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
 pub mod aws;
+pub mod calls;
 pub mod contract;
 pub mod fixtures;
 pub mod idp;

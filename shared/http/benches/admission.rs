@@ -1,0 +1,105 @@
+//! The admission step's cost (authentication + per-key rate limit), before anything goes to Bedrock.
+//!
+//! `cargo bench -p sluice-http --bench admission` (needs `moto_server` on PATH: `make deps`, `.venv/bin`).
+//! Prints, for SQLite (a file) and DynamoDB (moto on loopback): store requests and latency of a cold admission
+//! (first request of a key), and the p50/p99 latency and store requests of warm admissions.
+//! moto's latency is not DynamoDB's; the request count is what carries over (in-region DynamoDB answers a
+//! conditional `UpdateItem` in single-digit milliseconds).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderValue};
+use sluice_core::keys::mint;
+use sluice_core::store::{Store, VirtualKey};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState};
+use sluice_testkit::calls::{CallLog, counting_dynamodb_client};
+use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
+
+const WARM: usize = 2000;
+
+async fn gateway(store: Arc<dyn Store>, endpoint: &str) -> (GatewayState, HeaderMap) {
+    let m = mint();
+    store
+        .create_key(&VirtualKey {
+            id: m.id,
+            name: "bench".into(),
+            key_hash: m.key_hash,
+            prefix: m.prefix,
+            created_at_ms: 1,
+            revoked_at_ms: None,
+            user_id: None,
+            team_id: None,
+            rate_limit_rpm: Some(1_000_000),
+        })
+        .await
+        .expect("key");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-api-key",
+        HeaderValue::from_str(&m.secret).expect("ascii"),
+    );
+    let app = AppState::build(
+        store,
+        AuthConfig::from_lookup(|_| None, Duration::from_secs(5)),
+    )
+    .await
+    .expect("app");
+    let gw = GatewayState::new(
+        Arc::new(app),
+        Arc::new(sluice_aws::bedrock_upstream(&aws_sdk_config(endpoint))),
+        GatewayConfig::from_lookup("us-east-1", |_| None).expect("config"),
+    );
+    (gw, headers)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn measure(name: &str, gw: &GatewayState, headers: &HeaderMap, log: Option<&CallLog>) {
+    let requests = || log.map_or_else(|| "-".to_owned(), |l| l.take().len().to_string());
+    let _ = requests();
+    let t = Instant::now();
+    gw.admit(headers).await.expect("admitted");
+    let cold = t.elapsed();
+    let cold_requests = requests();
+    let mut samples = Vec::with_capacity(WARM);
+    for _ in 0..WARM {
+        let t = Instant::now();
+        gw.admit(headers).await.expect("admitted");
+        samples.push(t.elapsed());
+    }
+    let warm_requests = log.map_or_else(
+        || "-".to_owned(),
+        |l| format!("{:.2}", l.take().len() as f64 / WARM as f64),
+    );
+    samples.sort();
+    println!(
+        "{name:<18} cold {:>8.3} ms ({cold_requests} requests)   warm p50 {:>7.3} ms  p99 {:>7.3} ms  ({warm_requests} requests/admission)",
+        cold.as_secs_f64() * 1e3,
+        pct(&samples, 0.50).as_secs_f64() * 1e3,
+        pct(&samples, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        println!("admission = authenticate (key lookup, cached 5 s) + rate limit (conditional counter); {WARM} warm samples");
+        let dir = tempfile::tempdir().expect("dir");
+        let sqlite: Arc<dyn Store> =
+            Arc::new(sluice_sqlite::SqliteStore::open(&dir.path().join("bench.db")).expect("sqlite"));
+        let (gw, headers) = gateway(sqlite, "http://127.0.0.1:9").await;
+        measure("SQLite (file)", &gw, &headers, None).await;
+
+        let moto = MotoServer::start().expect("moto_server (make deps)");
+        let config = aws_sdk_config(moto.endpoint_url());
+        let table = unique_name("sluice-bench");
+        sluice_aws::create_table(&config, &table).await.expect("table");
+        let (client, log) = counting_dynamodb_client(&config);
+        let dynamo: Arc<dyn Store> = Arc::new(sluice_aws::DynamoStore::new(client, table));
+        let (gw, headers) = gateway(dynamo, moto.endpoint_url()).await;
+        measure("DynamoDB (moto)", &gw, &headers, Some(&log)).await;
+    });
+}
