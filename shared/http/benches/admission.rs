@@ -6,6 +6,8 @@
 //! moto's latency is not DynamoDB's; the request count is what carries over (in-region DynamoDB answers a
 //! conditional `UpdateItem` in single-digit milliseconds).
 
+#![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
