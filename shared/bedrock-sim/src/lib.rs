@@ -71,5 +71,12 @@ pub async fn serve(listener: tokio::net::TcpListener, config: SimConfig) -> std:
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "bedrock-sim listening");
     }
+    // Each event frame must leave at once: without TCP_NODELAY the first small write after the headers waits
+    // for the client's (delayed) ACK, a ~40 ms stall per stream that would swamp every latency we measure.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(config)).await
 }

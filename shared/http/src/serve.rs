@@ -32,6 +32,12 @@ pub async fn run_lambda_buffered(router: Router) -> Result<(), lambda_http::Erro
 /// # Errors
 /// When the listener fails.
 pub async fn run_local(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    // SSE frames are small writes that must not wait for the client's delayed ACK (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
