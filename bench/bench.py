@@ -379,13 +379,10 @@ def render(r: dict) -> str:
         f"| Request latency p50 / p99 (ms) | {load['p50_ms']:.1f} / {load['p99_ms']:.1f} |",
         f"| Peak RSS of `sluice serve` after the load (VmHWM) | {r['vm_hwm_kib'] / 1024:.1f} MiB |",
         "",
-        "Reading the TTFB rows: the simulator does not set TCP_NODELAY, so after its response head its first "
-        "event frame waits for the client's ACK, which a request/response client's kernel delays by ~40 ms "
-        "(the delayed-ACK rows show it on the direct path: a client that sends requests back to back, without "
-        "TCP_QUICKACK). Sluice's pooled upstream connection to the simulator is such a client, so most of the "
-        "TTFB through Sluice is this simulator stall, not Sluice's own work; "
-        "compare the Sluice rows with the delayed-ACK rows for the part Sluice adds. The same stall caps the "
-        "load test: each stream takes ~40 ms however idle the CPUs are.",
+        "Reading the TTFB rows: both servers set TCP_NODELAY, so a small first frame leaves at once. The "
+        "delayed-ACK rows time the direct path with a client that does not force quick ACKs, as Sluice's own "
+        "pooled upstream connection does not; if a server ever lost TCP_NODELAY, those rows (and the TTFB "
+        "through Sluice) would jump by ~40 ms, the delayed-ACK timer.",
         "",
         "The load generator, the simulator and Sluice share the machine's CPUs, so requests per second is a "
         "lower bound for Sluice alone; with 2 CPUs the three processes compete for them.",
