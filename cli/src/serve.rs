@@ -19,6 +19,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let config = GatewayConfig::from_env(&region)?;
     let prefix = config.model_prefix.clone();
     let auth = AuthConfig::from_lookup(|k| std::env::var(k).ok(), config.key_cache_ttl);
+    let default_password = auth.admin_password.0 == sluice_http::app::DEFAULT_ADMIN_PASSWORD;
+    let admin_username = auth.admin_username.clone();
     let app = Arc::new(
         AppState::build(store, auth)
             .await
@@ -42,6 +44,13 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
          Create a key: sluice keys create --name me --data-dir {}",
         data_dir.display()
     )?;
+    if default_password {
+        writeln!(
+            out,
+            "  WARNING: ADMIN_PASSWORD is the default; anyone who can reach http://{addr} can sign in as {admin_username}. \
+             Set ADMIN_PASSWORD."
+        )?;
+    }
     drop(out);
     serve::run_local(listener, router).await?;
     Ok(())
