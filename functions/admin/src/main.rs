@@ -9,24 +9,7 @@ use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let lambda = serve::in_lambda();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if lambda {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .without_time()
-            .with_ansi(false)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .init();
-    }
-
+    serve::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;
@@ -37,14 +20,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     let admin_password =
         sluice_aws::env_or_secret(&aws, "ADMIN_PASSWORD", "ADMIN_PASSWORD_SECRET_ARN").await?;
-    let auth = AuthConfig::from_lookup(
-        |k| match k {
-            "SLUICE_SESSION_SECRET" => session_secret.clone(),
-            "ADMIN_PASSWORD" => admin_password.clone(),
-            other => std::env::var(other).ok(),
-        },
-        cache_ttl,
-    );
+    let auth = AuthConfig::from_env_with_secrets(session_secret, admin_password, cache_ttl);
     let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
     let app = Arc::new(
         AppState::build(store, auth)
@@ -52,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
             .context("cannot prepare sign-in state from the table")?,
     );
     let router = admin_router(app);
-    if lambda {
+    if serve::in_lambda() {
         serve::run_lambda_buffered(router)
             .await
             .map_err(|e| anyhow::anyhow!(e))

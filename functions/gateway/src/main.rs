@@ -9,25 +9,7 @@ use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_rou
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let lambda = serve::in_lambda();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if lambda {
-        // CloudWatch wants one JSON object per line, no colours, no timestamps of our own.
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .without_time()
-            .with_ansi(false)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .init();
-    }
-
+    serve::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;
@@ -37,16 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let session_secret =
         sluice_aws::env_or_secret(&aws, "SLUICE_SESSION_SECRET", "SLUICE_SESSION_SECRET_ARN")
             .await?;
-    let auth = AuthConfig::from_lookup(
-        |k| {
-            if k == "SLUICE_SESSION_SECRET" {
-                session_secret.clone()
-            } else {
-                std::env::var(k).ok()
-            }
-        },
-        config.key_cache_ttl,
-    );
+    let auth = AuthConfig::from_env_with_secrets(session_secret, None, config.key_cache_ttl);
     let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
     let app = Arc::new(
         AppState::build(store, auth)
@@ -56,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
     let state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
     let router = gateway_router(Arc::new(state));
-    if lambda {
+    if serve::in_lambda() {
         serve::run_lambda(router)
             .await
             .map_err(|e| anyhow::anyhow!(e))

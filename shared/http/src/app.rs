@@ -96,6 +96,26 @@ impl AuthConfig {
     }
 }
 
+impl AuthConfig {
+    /// From the process environment, with secrets resolved by the caller (e.g. from Secrets Manager) taking the
+    /// place of their variables.
+    #[must_use]
+    pub fn from_env_with_secrets(
+        session_secret: Option<String>,
+        admin_password: Option<String>,
+        cache_ttl: Duration,
+    ) -> Self {
+        let mut config = Self::from_lookup(|k| std::env::var(k).ok(), cache_ttl);
+        if let Some(secret) = session_secret.filter(|s| !s.is_empty()) {
+            config.session_secret = Some(Secret(secret));
+        }
+        if let Some(password) = admin_password.filter(|p| !p.is_empty()) {
+            config.admin_password = Secret(password);
+        }
+        config
+    }
+}
+
 fn idp_display_name(issuer: &str) -> String {
     let lower = issuer.to_ascii_lowercase();
     if lower.contains("okta") {

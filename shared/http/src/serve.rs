@@ -10,6 +10,27 @@ pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
+/// Logging for a function binary: JSON lines without ANSI or timestamps of our own under Lambda (CloudWatch adds
+/// them), human-readable on stderr otherwise; `RUST_LOG` filters (default `info`).
+pub fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if in_lambda() {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .without_time()
+            .with_ansi(false)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
 /// Runs `router` under the Lambda streaming runtime (Function URL, InvokeMode `RESPONSE_STREAM`).
 ///
 /// # Errors
