@@ -24,7 +24,7 @@ test-e2e: deps ## end-to-end tests (real Claude Code, anthropic SDK) against slu
 	.venv/bin/pytest -p no:cacheprovider tests/e2e -q
 
 test-lambda: deps ## the gateway binary under the Lambda runtime API (cargo lambda watch), streaming through a Function URL
-	cargo build -p sluice-gateway -p sluice
+	cargo build -p sluice-gateway -p sluice-admin -p sluice
 	.venv/bin/pytest -p no:cacheprovider tests/lambda -q
 
 check-template: deps ## cfn-lint + sam validate + SAM->CloudFormation translation of template.yaml, and events/ shape

@@ -238,6 +238,7 @@ def function_url(procs: Processes, moto_url: str, table: str, bedrock_url: str) 
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock_url,
         SLUICE_TABLE=table,
+        SLUICE_SESSION_SECRET=SESSION_SECRET,
     )
     proc = procs.start("sluice-gateway", [str(gateway)], env)
     # Give a binary that crashes at start-up (bad config) the chance to show it before the first request.
@@ -245,3 +246,44 @@ def function_url(procs: Processes, moto_url: str, table: str, bedrock_url: str) 
     if proc.popen.poll() is not None:
         pytest.fail(f"sluice-gateway exited at start-up\n{procs.logs()}", pytrace=False)
     return f"http://127.0.0.1:{port}/lambda-url/{FUNCTION_NAME}"
+
+
+ADMIN_PASSWORD = "lambda-test-admin-password"
+# Both functions verify session tokens with the same key (on AWS: the SessionSecret in Secrets Manager).
+SESSION_SECRET = "lambda-test-session-secret-0123456789abcdef"
+# Under `--only-lambda-apis` the emulator serves the one function it knows as "_".
+ADMIN_FUNCTION_NAME = "_"
+
+
+@pytest.fixture(scope="module")
+def admin_url(procs: Processes, moto_url: str, table: str) -> str:
+    """Base URL of the admin function's (buffered) Function URL: the real `sluice-admin` binary under its own
+    runtime-API emulator, on the same table as the gateway."""
+    cargo_lambda = require_file(
+        VENV_BIN / "cargo-lambda", "run scripts/install-deps.sh (installs cargo-lambda into .venv)"
+    )
+    admin = require_file(
+        TARGET_DIR / "debug" / "sluice-admin", "build it with `cargo build -p sluice-admin` (make test-lambda does)"
+    )
+    port = free_port()
+    emulator = procs.start(
+        "cargo-lambda-watch-admin",
+        [str(cargo_lambda), "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(port)],
+    )
+    wait_for_port(emulator, port, procs, timeout=60)
+    env = aws_env(
+        moto_url,
+        AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{port}/.rt",
+        AWS_LAMBDA_FUNCTION_NAME=ADMIN_FUNCTION_NAME,
+        AWS_LAMBDA_FUNCTION_VERSION="1",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+        SLUICE_TABLE=table,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        SLUICE_SESSION_SECRET=SESSION_SECRET,
+    )
+    proc = procs.start("sluice-admin", [str(admin)], env)
+    time.sleep(1.0)
+    if proc.popen.poll() is not None:
+        pytest.fail(f"sluice-admin exited at start-up\n{procs.logs()}", pytrace=False)
+    return f"http://127.0.0.1:{port}/lambda-url/{ADMIN_FUNCTION_NAME}"

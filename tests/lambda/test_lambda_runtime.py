@@ -104,3 +104,43 @@ def test_messages_stream_events_arrive_spread_over_time_not_buffered(
         f"the response was buffered, not streamed (arrivals: {arrival_times})"
     )
     assert len(set(arrival_times)) >= 3, f"events arrived in too few bursts: {arrival_times}"
+
+
+def test_admin_login_under_the_runtime_issues_a_token_the_gateway_accepts(
+    admin_url: str, function_url: str, procs: Processes
+) -> None:
+    from conftest import ADMIN_PASSWORD
+
+    # GIVEN the admin function (buffered) and the gateway (streaming), each under its own runtime emulator
+    # WHEN the bootstrap admin signs in through the admin function's URL
+    conn, resp = request(
+        admin_url, "POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD},
+        {"content-type": "application/json"},
+    )
+    try:
+        body = resp.read()
+        assert resp.status == 200, f"POST /auth/login -> {resp.status} {body[:500]!r}\n{procs.logs()}"
+        login = json.loads(body)
+    finally:
+        conn.close()
+    assert login["type"] == "session" and login["role"] == "admin"
+    # ...a wrong password is a 401 in the Anthropic envelope
+    conn, resp = request(
+        admin_url, "POST", "/auth/login", {"username": "admin", "password": "nope"},
+        {"content-type": "application/json"},
+    )
+    try:
+        refused = json.loads(resp.read())
+        assert resp.status == 401 and refused["error"]["type"] == "authentication_error", refused
+    finally:
+        conn.close()
+    # THEN the session token works on the gateway function (shared signing key, shared table)
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {login['token']}"}
+    conn, resp = request(function_url, "POST", "/v1/messages", body, headers)
+    try:
+        answer = resp.read()
+        assert resp.status == 200, f"POST /v1/messages with a session token -> {resp.status} {answer[:500]!r}"
+        assert json.loads(answer)["type"] == "message"
+    finally:
+        conn.close()
