@@ -28,16 +28,7 @@ async fn main() -> anyhow::Result<()> {
             .context("cannot prepare sign-in state from the table")?,
     );
     let router = admin_router(app);
-    if serve::in_lambda() {
-        serve::run_lambda_buffered(router)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))
-    } else {
-        let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "listening");
-        Ok(serve::run_local(listener, router).await?)
-    }
+    serve::run_function(router, serve::InvokeMode::Buffered, "127.0.0.1:8081")
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -29,16 +29,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
     let state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
     let router = gateway_router(Arc::new(state));
-    if serve::in_lambda() {
-        serve::run_lambda(router)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))
-    } else {
-        let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "listening");
-        Ok(serve::run_local(listener, router).await?)
-    }
+    serve::run_function(router, serve::InvokeMode::Stream, "127.0.0.1:8080")
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -31,6 +31,39 @@ pub fn init_logging() {
     }
 }
 
+/// How a function answers under Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// Function URL `RESPONSE_STREAM` (the gateway).
+    Stream,
+    /// Function URL `BUFFERED` (the admin API).
+    Buffered,
+}
+
+/// Hosts a function's router: under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on
+/// `SLUICE_LISTEN` (default `default_listen`) so the same binary can be tried locally.
+///
+/// # Errors
+/// When the runtime API or the listener fails.
+pub async fn run_function(
+    router: Router,
+    mode: InvokeMode,
+    default_listen: &str,
+) -> Result<(), lambda_http::Error> {
+    if in_lambda() {
+        return match mode {
+            InvokeMode::Stream => run_lambda(router).await,
+            InvokeMode::Buffered => run_lambda_buffered(router).await,
+        };
+    }
+    let addr = std::env::var("SLUICE_LISTEN").unwrap_or_else(|_| default_listen.to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "listening");
+    Ok(run_local(listener, router).await?)
+}
+
 /// Runs `router` under the Lambda streaming runtime (Function URL, InvokeMode `RESPONSE_STREAM`).
 ///
 /// # Errors
