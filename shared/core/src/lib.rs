@@ -10,12 +10,14 @@
 //! - `store`: persistence ports; `keys`: virtual key secrets.
 //! - `identity`: users, teams, identity providers, and claims → identity rules.
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
+//! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
 pub mod capabilities;
 pub mod count;
 pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod models;
+pub mod notify;
 pub mod ratelimit;
 pub mod shape;
 pub mod store;

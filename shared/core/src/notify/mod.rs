@@ -1,0 +1,28 @@
+//! Notifications for budget and rate-limit events: what is sent, where, how it is signed and retried.
+//!
+//! - `payload`: the event body every destination receives (CCAG's schema, `source: "sluice"`).
+//! - `destination`: the configured destination (webhook, SNS topic, EventBridge bus) and its categories.
+//! - `signature`: the `x-sluice-signature` webhook header — signing and verification for receivers.
+//! - `port`: the `Notifier` port, its receipt and an error that says whether retrying can help.
+//! - `retry`: `deliver_with_retries`, capped exponential backoff with jitter and the attempt log.
+//!
+//! Delivery adapters live at the edges: SNS and EventBridge in `sluice-aws`, the webhook in `sluice-http`.
+pub mod destination;
+pub mod payload;
+pub mod port;
+pub mod retry;
+pub mod signature;
+
+pub use destination::{
+    Categories, Destination, DestinationConfig, DestinationError, webhook_url_allowed,
+};
+pub use payload::{
+    BudgetDetail, BudgetPeriod, Category, EventDetail, EventType, NotificationPayload,
+    PAYLOAD_SOURCE, PAYLOAD_VERSION, RateLimitDetail, Severity,
+};
+pub use port::{DeliveryReceipt, Notifier, NotifyError};
+pub use retry::{AttemptOutcome, Backoff, DeliveryAttempt, DeliveryLog, deliver_with_retries};
+pub use signature::{
+    SIGNATURE_HEADER, SignatureError, generate_webhook_secret, sign, signature_header,
+    verify_signature,
+};
