@@ -9,6 +9,7 @@
 //! - `reply`: Anthropic error envelope responses, request ids.
 //! - `config`: gateway settings from the environment.
 //! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
+//! - `notify_webhook`: `WebhookNotifier`, the notification `Notifier` as a signed JSON POST (10 s timeout).
 //! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
 //!
 //! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod identity;
+pub mod notify_webhook;
 pub mod ratelimit;
 pub mod relay;
 pub mod reply;

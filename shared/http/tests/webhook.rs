@@ -1,0 +1,263 @@
+//! `WebhookNotifier` against a local receiver that verifies signatures the way a customer's would.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::Utc;
+use sluice_core::notify::{
+    AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, SIGNATURE_HEADER,
+    deliver_with_retries, verify_signature,
+};
+use sluice_http::notify_webhook::WebhookNotifier;
+
+const SECRET: &str = "whsec_receiver_test";
+
+/// What the receiver saw: each request's body, and whether its signature verified.
+#[derive(Default)]
+struct Received {
+    requests: Vec<(Bytes, bool)>,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    /// Statuses to answer, in order; once empty, 200.
+    script: Arc<Mutex<VecDeque<u16>>>,
+    received: Arc<Mutex<Received>>,
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("fits");
+    let header = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let verified = verify_signature(SECRET, header, &body, now, Duration::from_secs(300)).is_ok();
+    receiver
+        .received
+        .lock()
+        .expect("lock")
+        .requests
+        .push((body, verified));
+    if !verified {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let status = receiver
+        .script
+        .lock()
+        .expect("lock")
+        .pop_front()
+        .unwrap_or(200);
+    StatusCode::from_u16(status).expect("scripted status")
+}
+
+/// A receiver on 127.0.0.1 (free port), stopped when the test's runtime ends.
+async fn start_receiver(script: &[u16]) -> (String, Receiver) {
+    let receiver = Receiver {
+        script: Arc::new(Mutex::new(script.iter().copied().collect())),
+        received: Arc::new(Mutex::new(Received::default())),
+    };
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    (url, receiver)
+}
+
+const QUICK: Backoff = Backoff {
+    initial: Duration::from_millis(20),
+    max: Duration::from_millis(100),
+};
+
+#[tokio::test]
+async fn delivers_a_signed_payload_the_receiver_verifies() {
+    let (url, receiver) = start_receiver(&[]).await;
+    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let payload = NotificationPayload::synthetic(Utc::now());
+
+    let receipt = notifier.deliver(&payload).await.expect("delivered");
+
+    assert_eq!(receipt.reference, "HTTP 200");
+    let received = receiver.received.lock().expect("lock");
+    assert_eq!(received.requests.len(), 1);
+    let (body, verified) = &received.requests[0];
+    assert!(verified, "signature did not verify");
+    let parsed: NotificationPayload = serde_json::from_slice(body).expect("JSON body");
+    assert_eq!(parsed, payload);
+    assert_eq!(parsed.source, "sluice");
+}
+
+#[tokio::test]
+async fn a_receiver_with_another_secret_refuses_the_signature() {
+    let (url, receiver) = start_receiver(&[]).await;
+    let notifier = WebhookNotifier::new(&url, "whsec_not_the_receivers").expect("notifier");
+
+    let err = notifier
+        .deliver(&NotificationPayload::synthetic(Utc::now()))
+        .await
+        .expect_err("refused");
+
+    assert!(
+        matches!(err, NotifyError::Status { status: 401, .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert!(!receiver.received.lock().expect("lock").requests[0].1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_the_third_attempt_delivers() {
+    let (url, receiver) = start_receiver(&[500, 500]).await;
+    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let payload = NotificationPayload::synthetic(Utc::now());
+
+    let log = deliver_with_retries(&notifier, &payload, 5, &QUICK, tokio::time::sleep).await;
+
+    assert!(log.delivered(), "{:?}", log.result);
+    let outcomes: Vec<_> = log.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::RetryableFailure,
+            AttemptOutcome::RetryableFailure,
+            AttemptOutcome::Delivered
+        ]
+    );
+    assert!(
+        log.attempts[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("500")),
+        "{:?}",
+        log.attempts[0]
+    );
+    assert!(log.attempts[0].next_retry_in_ms.is_some());
+    assert!(log.attempts[1].started_at >= log.attempts[0].started_at);
+    let received = receiver.received.lock().expect("lock");
+    assert_eq!(received.requests.len(), 3);
+    assert!(
+        received.requests.iter().all(|(_, verified)| *verified),
+        "every attempt is signed"
+    );
+}
+
+#[tokio::test]
+async fn a_client_error_is_not_retried() {
+    let (url, receiver) = start_receiver(&[400]).await;
+    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+
+    let log = deliver_with_retries(
+        &notifier,
+        &NotificationPayload::synthetic(Utc::now()),
+        5,
+        &QUICK,
+        tokio::time::sleep,
+    )
+    .await;
+
+    assert_eq!(log.attempts.len(), 1);
+    assert_eq!(log.attempts[0].outcome, AttemptOutcome::PermanentFailure);
+    assert!(
+        matches!(log.result, Err(NotifyError::Status { status: 400, .. })),
+        "{:?}",
+        log.result
+    );
+    assert_eq!(receiver.received.lock().expect("lock").requests.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_a_retryable_error() {
+    // A port that was free a moment ago: nothing listens there, so the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let notifier =
+        WebhookNotifier::new(&format!("http://127.0.0.1:{port}/hook"), SECRET).expect("notifier");
+
+    let log = deliver_with_retries(
+        &notifier,
+        &NotificationPayload::synthetic(Utc::now()),
+        2,
+        &QUICK,
+        tokio::time::sleep,
+    )
+    .await;
+
+    let err = log.result.expect_err("unreachable");
+    assert!(matches!(err, NotifyError::Unreachable(_)), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(log.attempts.len(), 2, "retried once, then gave up");
+}
+
+#[tokio::test]
+async fn a_receiver_slower_than_the_timeout_is_a_retryable_timeout() {
+    let app = Router::new().route(
+        "/hook",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let notifier =
+        WebhookNotifier::with_timeout(&url, SECRET, Duration::from_millis(200)).expect("notifier");
+
+    let err = notifier
+        .deliver(&NotificationPayload::synthetic(Utc::now()))
+        .await
+        .expect_err("timeout");
+
+    assert!(matches!(err, NotifyError::Timeout(_)), "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_redirect_is_reported_not_followed() {
+    let app = Router::new().route(
+        "/hook",
+        post(|| async {
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                [("location", "http://hooks.example.com/")],
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+
+    let err = notifier
+        .deliver(&NotificationPayload::synthetic(Utc::now()))
+        .await
+        .expect_err("redirect");
+
+    assert!(
+        matches!(err, NotifyError::Status { status: 301, .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
