@@ -2,6 +2,7 @@
 //!
 //! - `dynamo`: `DynamoStore`, the store ports on the single DynamoDB table (layout in `dynamo::layout`).
 //! - `bedrock`: `BedrockUpstream`, the `Upstream` port over bedrock-runtime.
+//! - `notify`: `SnsNotifier` and `EventBridgeNotifier`, the notification `Notifier` port over SNS Publish / PutEvents.
 //! - `secrets`: values from the environment or AWS Secrets Manager at start-up.
 //! - `startup`: loading the AWS configuration chain with clear errors for what is missing.
 pub mod bedrock;
@@ -10,5 +11,6 @@ pub mod startup;
 pub use startup::{StartupError, bedrock_upstream, create_table, dynamo_store, load_aws_config};
 pub mod dynamo;
 pub use dynamo::DynamoStore;
+pub mod notify;
 pub mod secrets;
 pub use secrets::{env_or_secret, read_secret};
