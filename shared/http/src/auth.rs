@@ -36,14 +36,19 @@ pub struct Caller {
     pub role: Role,
     /// Requests per minute for this credential (`None`: unlimited).
     pub rate_limit_rpm: Option<u32>,
+    /// The counter scope this credential's rate limit is kept under (virtual keys).
+    pub rate_scope: Option<String>,
 }
 
-impl Caller {
-    /// The counter scope this caller's rate limit is kept under.
-    #[must_use]
-    pub fn rate_scope(&self) -> Option<String> {
-        self.key_id.as_ref().map(|k| format!("key:{k}"))
-    }
+/// The rate-limit scope of a virtual key, derived from the presented secret's hash so it is known before the
+/// key lookup answers (the previous window can be read alongside it).
+#[must_use]
+pub fn key_rate_scope(secret: &str) -> String {
+    key_scope_of_hash(&hash_secret(secret))
+}
+
+fn key_scope_of_hash(hash: &str) -> String {
+    format!("key:{}", &hash[..hash.len().min(32)])
 }
 
 /// The presented credential: `x-api-key` first, then a bearer token. Never logged.
@@ -238,6 +243,7 @@ impl Authenticator {
             return Err(forbidden("The owner of this API key has been deactivated"));
         }
         Ok(Caller {
+            rate_scope: Some(key_scope_of_hash(&key.key_hash)),
             via: Via::Key,
             team_id: key
                 .team_id
@@ -388,6 +394,7 @@ fn person(user: User, via: Via) -> Result<Caller, ApiError> {
         team_id: user.team_id,
         role: user.role,
         rate_limit_rpm: None,
+        rate_scope: None,
     })
 }
 

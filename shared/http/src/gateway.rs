@@ -14,13 +14,14 @@ use serde_json::json;
 use sluice_core::capabilities::Learned;
 use sluice_core::count::{CountCache, CountSource, estimate_tokens};
 use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::keys::looks_like_key;
 use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
 use sluice_core::shape::{ClientRequest, shape_for_count};
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, credential, key_rate_scope};
 use crate::config::GatewayConfig;
 use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
@@ -126,21 +127,34 @@ impl GatewayState {
 
 async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let app = &state.app;
-    let caller = app.auth.authenticate(app.store.as_ref(), headers).await?;
-    if let (Some(rpm), Some(scope)) = (caller.rate_limit_rpm, caller.rate_scope()) {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let unavailable = |e: &sluice_core::store::StoreError| {
+        tracing::error!(error = %e, "rate limit counter unavailable");
+        ApiError::internal("Sluice could not check the rate limit; the request can be retried")
+    };
+    // On a cold instance the key lookup and the previous window's count are independent reads: make them together.
+    let scope = credential(headers)
+        .filter(|c| looks_like_key(c))
+        .map(key_rate_scope);
+    let caller = match &scope {
+        Some(scope) if !app.limiter.is_warm(scope, now_ms) => {
+            let (caller, warmed) = tokio::join!(
+                app.auth.authenticate(app.store.as_ref(), headers),
+                app.limiter.warm(app.store.as_ref(), scope, now_ms)
+            );
+            warmed.map_err(|e| unavailable(&e))?;
+            caller?
+        }
+        _ => app.auth.authenticate(app.store.as_ref(), headers).await?,
+    };
+    if let (Some(rpm), Some(scope)) = (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
         let admission = app
             .limiter
-            .admit(app.store.as_ref(), &scope, u64::from(rpm), now_ms)
+            .admit(app.store.as_ref(), scope, u64::from(rpm), now_ms)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "rate limit counter unavailable");
-                ApiError::internal(
-                    "Sluice could not check the rate limit; the request can be retried",
-                )
-            })?;
+            .map_err(|e| unavailable(&e))?;
         if let Admission::Refused { retry_after_secs } = admission {
             tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
             return Err(ApiError::new(

@@ -59,6 +59,31 @@ impl RateLimiter {
         })
     }
 
+    /// Reads the previous window's count for `scope` unless it is cached: done alongside the key lookup on a cold
+    /// instance, so the admission that follows needs only its conditional increment.
+    ///
+    /// # Errors
+    /// When the store cannot answer.
+    pub async fn warm(
+        &self,
+        store: &dyn CounterStore,
+        scope: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let pos = position(now_ms, WINDOW_S);
+        self.previous_count(store, scope, pos.previous_start_s)
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the previous window's count for `scope` is cached.
+    #[must_use]
+    pub fn is_warm(&self, scope: &str, now_ms: i64) -> bool {
+        let pos = position(now_ms, WINDOW_S);
+        self.lock()
+            .contains_key(&(scope.to_owned(), pos.previous_start_s))
+    }
+
     async fn previous_count(
         &self,
         store: &dyn CounterStore,
