@@ -10,6 +10,7 @@
 //! - `store`: persistence ports; `keys`: virtual key secrets.
 //! - `identity`: users, teams, identity providers, and claims → identity rules.
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
+//! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
 pub mod capabilities;
 pub mod count;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod notify;
 pub mod ratelimit;
 pub mod shape;
+pub mod spend;
 pub mod store;
 pub mod translate;
 pub mod upstream;
