@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{CliSession, IdentityProvider, Team, User};
+use crate::spend::UsageRecord;
 
 /// A virtual key as stored: never the secret itself, only its SHA-256 hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +139,17 @@ pub trait CounterStore: Send + Sync {
     ) -> Result<Option<u64>, StoreError>;
     /// The count of a window (0 when absent).
     async fn window_count(&self, scope: &str, window_start_s: i64) -> Result<u64, StoreError>;
+}
+
+/// The usage ledger: one record per request, written by the gateway before the response ends.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Stores `record` (already sanitized) unless a record with its `request_id` exists: a retry after an unknown
+    /// outcome never writes twice. Returns `true` if this call stored it, `false` if it was already there.
+    async fn put_usage(&self, record: &UsageRecord) -> Result<bool, StoreError>;
+    async fn usage_by_request(&self, request_id: &str) -> Result<Option<UsageRecord>, StoreError>;
+    /// Records with `from_ms <= time_ms < to_ms`, oldest first.
+    async fn usage_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<UsageRecord>, StoreError>;
 }
 
 /// Everything the gateway and the admin API need from one backend.
