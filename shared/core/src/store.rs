@@ -154,11 +154,25 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything the gateway and the admin API need from one backend.
 pub trait Store:
-    KeyStore + UserStore + TeamStore + IdpStore + SettingsStore + CliSessionStore + CounterStore
+    KeyStore
+    + UserStore
+    + TeamStore
+    + IdpStore
+    + SettingsStore
+    + CliSessionStore
+    + CounterStore
+    + UsageStore
 {
 }
 
 impl<T> Store for T where
-    T: KeyStore + UserStore + TeamStore + IdpStore + SettingsStore + CliSessionStore + CounterStore
+    T: KeyStore
+        + UserStore
+        + TeamStore
+        + IdpStore
+        + SettingsStore
+        + CliSessionStore
+        + CounterStore
+        + UsageStore
 {
 }

@@ -8,6 +8,7 @@
 //! - `settings`: `SettingsStore` on the `settings` table.
 //! - `cli_sessions`: `CliSessionStore`, expiry checked on read.
 //! - `counters`: `CounterStore`, one UPSERT per conditional increment.
+//! - `usage`: `UsageStore` on the `usage` table (the record as JSON), idempotent by request id.
 //! - `convert`: column conversions (roles, JSON lists) and the clock.
 //! - `error`: rusqlite errors mapped to `StoreError`.
 mod cli_sessions;
@@ -20,6 +21,7 @@ mod migrations;
 mod settings;
 mod store;
 mod teams;
+mod usage;
 mod users;
 
 pub use migrations::SCHEMA_VERSION;

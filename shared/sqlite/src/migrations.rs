@@ -76,6 +76,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, window_start)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX counters_by_expiry ON counters (expires_at);",
+    // 3: the usage ledger, one row per request. The record is kept whole as JSON, so new record fields need
+    // no step; only the columns queried by are real columns. The time index serves `usage_between`.
+    "CREATE TABLE usage (
+        request_id TEXT    NOT NULL PRIMARY KEY,
+        time_ms    INTEGER NOT NULL,
+        record     TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX usage_by_time ON usage (time_ms, request_id);",
 ];
 
 /// The schema version this build writes and understands.
@@ -160,6 +168,7 @@ mod tests {
             "settings",
             "cli_sessions",
             "counters",
+            "usage",
         ] {
             let count: i64 = conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {

@@ -14,15 +14,22 @@
 //! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
+//! | usage       | `USAGE#<request_id>`   | `USAGE`       | `USAGEDAY#<yyyy-mm-dd>` | `<time_ms:020>#<request_id>` | `usage` | yes |
 //!
 //! The user email item is a full copy of the user (so a lookup by email is one `GetItem`) and doubles as
 //! the uniqueness marker for the email; team name and IdP issuer items are markers holding the owner's `id`.
-//! Item structs of the newer families live in `layout::identity` and `layout::runtime`.
+//! Item structs of the newer families live in `layout::identity` and `layout::runtime`; usage items (the
+//! record's fields as flat attributes, listed per UTC day) in `layout::ledger`.
 
 mod identity;
+mod ledger;
 mod runtime;
 
 pub(crate) use identity::{IdpItem, MarkerItem, TeamItem, UserItem};
+pub(crate) use ledger::{
+    USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
+    usage_item, usage_item_key, usage_sk_bound,
+};
 pub(crate) use runtime::{CliSessionItem, CounterItem, SettingItem};
 
 use std::collections::HashMap;
@@ -55,6 +62,7 @@ pub mod item_type {
     pub const SETTING: &str = "setting";
     pub const CLI_SESSION: &str = "cli_session";
     pub const COUNTER: &str = "counter";
+    pub const USAGE: &str = "usage";
 }
 
 const KEY_PK_PREFIX: &str = "KEY#";

@@ -8,6 +8,7 @@
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore`, uniqueness by marker items in transactions.
 //! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
+//! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
 //! - `ops`: request shapes shared by the ports (conditional puts, consistent gets, `gsi1` listings).
 //! - `error`: SDK and serde_dynamo errors mapped to `StoreError`.
 mod cli_sessions;
@@ -21,6 +22,7 @@ mod settings;
 mod store;
 mod table;
 mod teams;
+mod usage;
 mod users;
 
 pub use store::DynamoStore;

@@ -11,9 +11,9 @@
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
 //!
-//! The other ports (users, teams, IdPs, settings, CLI sessions, counters) take the whole `Store` behind an
-//! `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in `users.rs`,
-//! `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, listed in `STORE_CASES` and in
+//! The other ports (users, teams, IdPs, settings, CLI sessions, counters, usage) take the whole `Store`
+//! behind an `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in
+//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, `usage.rs`, listed in `STORE_CASES` and in
 //! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
 //! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
 pub mod builders;
@@ -23,6 +23,7 @@ pub mod idps;
 pub mod keys;
 pub mod settings;
 pub mod teams;
+pub mod usage;
 pub mod users;
 
 use std::future::Future;
@@ -103,7 +104,7 @@ macro_rules! key_store_contract_tests {
     };
 }
 
-/// One behaviour of the identity, settings, session and counter ports, on a whole store.
+/// One behaviour of the identity, settings, session, counter and usage ports, on a whole store.
 pub type StoreCase = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 macro_rules! store_cases {
@@ -156,6 +157,13 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         absent_window_counts_zero,
         bound_zero_refuses,
         concurrent_increments_admit_exactly_the_bound,
+    }
+    usage {
+        put_then_get_by_request_id,
+        second_put_of_a_request_id_is_false_and_keeps_the_first,
+        between_is_from_inclusive_to_exclusive_oldest_first_across_two_days,
+        records_with_every_optional_field_and_with_none_round_trip,
+        sanitized_record_with_former_nuls_and_unicode_round_trips,
     }
 };
 
@@ -214,6 +222,13 @@ macro_rules! store_contract_tests {
                 absent_window_counts_zero,
                 bound_zero_refuses,
                 concurrent_increments_admit_exactly_the_bound,
+            }
+            usage {
+                put_then_get_by_request_id,
+                second_put_of_a_request_id_is_false_and_keeps_the_first,
+                between_is_from_inclusive_to_exclusive_oldest_first_across_two_days,
+                records_with_every_optional_field_and_with_none_round_trip,
+                sanitized_record_with_former_nuls_and_unicode_round_trips,
             }
         );
     };
