@@ -149,7 +149,8 @@ pub trait UsageStore: Send + Sync {
     async fn put_usage(&self, record: &UsageRecord) -> Result<bool, StoreError>;
     async fn usage_by_request(&self, request_id: &str) -> Result<Option<UsageRecord>, StoreError>;
     /// Records with `from_ms <= time_ms < to_ms`, oldest first.
-    async fn usage_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<UsageRecord>, StoreError>;
+    async fn usage_between(&self, from_ms: i64, to_ms: i64)
+    -> Result<Vec<UsageRecord>, StoreError>;
 }
 
 /// Everything the gateway and the admin API need from one backend.

@@ -17,6 +17,8 @@ pub struct GatewayConfig {
     pub key_cache_ttl: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The AWS region Bedrock is called in (for the usage record).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,7 @@ impl GatewayConfig {
             ping_interval: secs("SLUICE_PING_SECS", 10.0)?,
             key_cache_ttl: secs("SLUICE_KEY_CACHE_SECS", 5.0)?,
             max_body_bytes: (max_body_mb * 1024.0 * 1024.0) as usize,
+            region: Some(region.to_owned()).filter(|r| !r.is_empty()),
         })
     }
 }

@@ -17,6 +17,7 @@ use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::keys::looks_like_key;
 use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
 use sluice_core::shape::{ClientRequest, shape_for_count};
+use sluice_core::spend::{Outcome, PriceTable};
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
@@ -25,7 +26,8 @@ use crate::auth::{Caller, credential, key_rate_scope};
 use crate::config::GatewayConfig;
 use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
-use crate::reply::{ErrorReply, request_id};
+use crate::reply::{ErrorReply, RequestId, request_id};
+use crate::usage::{UsageContext, UsageLedger};
 
 /// Everything the gateway handlers share; built once per process (per warm Lambda instance).
 pub struct GatewayState {
@@ -34,6 +36,7 @@ pub struct GatewayState {
     pub resolver: ModelResolver,
     pub learned: Learned,
     pub counts: CountCache,
+    pub ledger: Arc<UsageLedger>,
     pub config: GatewayConfig,
 }
 
@@ -43,6 +46,10 @@ impl GatewayState {
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
             learned: Learned::default(),
             counts: CountCache::new(Duration::from_secs(300), 4096),
+            ledger: Arc::new(UsageLedger::new(
+                Arc::clone(&app.store),
+                PriceTable::seeded(),
+            )),
             app,
             upstream,
             config,
@@ -95,8 +102,15 @@ fn beta_header(headers: &HeaderMap) -> Option<String> {
     (!all.is_empty()).then(|| all.join(","))
 }
 
-async fn read_body(state: &GatewayState, req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
+async fn read_body(
+    state: &GatewayState,
+    req: Request,
+) -> Result<(HeaderMap, Bytes, String), ApiError> {
     let (parts, body) = req.into_parts();
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map_or_else(|| "req_unknown".to_owned(), |r| r.0.clone());
     let limit = state.config.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
@@ -104,7 +118,7 @@ async fn read_body(state: &GatewayState, req: Request) -> Result<(HeaderMap, Byt
             format!("Request body is larger than {} MB", limit / (1024 * 1024)),
         )
     })?;
-    Ok((parts.headers, bytes))
+    Ok((parts.headers, bytes, request_id))
 }
 
 fn resolve(state: &GatewayState, requested: &str) -> Result<ResolvedModel, ApiError> {
@@ -168,18 +182,45 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiE
 }
 
 async fn messages(State(state): State<Shared>, req: Request) -> Reply {
-    let (headers, body) = read_body(&state, req).await?;
+    let (headers, body, request_id) = read_body(&state, req).await?;
+    let started = std::time::Instant::now();
     let caller = admit(&state, &headers).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
     let model = resolve(&state, &req.model)?;
     tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
+    let usage_context = |thinking: bool| UsageContext {
+        request_id: request_id.clone(),
+        time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        started,
+        key_id: caller.key_id.clone(),
+        user_id: caller.user_id.clone(),
+        team_id: caller.team_id.clone(),
+        requested_model: model.requested.clone(),
+        bedrock_model_id: model.invoke_id.clone(),
+        stream: req.stream,
+        thinking,
+        session_id: headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        region: state.config.region.clone(),
+    };
     if req.stream {
-        let (chunks, _report) = call_with_learning(&state.learned, &req, &model, |b| {
+        let (chunks, report) = call_with_learning(&state.learned, &req, &model, |b| {
             upstream.invoke_stream(&model.invoke_id, b)
         })
         .await?;
-        let body = sse_body(chunks, &model.requested, state.config.ping_interval);
+        let body = sse_body(
+            chunks,
+            &model.requested,
+            state.config.ping_interval,
+            Arc::clone(&state.ledger),
+            usage_context(report.thinking),
+        );
         Ok((
             StatusCode::OK,
             [
@@ -190,7 +231,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         )
             .into_response())
     } else {
-        let (answer, _report) = call_with_learning(&state.learned, &req, &model, |b| {
+        let (answer, report) = call_with_learning(&state.learned, &req, &model, |b| {
             upstream.invoke(&model.invoke_id, b)
         })
         .await?;
@@ -201,12 +242,15 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
             stop_reason = usage.stop_reason.as_deref().unwrap_or(""),
             "message finished"
         );
+        // Before the answer leaves: Lambda may freeze the instance right after it.
+        let record = usage_context(report.thinking).record(&usage, Outcome::Complete, None);
+        state.ledger.write(record).await;
         Ok(axum::Json(message).into_response())
     }
 }
 
 async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
-    let (headers, body) = read_body(&state, req).await?;
+    let (headers, body, _) = read_body(&state, req).await?;
     admit(&state, &headers).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
     let model = resolve(&state, &req.model)?;

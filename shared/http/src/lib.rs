@@ -10,6 +10,7 @@
 //! - `config`: gateway settings from the environment.
 //! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
 //! - `notify_webhook`: `WebhookNotifier`, the notification `Notifier` as a signed JSON POST (10 s timeout).
+//! - `usage`: the usage ledger, gateway side (priced, sanitized, written before the response ends).
 //! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
 //!
 //! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
@@ -24,6 +25,7 @@ pub mod ratelimit;
 pub mod relay;
 pub mod reply;
 pub mod serve;
+pub mod usage;
 
 pub use account::admin_router;
 pub use app::{AppState, AuthConfig};

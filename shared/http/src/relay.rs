@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,8 +14,11 @@ use sluice_core::models::ResolvedModel;
 use sluice_core::shape::{
     ClientRequest, Rejected, ShapeReport, rejection_target, shape_for_bedrock,
 };
+use sluice_core::spend::Outcome;
 use sluice_core::translate::{PING_FRAME, StreamEnd, StreamTranslator};
 use sluice_core::upstream::ChunkStream;
+
+use crate::usage::{UsageContext, UsageLedger};
 
 /// Shapes the request and makes the upstream call. When Bedrock rejects a beta or a droppable field by name, the
 /// rejection is remembered for the model family and the call is retried once without it — the only retry Sluice
@@ -85,6 +89,9 @@ struct Relay {
     finished: bool,
     /// The request's span: the body outlives the handler, so its logs must carry the request id explicitly.
     span: tracing::Span,
+    ledger: Arc<UsageLedger>,
+    usage: UsageContext,
+    recorded: bool,
 }
 
 impl Relay {
@@ -92,6 +99,8 @@ impl Relay {
     /// answering with a keep-alive, so a long thinking pause never looks like a dead connection.
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.finished {
+            // The last frame has gone out; the usage record is written before the body ends.
+            self.record_usage().await;
             return None;
         }
         loop {
@@ -100,19 +109,19 @@ impl Relay {
                 Ok(Some(Ok(chunk))) => match self.translator.on_chunk(&chunk) {
                     Some(f) => f,
                     None if self.translator.end() == StreamEnd::Open => continue,
-                    None => return self.finish(),
+                    None => return self.finish().await,
                 },
                 Ok(Some(Err(e))) => {
                     let err = ApiError::from_upstream(&e, &self.requested);
                     tracing::warn!(error = %e, "Bedrock stream failed mid-way");
                     match self.translator.on_error(&err) {
                         Some(f) => f,
-                        None => return self.finish(),
+                        None => return self.finish().await,
                     }
                 }
                 Ok(None) => match self.translator.on_upstream_end() {
                     Some(f) => f,
-                    None => return self.finish(),
+                    None => return self.finish().await,
                 },
             };
             self.first_byte_ms
@@ -125,12 +134,33 @@ impl Relay {
         }
     }
 
-    fn finish(&mut self) -> Option<Bytes> {
+    async fn finish(&mut self) -> Option<Bytes> {
         if !self.finished {
             self.log_done();
             self.finished = true;
         }
+        self.record_usage().await;
         None
+    }
+
+    fn outcome(&self) -> Outcome {
+        match self.translator.end() {
+            StreamEnd::Complete => Outcome::Complete,
+            StreamEnd::Failed => Outcome::UpstreamError,
+            StreamEnd::Open if self.finished => Outcome::UpstreamError,
+            StreamEnd::Open => Outcome::ClientDisconnected,
+        }
+    }
+
+    async fn record_usage(&mut self) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let record = self
+            .usage
+            .record(self.translator.usage(), self.outcome(), self.first_byte_ms);
+        self.ledger.write(record).await;
     }
 
     fn log_done(&self) {
@@ -153,6 +183,18 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        if !self.recorded {
+            // The body was dropped before its end: the client went away. The usage seen so far is still recorded;
+            // nothing will poll this body again, so the write runs on its own task.
+            self.recorded = true;
+            let record =
+                self.usage
+                    .record(self.translator.usage(), self.outcome(), self.first_byte_ms);
+            let ledger = Arc::clone(&self.ledger);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { ledger.write(record).await });
+            }
+        }
         if !self.finished {
             // The client went away: dropping `upstream` closes the Bedrock connection, cancelling generation.
             let _scope = self.span.enter();
@@ -164,9 +206,18 @@ impl Drop for Relay {
     }
 }
 
-/// The SSE response body for a started Bedrock stream.
-pub fn sse_body(upstream: ChunkStream, requested_model: &str, ping: Duration) -> Body {
+/// The SSE response body for a started Bedrock stream; its usage is recorded through `ledger` before it ends.
+pub fn sse_body(
+    upstream: ChunkStream,
+    requested_model: &str,
+    ping: Duration,
+    ledger: Arc<UsageLedger>,
+    usage: UsageContext,
+) -> Body {
     let relay = Relay {
+        ledger,
+        usage,
+        recorded: false,
         upstream,
         translator: StreamTranslator::new(requested_model),
         ping,
