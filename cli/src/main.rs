@@ -2,11 +2,13 @@
 //!
 //! - `serve`: the gateway in one process on SQLite (`--data-dir`), Bedrock through the standard AWS chain.
 //! - `keys`: create, list and revoke virtual keys (SQLite by default, DynamoDB with `--table`).
+//! - `usage replay`: puts records from the usage ledger's fallback back into the store.
 //! - `bedrock-sim`: a local server speaking Bedrock Runtime's wire protocol, for tests and demos.
 
 mod keys;
 mod serve;
 mod sim;
+mod usage;
 
 use std::path::PathBuf;
 
@@ -51,6 +53,11 @@ enum Command {
     },
     /// Run the Bedrock simulator (Bedrock Runtime wire protocol on a local port).
     BedrockSim(sim::SimArgs),
+    /// The usage ledger.
+    Usage {
+        #[command(subcommand)]
+        command: usage::UsageCommand,
+    },
 }
 
 #[tokio::main]
@@ -58,7 +65,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let default = match cli.command {
-            Command::Keys { .. } => "warn",
+            Command::Keys { .. } | Command::Usage { .. } => "warn",
             _ => "info",
         };
         default.into()
@@ -72,6 +79,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve { listen, data_dir } => serve::run(&listen, &data_dir).await,
         Command::Keys { command } => keys::run(command).await,
         Command::BedrockSim(args) => sim::run(args).await,
+        Command::Usage { command } => usage::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

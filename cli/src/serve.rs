@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sluice_http::usage::FileUsageFallback;
 use sluice_http::{
     AppState, AuthConfig, GatewayConfig, GatewayState, admin_router, gateway_router, serve,
 };
@@ -30,7 +31,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
         app.clone(),
         Arc::new(sluice_aws::bedrock_upstream(&aws)),
         config,
-    );
+    )
+    .with_usage_fallback(Arc::new(FileUsageFallback::new(fallback_path(data_dir))));
     let router = gateway_router(Arc::new(gateway)).merge(admin_router(app));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -61,4 +63,9 @@ pub fn open_sqlite(data_dir: &Path) -> anyhow::Result<SqliteStore> {
         .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
     let path = data_dir.join("sluice.db");
     SqliteStore::open(&path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Usage records the local store refused, kept for `sluice usage replay`.
+pub fn fallback_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("usage-fallback.jsonl")
 }

@@ -155,3 +155,36 @@ fn keys_create_names_an_unknown_owner_instead_of_storing_an_orphan() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn usage_replay_puts_the_local_fallback_into_the_store_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf8");
+    // A record the ledger could not store, as the file fallback keeps it.
+    let record = serde_json::json!({
+        "request_id": "req_from_fallback", "time_ms": 1_800_000_000_000_i64, "key_id": "key_1", "user_id": null,
+        "team_id": null, "requested_model": "claude-opus-4-8", "bedrock_model_id": "us.anthropic.claude-opus-4-8",
+        "stream": true, "input_tokens": 1, "output_tokens": 2, "cache_read_tokens": 0, "cache_write_tokens": 0,
+        "cache_write_5m_tokens": null, "cache_write_1h_tokens": null, "stop_reason": "end_turn", "duration_ms": 3,
+        "ttfb_ms": null, "invocation_metrics": null, "tool_names": [], "thinking": false, "session_id": null,
+        "endpoint": null, "region": null, "outcome": "complete", "cost_micros": 55
+    });
+    std::fs::write(
+        dir.path().join("usage-fallback.jsonl"),
+        format!("{record}\n"),
+    )
+    .expect("fallback file");
+    let out = sluice(&["usage", "replay", "--data-dir", d], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Replayed 1 usage record(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sluice(&["usage", "replay", "--data-dir", d], &[]);
+    assert!(
+        text(&out.stdout).contains("Replayed 0 usage record(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -27,7 +27,13 @@ async fn main() -> anyhow::Result<()> {
             .context("cannot prepare sign-in state from the table")?,
     );
     tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
-    let state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
+    let mut state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
+    if let Some(queue) = std::env::var("SLUICE_USAGE_FALLBACK_QUEUE_URL")
+        .ok()
+        .filter(|q| !q.is_empty())
+    {
+        state = state.with_usage_fallback(Arc::new(sluice_aws::SqsUsageFallback::new(&aws, queue)));
+    }
     let router = gateway_router(Arc::new(state));
     serve::run_function(router, serve::InvokeMode::Stream, "127.0.0.1:8080")
         .await

@@ -153,6 +153,14 @@ pub trait UsageStore: Send + Sync {
     -> Result<Vec<UsageRecord>, StoreError>;
 }
 
+/// Where a usage record goes when the store keeps refusing it: a durable place it can be replayed from
+/// (an SQS queue on AWS, a file locally).
+#[async_trait]
+pub trait UsageFallback: Send + Sync {
+    /// Keeps `record` for a later replay.
+    async fn stash(&self, record: &UsageRecord) -> Result<(), String>;
+}
+
 /// Everything the gateway and the admin API need from one backend.
 pub trait Store:
     KeyStore

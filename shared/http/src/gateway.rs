@@ -41,6 +41,19 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
+    /// Sends usage records the store keeps refusing to `fallback` (an SQS queue, a local file) for replay.
+    #[must_use]
+    pub fn with_usage_fallback(
+        mut self,
+        fallback: Arc<dyn sluice_core::store::UsageFallback>,
+    ) -> Self {
+        self.ledger = Arc::new(
+            UsageLedger::new(Arc::clone(&self.app.store), PriceTable::seeded())
+                .with_fallback(fallback),
+        );
+        self
+    }
+
     pub fn new(app: Arc<AppState>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
         Self {
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),

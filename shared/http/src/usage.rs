@@ -1,16 +1,16 @@
 //! The usage ledger, gateway side: one record per request, priced, sanitized and written before the response
 //! ends (Lambda freezes the instance once the response is complete, so nothing may be left to a background task).
 //!
-//! Writes are retried with backoff. A record that still cannot be written is logged whole at error level with the
-//! marker `usage_record_unwritten`, so it can be recovered from the logs; a durable fallback queue comes with the
-//! spend pipeline.
+//! Writes are retried with backoff, then the record goes to the durable fallback (an SQS queue on Lambda, a JSON-lines
+//! file locally) from which `sluice usage replay` puts it into the store. Only if that fails too is the record logged
+//! whole at error level with the marker `usage_record_unwritten`, so it can still be recovered from the logs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_core::spend::usage::Outcome;
 use sluice_core::spend::{PriceTable, UsageRecord};
-use sluice_core::store::Store;
+use sluice_core::store::{Store, UsageFallback, UsageStore};
 use sluice_core::translate::UsageSeen;
 
 /// Waits before the 2nd, 3rd and 4th attempt.
@@ -24,12 +24,24 @@ const RETRY_BACKOFF: [Duration; 3] = [
 pub struct UsageLedger {
     store: Arc<dyn Store>,
     prices: PriceTable,
+    fallback: Option<Arc<dyn UsageFallback>>,
 }
 
 impl UsageLedger {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, prices: PriceTable) -> Self {
-        Self { store, prices }
+        Self {
+            store,
+            prices,
+            fallback: None,
+        }
+    }
+
+    /// Where records go when the store keeps refusing them.
+    #[must_use]
+    pub fn with_fallback(mut self, fallback: Arc<dyn UsageFallback>) -> Self {
+        self.fallback = Some(fallback);
+        self
     }
 
     /// Prices, sanitizes and stores `record`, retrying transient failures. Never fails the request: a record that
@@ -48,6 +60,15 @@ impl UsageLedger {
                     tracing::warn!(request_id = %record.request_id, attempt = attempt + 1, error = %e, "usage record write failed");
                     last_error = e.to_string();
                 }
+            }
+        }
+        if let Some(fallback) = &self.fallback {
+            match fallback.stash(&record).await {
+                Ok(()) => {
+                    tracing::warn!(request_id = %record.request_id, error = %last_error, "usage record kept in the fallback for replay");
+                    return;
+                }
+                Err(e) => last_error = format!("{last_error}; fallback: {e}"),
             }
         }
         let json = serde_json::to_string(&record).unwrap_or_default();
@@ -108,5 +129,74 @@ impl UsageContext {
             outcome,
             cost_micros: None,
         }
+    }
+}
+
+/// The local fallback: one JSON record per line in a file (`<data dir>/usage-fallback.jsonl`).
+#[derive(Debug)]
+pub struct FileUsageFallback {
+    path: std::path::PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl FileUsageFallback {
+    #[must_use]
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Puts every record of the file into `store` and empties the file. Returns (stored, already stored).
+    ///
+    /// # Errors
+    /// When the file cannot be read or a record cannot be stored; the file is then left as it was.
+    pub async fn replay(&self, store: &dyn UsageStore) -> Result<(usize, usize), String> {
+        let _guard = self.lock.lock().await;
+        let text = match tokio::fs::read_to_string(&self.path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
+        };
+        let (mut stored, mut already) = (0, 0);
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let record: UsageRecord = serde_json::from_str(line)
+                .map_err(|e| format!("{} line {}: {e}", self.path.display(), n + 1))?;
+            if store.put_usage(&record).await.map_err(|e| e.to_string())? {
+                stored += 1;
+            } else {
+                already += 1;
+            }
+        }
+        tokio::fs::write(&self.path, b"")
+            .await
+            .map_err(|e| format!("cannot empty {}: {e}", self.path.display()))?;
+        Ok((stored, already))
+    }
+}
+
+#[async_trait::async_trait]
+impl UsageFallback for FileUsageFallback {
+    async fn stash(&self, record: &UsageRecord) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        line.push('\n');
+        let _guard = self.lock.lock().await;
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await
+            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+        file.write_all(line.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        // Durable before the response ends.
+        file.sync_data().await.map_err(|e| e.to_string())
     }
 }

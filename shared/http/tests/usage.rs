@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sluice_bedrock_sim::SimConfig;
 use sluice_core::keys::mint;
 use sluice_core::spend::{Outcome, UsageRecord};
-use sluice_core::store::{Store, VirtualKey};
+use sluice_core::store::{Store, UsageStore, VirtualKey};
 use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router};
 use sluice_sqlite::SqliteStore;
 use sluice_testkit::{SimServer, aws_sdk_config};
@@ -206,76 +206,59 @@ async fn client_disconnect_is_recorded_and_each_request_exactly_once() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A store that keeps failing: the write is retried, then the whole record is logged for recovery, never dropped
-/// silently and never failing the request.
+/// Locally, records the store refuses go to a JSON-lines file, and `replay` puts them into a working store once.
 #[tokio::test]
-async fn a_record_the_store_refuses_is_retried_then_logged_whole() {
+async fn refused_records_go_to_the_file_fallback_and_replay_once() {
     use sluice_core::spend::PriceTable;
-    use sluice_http::usage::{UsageContext, UsageLedger};
+    use sluice_http::usage::{FileUsageFallback, UsageContext, UsageLedger};
 
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    // DynamoDB on moto, but a table that does not exist: every put fails.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("usage-fallback.jsonl");
     let moto = sluice_testkit::MotoServer::shared().expect("moto");
-    let store: Arc<dyn Store> = Arc::new(sluice_aws::dynamo_store(
+    let broken: Arc<dyn Store> = Arc::new(sluice_aws::dynamo_store(
         &aws_sdk_config(moto.endpoint_url()),
         "no-such-table",
     ));
-    let ledger = UsageLedger::new(store, PriceTable::seeded());
+    let fallback = Arc::new(FileUsageFallback::new(&path));
+    let ledger = UsageLedger::new(broken, PriceTable::seeded()).with_fallback(fallback.clone());
     let context = UsageContext {
-        request_id: "req_unwritable".into(),
+        request_id: "req_kept".into(),
         time_ms: 1_800_000_000_000,
         started: std::time::Instant::now(),
         key_id: Some("key_x".into()),
         user_id: None,
         team_id: None,
-        requested_model: "claude-sonnet-4-5".into(),
-        bedrock_model_id: "us.anthropic.claude-sonnet-4-5-20250929-v1:0".into(),
-        stream: true,
+        requested_model: "claude-haiku-4-5".into(),
+        bedrock_model_id: "us.anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+        stream: false,
         thinking: false,
         session_id: None,
-        region: Some("us-east-1".into()),
+        region: None,
     };
     let usage = sluice_core::translate::UsageSeen {
-        input_tokens: 11,
-        output_tokens: 22,
+        input_tokens: 3,
+        output_tokens: 4,
         ..Default::default()
     };
     ledger
-        .write(context.record(&usage, Outcome::Complete, Some(5)))
+        .write(context.record(&usage, Outcome::Complete, None))
         .await;
+    let kept = std::fs::read_to_string(&path).expect("fallback file written");
+    assert_eq!(kept.lines().count(), 1);
+    assert!(kept.contains("\"request_id\":\"req_kept\""), "{kept}");
 
-    let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
+    let working = SqliteStore::open_in_memory().expect("sqlite");
+    assert_eq!(fallback.replay(&working).await.expect("replay"), (1, 0));
+    let r = working
+        .usage_by_request("req_kept")
+        .await
+        .expect("get")
+        .expect("replayed");
+    assert_eq!((r.input_tokens, r.output_tokens), (3, 4));
+    assert!(r.cost_micros.is_some(), "priced before it was kept");
     assert_eq!(
-        logs.matches("usage record write failed").count(),
-        4,
-        "one try and three retries:\n{logs}"
-    );
-    let line = logs
-        .lines()
-        .find(|l| l.contains("usage_record_unwritten"))
-        .expect("the record is logged");
-    assert!(
-        line.contains("req_unwritable") && line.contains("\"output_tokens\":22"),
-        "{line}"
+        fallback.replay(&working).await.expect("replay again"),
+        (0, 0),
+        "the file was emptied"
     );
 }
