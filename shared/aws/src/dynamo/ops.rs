@@ -50,23 +50,33 @@ impl DynamoStore {
 
     /// Every item of one `gsi1` partition, oldest first (`gsi1sk` starts with the creation time).
     pub(crate) async fn list_family(&self, gsi1pk: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_gsi1(
+            layout::LIST_FAMILY,
+            &[(layout::LIST_FAMILY_PK, AttributeValue::S(gsi1pk.to_owned()))],
+        )
+        .await
+    }
+
+    /// Every item a `gsi1` Query with `key_condition` finds, following pages.
+    pub(crate) async fn query_gsi1(
+        &self,
+        key_condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(layout::GSI1)
-                .key_condition_expression(layout::LIST_FAMILY)
-                .expression_attribute_values(
-                    layout::LIST_FAMILY_PK,
-                    AttributeValue::S(gsi1pk.to_owned()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            let page = query.send().await.map_err(|e| unavailable("Query", &e))?;
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {

@@ -20,37 +20,15 @@ impl DynamoStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(layout::GSI1)
-                .key_condition_expression(layout::USAGE_OF_DAY)
-                .expression_attribute_values(
-                    layout::USAGE_DAY,
-                    string(&layout::usage_day_gsi1pk(day)),
-                )
-                .expression_attribute_values(
-                    layout::USAGE_FROM,
-                    string(&layout::usage_sk_bound(from_ms)),
-                )
-                .expression_attribute_values(
-                    layout::USAGE_TO,
-                    string(&layout::usage_sk_bound(to_ms)),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", &e))?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.query_gsi1(
+            layout::USAGE_OF_DAY,
+            &[
+                (layout::USAGE_DAY, string(&layout::usage_day_gsi1pk(day))),
+                (layout::USAGE_FROM, string(&layout::usage_sk_bound(from_ms))),
+                (layout::USAGE_TO, string(&layout::usage_sk_bound(to_ms))),
+            ],
+        )
+        .await
     }
 }
 
