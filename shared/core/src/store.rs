@@ -6,8 +6,12 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+
 use crate::identity::{CliSession, IdentityProvider, Team, User};
+use crate::notify::{DeliveryRecord, NotifyEvent};
 use crate::spend::UsageRecord;
+use crate::spend::ledger::{Counter, SpendDelta};
 
 /// A virtual key as stored: never the secret itself, only its SHA-256 hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +155,37 @@ pub trait UsageStore: Send + Sync {
     /// Records with `from_ms <= time_ms < to_ms`, oldest first.
     async fn usage_between(&self, from_ms: i64, to_ms: i64)
     -> Result<Vec<UsageRecord>, StoreError>;
+}
+
+/// Period spend counters and analytics rollups, fed by the spend consumer.
+#[async_trait]
+pub trait SpendStore: Send + Sync {
+    /// Adds every counter of `delta` and stores a marker for `delta.request_id`, all in one atomic write, unless
+    /// the marker exists. Returns `true` if this call applied it, `false` if it had been applied before (then
+    /// nothing changes). Counters that do not exist start at 0.
+    async fn apply_spend(&self, delta: &SpendDelta) -> Result<bool, StoreError>;
+    /// Settings values and counters by key, in one round trip (the admission step's budget read). Absent keys
+    /// are absent from the maps.
+    async fn budget_inputs(
+        &self,
+        setting_keys: &[String],
+        counter_keys: &[String],
+    ) -> Result<(HashMap<String, String>, HashMap<String, Counter>), StoreError>;
+    /// Every counter of a family (e.g. all period counters of `m2026-11`), in key order.
+    async fn counters_in(&self, family: &str) -> Result<Vec<Counter>, StoreError>;
+}
+
+/// Budget and rate-limit events, and the notification delivery log.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores the event unless one with its id exists (the deduplication of thresholds). `true` if stored now.
+    async fn put_event_if_new(&self, event: &NotifyEvent) -> Result<bool, StoreError>;
+    async fn event_by_id(&self, id: &str) -> Result<Option<NotifyEvent>, StoreError>;
+    /// The newest events first, at most `limit`.
+    async fn recent_events(&self, limit: usize) -> Result<Vec<NotifyEvent>, StoreError>;
+    async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+    /// The newest deliveries first, at most `limit`.
+    async fn recent_deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
 }
 
 /// Where a usage record goes when the store keeps refusing it: a durable place it can be replayed from

@@ -3,18 +3,27 @@
 //! - `payload`: the event body every destination receives (CCAG's schema, `source: "sluice"`).
 //! - `destination`: the configured destination (webhook, SNS topic, EventBridge bus) and its categories.
 //! - `signature`: the `x-sluice-signature` webhook header — signing and verification for receivers.
+//! - `event`: stored events (deduplicated by id), the draft / active configuration and the delivery log.
+//! - `consumer`: delivering one stored event to the active destination, logged.
 //! - `port`: the `Notifier` port, its receipt and an error that says whether retrying can help.
 //! - `retry`: `deliver_with_retries`, capped exponential backoff with jitter and the attempt log.
 //!
 //! Delivery adapters live at the edges: SNS and EventBridge in `sluice-aws`, the webhook in `sluice-http`.
+pub mod consumer;
 pub mod destination;
+pub mod event;
 pub mod payload;
 pub mod port;
 pub mod retry;
 pub mod signature;
 
+pub use consumer::{Delivery, NotifierFactory, RetryPolicy, active_config, deliver_event};
 pub use destination::{
     Categories, Destination, DestinationConfig, DestinationError, webhook_url_allowed,
+};
+pub use event::{
+    ACTIVE_CONFIG_KEY, DRAFT_CONFIG_KEY, DeliveryRecord, NotificationConfig, NotifyEvent,
+    budget_event_id, destination_value, rate_limit_event_id,
 };
 pub use payload::{
     BudgetDetail, BudgetPeriod, Category, EventDetail, EventType, NotificationPayload,

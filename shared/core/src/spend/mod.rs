@@ -1,12 +1,18 @@
 //! Spend and budget rules, pure: no I/O, no store, no clock. Callers pass the time, the spend and the
 //! settings in; the functions here say what it costs, which period it falls in and what the budget decides.
 //!
+//! - `ledger`: what a usage record adds to period spend counters and analytics rollups.
+//! - `consumer`: what happens to each stored usage record: counters once, then threshold events.
+//! - `budget`: budgets as stored (user, team, org default) and the state a request is judged on.
 //! - `money`: integer micro-dollars, parsed from and formatted as USD strings (never floats in counters).
 //! - `pricing`: per-model prices, the seeded table and admin overrides, longest-prefix lookup, exact cost.
 //! - `period`: daily / weekly / monthly budget periods in UTC: start, storage key, next reset.
 //! - `policy`: budget policies (rules, presets, validation), evaluation, crossed thresholds.
 //! - `scope`: which limit applies to a user, which policy applies, and how user and team decisions combine.
 //! - `usage`: the per-request usage record and its sanitizer.
+pub mod budget;
+pub mod consumer;
+pub mod ledger;
 pub mod money;
 pub mod period;
 pub mod policy;
