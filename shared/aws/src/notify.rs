@@ -7,13 +7,61 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use sluice_core::notify::{DeliveryReceipt, NotificationPayload, Notifier, NotifyError};
+use std::sync::Arc;
+
+use sluice_core::notify::{
+    DeliveryReceipt, Destination, NotificationPayload, Notifier, NotifierFactory, NotifyError,
+};
 
 /// EventBridge `Source` of every event; rules match on it.
 pub const EVENT_SOURCE: &str = "sluice.notifications";
 
 /// SNS refuses longer subjects.
 const SUBJECT_MAX_CHARS: usize = 100;
+
+/// Builds SNS and EventBridge notifiers from one AWS configuration. Webhooks are not AWS: `sluice-http`'s
+/// `DestinationNotifiers` handles them and hands the rest to this factory.
+#[derive(Debug, Clone)]
+pub struct AwsNotifiers {
+    config: SdkConfig,
+}
+
+impl AwsNotifiers {
+    #[must_use]
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            config: config.clone(),
+        }
+    }
+}
+
+impl NotifierFactory for AwsNotifiers {
+    fn notifier(&self, destination: &Destination) -> Arc<dyn Notifier> {
+        match destination {
+            Destination::Sns { topic_arn } => Arc::new(SnsNotifier::new(&self.config, topic_arn)),
+            Destination::EventBridge { bus_arn } => {
+                Arc::new(EventBridgeNotifier::new(&self.config, bus_arn))
+            }
+            Destination::Webhook { .. } => Arc::new(Misconfigured(
+                "webhooks are delivered by sluice-http's DestinationNotifiers".to_owned(),
+            )),
+        }
+    }
+}
+
+/// A notifier that always fails with a configuration error (a destination this factory cannot serve).
+#[derive(Debug, Clone)]
+pub struct Misconfigured(pub String);
+
+#[async_trait]
+impl Notifier for Misconfigured {
+    async fn deliver(
+        &self,
+        _payload: &NotificationPayload,
+    ) -> Result<DeliveryReceipt, NotifyError> {
+        Err(NotifyError::Config(self.0.clone()))
+    }
+}
 
 /// Publishes each payload to one SNS topic: subject `<event_type> for <who>`, message the pretty JSON payload.
 #[derive(Debug, Clone)]

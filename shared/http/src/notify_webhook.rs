@@ -1,12 +1,13 @@
 //! `WebhookNotifier`: the `Notifier` port as a signed JSON POST (`sluice_core::notify::signature`).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use sluice_core::notify::{
-    DeliveryReceipt, NotificationPayload, Notifier, NotifyError, SIGNATURE_HEADER,
-    signature_header, webhook_url_allowed,
+    DeliveryReceipt, Destination, NotificationPayload, Notifier, NotifierFactory, NotifyError,
+    SIGNATURE_HEADER, signature_header, webhook_url_allowed,
 };
 
 /// CCAG's client timeout; a receiver slower than this is treated as down and retried.
@@ -14,6 +15,63 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most of a failing receiver's answer kept in the error (and so in the delivery log).
 const ERROR_BODY_CHARS: usize = 200;
+
+/// The notifier for any destination: webhooks here, SNS and EventBridge through the AWS factory
+/// (`sluice_aws::notify::AwsNotifiers`) when one is given.
+pub struct DestinationNotifiers {
+    aws: Option<Arc<dyn NotifierFactory>>,
+    webhook_timeout: Duration,
+}
+
+impl DestinationNotifiers {
+    #[must_use]
+    pub fn new(aws: Option<Arc<dyn NotifierFactory>>) -> Self {
+        Self {
+            aws,
+            webhook_timeout: WEBHOOK_TIMEOUT,
+        }
+    }
+
+    /// Another time limit per webhook attempt (tests of slow receivers).
+    #[must_use]
+    pub fn with_webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+}
+
+impl NotifierFactory for DestinationNotifiers {
+    fn notifier(&self, destination: &Destination) -> Arc<dyn Notifier> {
+        match destination {
+            Destination::Webhook { url, secret } => {
+                match WebhookNotifier::with_timeout(url, secret, self.webhook_timeout) {
+                    Ok(notifier) => Arc::new(notifier),
+                    Err(e) => Arc::new(Refused(e)),
+                }
+            }
+            other => match &self.aws {
+                Some(aws) => aws.notifier(other),
+                None => Arc::new(Refused(NotifyError::Config(format!(
+                    "{} destinations need an AWS configuration",
+                    other.kind()
+                )))),
+            },
+        }
+    }
+}
+
+/// Fails every delivery with the error that made the destination unusable.
+struct Refused(NotifyError);
+
+#[async_trait]
+impl Notifier for Refused {
+    async fn deliver(
+        &self,
+        _payload: &NotificationPayload,
+    ) -> Result<DeliveryReceipt, NotifyError> {
+        Err(self.0.clone())
+    }
+}
 
 /// Posts payloads to one webhook URL, signed with its secret.
 pub struct WebhookNotifier {
