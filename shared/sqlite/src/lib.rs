@@ -15,14 +15,18 @@ mod cli_sessions;
 mod convert;
 mod counters;
 mod error;
+mod events;
+mod feed;
 mod idps;
 mod keys;
 mod migrations;
 mod settings;
+mod spend;
 mod store;
 mod teams;
 mod usage;
 mod users;
 
+pub use feed::{Change, FeedKind};
 pub use migrations::SCHEMA_VERSION;
 pub use store::SqliteStore;

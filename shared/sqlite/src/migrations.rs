@@ -84,6 +84,40 @@ const MIGRATIONS: &[&str] = &[
         record     TEXT    NOT NULL
     ) STRICT;
     CREATE INDEX usage_by_time ON usage (time_ms, request_id);",
+    // 4: spend counters and rollups (one row per counter field), the applied-record markers, notification
+    // events and the delivery log, and the change feed: triggers append every new usage record and event
+    // to `changes`, which `sluice serve` reads in order to run the spend and notify consumers in-process.
+    "CREATE TABLE spend_counters (
+        key    TEXT    NOT NULL,
+        field  TEXT    NOT NULL,
+        family TEXT    NOT NULL,
+        value  INTEGER NOT NULL,
+        PRIMARY KEY (key, field)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX spend_counters_by_family ON spend_counters (family, key);
+    CREATE TABLE spend_applied (
+        request_id TEXT    NOT NULL PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE events (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        created_at_ms INTEGER NOT NULL,
+        event         TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_time ON events (created_at_ms, id);
+    CREATE TABLE deliveries (
+        id       TEXT NOT NULL PRIMARY KEY,
+        delivery TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE changes (
+        seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        ref  TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER usage_feed AFTER INSERT ON usage
+        BEGIN INSERT INTO changes (kind, ref) VALUES ('usage', NEW.request_id); END;
+    CREATE TRIGGER events_feed AFTER INSERT ON events
+        BEGIN INSERT INTO changes (kind, ref) VALUES ('event', NEW.id); END;",
 ];
 
 /// The schema version this build writes and understands.
@@ -169,6 +203,10 @@ mod tests {
             "cli_sessions",
             "counters",
             "usage",
+            "spend_counters",
+            "events",
+            "deliveries",
+            "changes",
         ] {
             let count: i64 = conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
