@@ -43,7 +43,7 @@ pub enum KeysCommand {
     },
 }
 
-async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     match &args.table {
         Some(table) => {
             let aws = sluice_aws::load_aws_config().await?;

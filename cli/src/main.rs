@@ -2,12 +2,15 @@
 //!
 //! - `serve`: the gateway in one process on SQLite (`--data-dir`), Bedrock through the standard AWS chain.
 //! - `keys`: create, list and revoke virtual keys (SQLite by default, DynamoDB with `--table`).
+//! - `spend`: period totals per org, team and person; `budget set|clear`: budgets.
 //! - `usage replay`: puts records from the usage ledger's fallback back into the store.
 //! - `bedrock-sim`: a local server speaking Bedrock Runtime's wire protocol, for tests and demos.
 
+mod feed;
 mod keys;
 mod serve;
 mod sim;
+mod spend;
 mod usage;
 
 use std::path::PathBuf;
@@ -53,6 +56,13 @@ enum Command {
     },
     /// Run the Bedrock simulator (Bedrock Runtime wire protocol on a local port).
     BedrockSim(sim::SimArgs),
+    /// Spend in a budget period, per org, team and person.
+    Spend(spend::SpendArgs),
+    /// Budgets: set or clear a person's, a team's or the org default.
+    Budget {
+        #[command(subcommand)]
+        command: spend::BudgetCommand,
+    },
     /// The usage ledger.
     Usage {
         #[command(subcommand)]
@@ -65,7 +75,10 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let default = match cli.command {
-            Command::Keys { .. } | Command::Usage { .. } => "warn",
+            Command::Keys { .. }
+            | Command::Usage { .. }
+            | Command::Spend(_)
+            | Command::Budget { .. } => "warn",
             _ => "info",
         };
         default.into()
@@ -80,6 +93,8 @@ async fn main() -> std::process::ExitCode {
         Command::Keys { command } => keys::run(command).await,
         Command::BedrockSim(args) => sim::run(args).await,
         Command::Usage { command } => usage::run(command).await,
+        Command::Spend(args) => spend::run_spend(args).await,
+        Command::Budget { command } => spend::run_budget(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,17 +5,25 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::usage::FileUsageFallback;
 use sluice_http::{
     AppState, AuthConfig, GatewayConfig, GatewayState, admin_router, gateway_router, serve,
 };
 use sluice_sqlite::SqliteStore;
 
+/// How often the in-process spend and notify consumers look for new usage records and events.
+const FEED_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let store = Arc::new(open_sqlite(data_dir)?);
     let aws = sluice_aws::load_aws_config()
         .await
         .context("Sluice needs AWS access to reach Amazon Bedrock")?;
+    let notifiers = Arc::new(DestinationNotifiers::new(Some(Arc::new(
+        sluice_aws::notify::AwsNotifiers::new(&aws),
+    ))));
+    crate::feed::spawn(Arc::clone(&store), notifiers, FEED_POLL);
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
     let prefix = config.model_prefix.clone();

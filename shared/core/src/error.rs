@@ -15,6 +15,9 @@ pub enum ApiErrorKind {
     NotFound,
     RequestTooLarge,
     RateLimit,
+    /// A spend budget is exhausted. Sent as 429 with `x-should-retry: false` (what Claude Code's own
+    /// gateway code answers for a reached spend limit), so the client shows it at once instead of retrying.
+    Billing,
     Api,
     Overloaded,
 }
@@ -28,7 +31,7 @@ impl ApiErrorKind {
             Self::Permission => 403,
             Self::NotFound => 404,
             Self::RequestTooLarge => 413,
-            Self::RateLimit => 429,
+            Self::RateLimit | Self::Billing => 429,
             Self::Api => 500,
             Self::Overloaded => 529,
         }
@@ -43,6 +46,7 @@ impl ApiErrorKind {
             Self::NotFound => "not_found_error",
             Self::RequestTooLarge => "request_too_large",
             Self::RateLimit => "rate_limit_error",
+            Self::Billing => "billing_error",
             Self::Api => "api_error",
             Self::Overloaded => "overloaded_error",
         }
@@ -56,6 +60,8 @@ pub struct ApiError {
     pub message: String,
     /// Whole seconds for the `retry-after` header (Claude Code gives up at once above 60).
     pub retry_after_secs: Option<u64>,
+    /// Further response headers (`x-should-retry`, `x-sluice-budget-*`), name and value.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -64,6 +70,7 @@ impl ApiError {
             kind,
             message: message.into(),
             retry_after_secs: None,
+            headers: Vec::new(),
         }
     }
 
@@ -78,6 +85,13 @@ impl ApiError {
     #[must_use]
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Adds a response header.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
         self
     }
 

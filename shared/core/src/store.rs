@@ -206,6 +206,8 @@ pub trait Store:
     + CliSessionStore
     + CounterStore
     + UsageStore
+    + SpendStore
+    + EventStore
 {
 }
 
@@ -218,5 +220,7 @@ impl<T> Store for T where
         + CliSessionStore
         + CounterStore
         + UsageStore
+        + SpendStore
+        + EventStore
 {
 }

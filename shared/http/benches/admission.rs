@@ -1,8 +1,11 @@
-//! The admission step's cost (authentication + per-key rate limit), before anything goes to Bedrock.
+//! The admission step's cost (authentication + per-key rate limit + budget state), before anything goes to
+//! Bedrock.
 //!
 //! `cargo bench -p sluice-http --bench admission` (needs `moto_server` on PATH: `make deps`, `.venv/bin`).
 //! Prints, for SQLite (a file) and DynamoDB (moto on loopback): store requests and latency of a cold admission
-//! (first request of a key), and the p50/p99 latency and store requests of warm admissions.
+//! (first request of a key), and the p50/p99 latency and store requests of warm admissions — for a key without
+//! an owner (no budget can apply) and for a person's key with a personal and a team budget, with the budget
+//! state cached (the default, 5 s) and uncached (read on every request, concurrently with the rate limit).
 //! moto's latency is not DynamoDB's; the request count is what carries over (in-region DynamoDB answers a
 //! conditional `UpdateItem` in single-digit milliseconds).
 
@@ -12,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
+use sluice_core::identity::{Role, Team, User};
 use sluice_core::keys::mint;
+use sluice_core::spend::budget::{team_budget_key, user_budget_key};
 use sluice_core::store::{Store, VirtualKey};
 use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState};
 use sluice_testkit::calls::{CallLog, counting_dynamodb_client};
@@ -20,8 +25,51 @@ use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
 const WARM: usize = 2000;
 
-async fn gateway(store: Arc<dyn Store>, endpoint: &str) -> (GatewayState, HeaderMap) {
+/// A gateway and the headers of one key. With `budget_cache` set, the key belongs to a person in a team and both
+/// have a budget, whose state is cached that many seconds.
+async fn gateway(
+    store: Arc<dyn Store>,
+    endpoint: &str,
+    budget_cache: Option<&str>,
+) -> (GatewayState, HeaderMap) {
     let m = mint();
+    let (user_id, team_id) = match budget_cache {
+        None => (None, None),
+        Some(_) => {
+            let id = unique_name("bench");
+            let team = Team {
+                id: format!("team_{id}"),
+                name: id.clone(),
+                created_at_ms: 1,
+            };
+            store.create_team(&team).await.expect("team");
+            let user = User {
+                id: format!("user_{id}"),
+                email: format!("{id}@example.com"),
+                role: Role::Member,
+                team_id: Some(team.id.clone()),
+                active: true,
+                idp: "local".into(),
+                created_at_ms: 1,
+            };
+            store.create_user(&user).await.expect("user");
+            store
+                .put_setting(
+                    &user_budget_key(&user.id),
+                    r#"{"limit_micros":100000000,"period":"daily"}"#,
+                )
+                .await
+                .expect("user budget");
+            store
+                .put_setting(
+                    &team_budget_key(&team.id),
+                    r#"{"limit_micros":1000000000,"period":"monthly","policy":[{"at_percent":80,"action":"notify"},{"at_percent":100,"action":"block"}]}"#,
+                )
+                .await
+                .expect("team budget");
+            (Some(user.id), Some(team.id))
+        }
+    };
     store
         .create_key(&VirtualKey {
             id: m.id,
@@ -30,8 +78,8 @@ async fn gateway(store: Arc<dyn Store>, endpoint: &str) -> (GatewayState, Header
             prefix: m.prefix,
             created_at_ms: 1,
             revoked_at_ms: None,
-            user_id: None,
-            team_id: None,
+            user_id,
+            team_id,
             rate_limit_rpm: Some(1_000_000),
         })
         .await
@@ -50,7 +98,12 @@ async fn gateway(store: Arc<dyn Store>, endpoint: &str) -> (GatewayState, Header
     let gw = GatewayState::new(
         Arc::new(app),
         Arc::new(sluice_aws::bedrock_upstream(&aws_sdk_config(endpoint))),
-        GatewayConfig::from_lookup("us-east-1", |_| None).expect("config"),
+        GatewayConfig::from_lookup("us-east-1", |k| {
+            (k == "SLUICE_BUDGET_CACHE_SECS")
+                .then(|| budget_cache.map(str::to_owned))
+                .flatten()
+        })
+        .expect("config"),
     );
     (gw, headers)
 }
@@ -63,8 +116,12 @@ async fn measure(name: &str, gw: &GatewayState, headers: &HeaderMap, log: Option
     let requests = || log.map_or_else(|| "-".to_owned(), |l| l.take().len().to_string());
     let _ = requests();
     let t = Instant::now();
-    gw.admit(headers).await.expect("admitted");
+    let admitted = gw.admit(headers).await.expect("admitted");
     let cold = t.elapsed();
+    let budget = admitted
+        .budget
+        .as_ref()
+        .map_or("no budget", |b| b.status().as_str());
     let cold_requests = requests();
     let mut samples = Vec::with_capacity(WARM);
     for _ in 0..WARM {
@@ -78,7 +135,7 @@ async fn measure(name: &str, gw: &GatewayState, headers: &HeaderMap, log: Option
     );
     samples.sort();
     println!(
-        "{name:<18} cold {:>8.3} ms ({cold_requests} requests)   warm p50 {:>7.3} ms  p99 {:>7.3} ms  ({warm_requests} requests/admission)",
+        "{name:<34} cold {:>8.3} ms ({cold_requests} requests)   warm p50 {:>7.3} ms  p99 {:>7.3} ms  ({warm_requests} requests/admission) [{budget}]",
         cold.as_secs_f64() * 1e3,
         pct(&samples, 0.50).as_secs_f64() * 1e3,
         pct(&samples, 0.99).as_secs_f64() * 1e3,
@@ -88,12 +145,18 @@ async fn measure(name: &str, gw: &GatewayState, headers: &HeaderMap, log: Option
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        println!("admission = authenticate (key lookup, cached 5 s) + rate limit (conditional counter); {WARM} warm samples");
+        println!("admission = authenticate (key lookup, cached 5 s) + rate limit (conditional counter) + budget state (3 settings + 6 counters, one batch read); {WARM} warm samples");
         let dir = tempfile::tempdir().expect("dir");
         let sqlite: Arc<dyn Store> =
             Arc::new(sluice_sqlite::SqliteStore::open(&dir.path().join("bench.db")).expect("sqlite"));
-        let (gw, headers) = gateway(sqlite, "http://127.0.0.1:9").await;
-        measure("SQLite (file)", &gw, &headers, None).await;
+        for (name, budget) in [
+            ("SQLite (file)", None),
+            ("SQLite + budgets, cached 5 s", Some("5")),
+            ("SQLite + budgets, uncached", Some("0")),
+        ] {
+            let (gw, headers) = gateway(Arc::clone(&sqlite), "http://127.0.0.1:9", budget).await;
+            measure(name, &gw, &headers, None).await;
+        }
 
         let moto = MotoServer::start().expect("moto_server (make deps)");
         let config = aws_sdk_config(moto.endpoint_url());
@@ -101,7 +164,13 @@ fn main() {
         sluice_aws::create_table(&config, &table).await.expect("table");
         let (client, log) = counting_dynamodb_client(&config);
         let dynamo: Arc<dyn Store> = Arc::new(sluice_aws::DynamoStore::new(client, table));
-        let (gw, headers) = gateway(dynamo, moto.endpoint_url()).await;
-        measure("DynamoDB (moto)", &gw, &headers, Some(&log)).await;
+        for (name, budget) in [
+            ("DynamoDB (moto)", None),
+            ("DynamoDB + budgets, cached 5 s", Some("5")),
+            ("DynamoDB + budgets, uncached", Some("0")),
+        ] {
+            let (gw, headers) = gateway(Arc::clone(&dynamo), moto.endpoint_url(), budget).await;
+            measure(name, &gw, &headers, Some(&log)).await;
+        }
     });
 }

@@ -15,6 +15,8 @@ pub struct GatewayConfig {
     pub ping_interval: Duration,
     /// How long a key lookup is trusted in a warm instance (revocations take at most this long).
     pub key_cache_ttl: Duration,
+    /// How long a caller's budget state (limits and period spend) is trusted in a warm instance.
+    pub budget_cache_ttl: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// The AWS region Bedrock is called in (for the usage record).
@@ -28,7 +30,8 @@ pub enum ConfigError {
 }
 
 impl GatewayConfig {
-    /// Reads `SLUICE_MODEL_PREFIX`, `SLUICE_MODEL_MAP`, `SLUICE_PING_SECS`, `SLUICE_KEY_CACHE_SECS`, `SLUICE_MAX_BODY_MB`.
+    /// Reads `SLUICE_MODEL_PREFIX`, `SLUICE_MODEL_MAP`, `SLUICE_PING_SECS`, `SLUICE_KEY_CACHE_SECS`,
+    /// `SLUICE_BUDGET_CACHE_SECS`, `SLUICE_MAX_BODY_MB`.
     /// `region` is the AWS region, used for the prefix when none is configured.
     ///
     /// # Errors
@@ -73,6 +76,7 @@ impl GatewayConfig {
             model_map,
             ping_interval: secs("SLUICE_PING_SECS", 10.0)?,
             key_cache_ttl: secs("SLUICE_KEY_CACHE_SECS", 5.0)?,
+            budget_cache_ttl: secs("SLUICE_BUDGET_CACHE_SECS", 5.0)?,
             max_body_bytes: (max_body_mb * 1024.0 * 1024.0) as usize,
             region: Some(region.to_owned()).filter(|r| !r.is_empty()),
         })

@@ -16,13 +16,17 @@ use sluice_core::count::{CountCache, CountSource, estimate_tokens};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::keys::looks_like_key;
 use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
+use sluice_core::notify::{
+    EventDetail, EventType, NotificationPayload, NotifyEvent, RateLimitDetail, rate_limit_event_id,
+};
 use sluice_core::shape::{ClientRequest, shape_for_count};
-use sluice_core::spend::{Outcome, PriceTable};
+use sluice_core::spend::{BudgetStatus, Outcome, PriceTable};
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
 use crate::app::AppState;
 use crate::auth::{Caller, credential, key_rate_scope};
+use crate::budget::{BudgetGate, BudgetVerdict};
 use crate::config::GatewayConfig;
 use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
@@ -37,6 +41,9 @@ pub struct GatewayState {
     pub learned: Learned,
     pub counts: CountCache,
     pub ledger: Arc<UsageLedger>,
+    pub budgets: BudgetGate,
+    /// The last rate-limit window a `rate_limit_hit` event was written for, per key (one per key per minute).
+    rate_events: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub config: GatewayConfig,
 }
 
@@ -63,6 +70,8 @@ impl GatewayState {
                 Arc::clone(&app.store),
                 PriceTable::seeded(),
             )),
+            budgets: BudgetGate::new(config.budget_cache_ttl),
+            rate_events: std::sync::Mutex::default(),
             app,
             upstream,
             config,
@@ -147,16 +156,42 @@ impl GatewayState {
     ///
     /// # Errors
     /// The Anthropic error for a refused credential (401/403) or an exceeded limit (429 with `retry-after`).
-    pub async fn admit(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub async fn admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
         admit(self, headers).await
     }
 }
 
-async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let app = &state.app;
-    let now_ms = std::time::SystemTime::now()
+/// An admitted request: who calls, and the budget acting on them (for the `x-sluice-budget-*` headers).
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub caller: Caller,
+    pub budget: Option<BudgetVerdict>,
+}
+
+impl Admitted {
+    /// Adds the budget headers to an answer.
+    fn stamp(&self, mut resp: Response) -> Response {
+        if let Some(verdict) = &self.budget {
+            for (name, value) in verdict.headers() {
+                if let Ok(value) = header::HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        resp
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+    let app = &state.app;
+    let now_ms = unix_ms();
+    let now = chrono::Utc::now();
     let unavailable = |e: &sluice_core::store::StoreError| {
         tracing::error!(error = %e, "rate limit counter unavailable");
         ApiError::internal("Sluice could not check the rate limit; the request can be retried")
@@ -176,28 +211,134 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Caller, ApiE
         }
         _ => app.auth.authenticate(app.store.as_ref(), headers).await?,
     };
-    if let (Some(rpm), Some(scope)) = (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
-        let admission = app
-            .limiter
-            .admit(app.store.as_ref(), scope, u64::from(rpm), now_ms)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if let Admission::Refused { retry_after_secs } = admission {
-            tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
-            return Err(ApiError::new(
-                ApiErrorKind::RateLimit,
-                format!("Rate limit exceeded: this key allows {rpm} requests per minute. Retry after {retry_after_secs} seconds."),
-            )
-            .with_retry_after(retry_after_secs));
+    // The rate-limit increment and the budget read are independent: one round trip for both.
+    let rate = async {
+        match (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
+            (Some(rpm), Some(scope)) => app
+                .limiter
+                .admit(app.store.as_ref(), scope, u64::from(rpm), now_ms)
+                .await
+                .map(|admission| Some((rpm, admission))),
+            _ => Ok(None),
         }
+    };
+    let budget = state.budgets.state(
+        app.store.as_ref(),
+        caller.user_id.as_deref(),
+        caller.team_id.as_deref(),
+        now,
+    );
+    let (rate, budget) = tokio::join!(rate, budget);
+    if let Some((rpm, Admission::Refused { retry_after_secs })) =
+        rate.map_err(|e| unavailable(&e))?
+    {
+        tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
+        rate_limit_event(state, &caller, rpm, now_ms).await;
+        return Err(ApiError::new(
+            ApiErrorKind::RateLimit,
+            format!("Rate limit exceeded: this key allows {rpm} requests per minute. Retry after {retry_after_secs} seconds."),
+        )
+        .with_retry_after(retry_after_secs));
     }
-    Ok(caller)
+    let verdict = match budget {
+        Ok(state) => state.and_then(|s| BudgetVerdict::judge(&s, now)),
+        Err(e) => {
+            // Spend is recorded either way; refusing every request because the budget read failed would turn a
+            // store hiccup into an outage, so the request goes on without a budget verdict.
+            tracing::error!(error = %e, "budget state unavailable; admitting without a budget check");
+            None
+        }
+    };
+    match verdict.as_ref().map(BudgetVerdict::status) {
+        Some(BudgetStatus::Blocked) => {
+            let verdict = verdict.as_ref().map(|v| v.block_error(now));
+            tracing::info!(user_id = ?caller.user_id, team_id = ?caller.team_id, "budget blocked");
+            return Err(verdict.unwrap_or_else(|| ApiError::internal("budget")));
+        }
+        Some(BudgetStatus::Shaped { rpm }) => {
+            let shape_scope = format!(
+                "shape:{}",
+                caller
+                    .user_id
+                    .as_deref()
+                    .or(caller.team_id.as_deref())
+                    .unwrap_or_default()
+            );
+            let admission = app
+                .limiter
+                .admit(app.store.as_ref(), &shape_scope, u64::from(rpm), now_ms)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if let Admission::Refused { retry_after_secs } = admission {
+                tracing::info!(user_id = ?caller.user_id, rpm, "budget shaped");
+                let mut error = ApiError::new(
+                    ApiErrorKind::RateLimit,
+                    format!("Your budget is past its limit, so requests are slowed to {rpm} per minute. Retry after {retry_after_secs} seconds."),
+                )
+                .with_retry_after(retry_after_secs);
+                if let Some(v) = &verdict {
+                    for (name, value) in v.headers() {
+                        error = error.with_header(name, value);
+                    }
+                }
+                return Err(error);
+            }
+        }
+        _ => {}
+    }
+    Ok(Admitted {
+        caller,
+        budget: verdict,
+    })
+}
+
+/// Stores a `rate_limit_hit` event for a key, at most once per key and minute window (per instance: the event
+/// id deduplicates across instances). Delivery is decided later by the notify consumer (category
+/// `rate_limit`, off by default).
+async fn rate_limit_event(state: &GatewayState, caller: &Caller, rpm: u32, now_ms: i64) {
+    let Some(key_id) = caller.key_id.as_deref() else {
+        return;
+    };
+    let window = now_ms.div_euclid(60_000) * 60;
+    {
+        let mut seen = state
+            .rate_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.get(key_id) == Some(&window) {
+            return;
+        }
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        seen.insert(key_id.to_owned(), window);
+    }
+    let now = chrono::Utc::now();
+    let event = NotifyEvent {
+        id: rate_limit_event_id(key_id, window),
+        created_at_ms: now_ms,
+        payload: NotificationPayload::new(
+            EventType::RateLimitHit,
+            caller.email.clone(),
+            caller.team_id.clone(),
+            None,
+            EventDetail::RateLimit(RateLimitDetail {
+                key_prefix: caller.key_name.clone().unwrap_or_else(|| key_id.to_owned()),
+                limit_rpm: rpm,
+            }),
+            now,
+        ),
+    };
+    if let Err(e) = state.app.store.put_event_if_new(&event).await {
+        tracing::warn!(error = %e, "rate-limit event not stored");
+    }
 }
 
 async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     let (headers, body, request_id) = read_body(&state, req).await?;
     let started = std::time::Instant::now();
-    let caller = admit(&state, &headers).await?;
+    let admitted = admit(&state, &headers).await?;
+    let caller = &admitted.caller;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
     let model = resolve(&state, &req.model)?;
     tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
@@ -234,15 +375,17 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
             Arc::clone(&state.ledger),
             usage_context(report.thinking),
         );
-        Ok((
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/event-stream"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            body,
-        )
-            .into_response())
+        Ok(admitted.stamp(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/event-stream"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response(),
+        ))
     } else {
         let (answer, report) = call_with_learning(&state.learned, &req, &model, |b| {
             upstream.invoke(&model.invoke_id, b)
@@ -258,20 +401,20 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         // Before the answer leaves: Lambda may freeze the instance right after it.
         let record = usage_context(report.thinking).record(&usage, Outcome::Complete, None);
         state.ledger.write(record).await;
-        Ok(axum::Json(message).into_response())
+        Ok(admitted.stamp(axum::Json(message).into_response()))
     }
 }
 
 async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
     let (headers, body, _) = read_body(&state, req).await?;
-    admit(&state, &headers).await?;
+    let admitted = admit(&state, &headers).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
     let model = resolve(&state, &req.model)?;
     let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;
     let key = CountCache::key(&model.family, &shaped);
     let now = Instant::now();
     if let Some((n, source)) = state.counts.get(&key, now) {
-        return Ok(count_reply(n, source, true));
+        return Ok(admitted.stamp(count_reply(n, source, true)));
     }
     let counted = match &model.count_id {
         Some(id) => state.upstream.count_tokens(id, Bytes::from(shaped)).await.map_err(|e| {
@@ -284,7 +427,7 @@ async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
         Err(()) => (estimate_tokens(&req.body), CountSource::Estimate),
     };
     state.counts.put(key, n, source, now);
-    Ok(count_reply(n, source, false))
+    Ok(admitted.stamp(count_reply(n, source, false)))
 }
 
 fn count_reply(n: u64, source: CountSource, cached: bool) -> Response {

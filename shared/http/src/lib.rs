@@ -17,6 +17,7 @@
 pub mod account;
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod gateway;
 pub mod identity;

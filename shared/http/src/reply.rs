@@ -31,6 +31,14 @@ impl IntoResponse for ErrorReply {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        for (name, value) in &err.headers {
+            if let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                resp.headers_mut().insert(name, value);
+            }
+        }
         resp
     }
 }

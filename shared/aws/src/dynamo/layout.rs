@@ -15,15 +15,21 @@
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
 //! | usage       | `USAGE#<request_id>`   | `USAGE`       | `USAGEDAY#<yyyy-mm-dd>` | `<time_ms:020>#<request_id>` | `usage` | yes |
+//! | spend counter | `SPEND#<counter key>` | `SPEND`     | `<family>` | `<counter key>`        | `spend_counter` |   |
+//! | spend applied | `APPLIED#<request_id>` | `APPLIED`  | —       | —                       | `spend_applied` | yes |
+//! | event       | `EVENT#<event id>`     | `EVENT`       | `EVENTS` | `<created_ms:020>#<id>` | `notify_event` |    |
+//! | delivery    | `DELIVERY#<id>`        | `DELIVERY`    | `DELIVERIES` | `<id>`              | `notify_delivery` | yes |
 //!
 //! The user email item is a full copy of the user (so a lookup by email is one `GetItem`) and doubles as
 //! the uniqueness marker for the email; team name and IdP issuer items are markers holding the owner's `id`.
 //! Item structs of the newer families live in `layout::identity` and `layout::runtime`; usage items (the
-//! record's fields as flat attributes, listed per UTC day) in `layout::ledger`.
+//! record's fields as flat attributes, listed per UTC day) in `layout::ledger`; counters, markers, events and
+//! deliveries in `layout::spend`.
 
 mod identity;
 mod ledger;
 mod runtime;
+pub(crate) mod spend;
 
 pub(crate) use identity::{IdpItem, MarkerItem, TeamItem, UserItem};
 pub(crate) use ledger::{
@@ -63,6 +69,12 @@ pub mod item_type {
     pub const CLI_SESSION: &str = "cli_session";
     pub const COUNTER: &str = "counter";
     pub const USAGE: &str = "usage";
+    /// The spend function's stream filter matches exactly this value.
+    pub const SPEND_COUNTER: &str = "spend_counter";
+    pub const SPEND_APPLIED: &str = "spend_applied";
+    /// The notify function's stream filter matches exactly this value.
+    pub const NOTIFY_EVENT: &str = "notify_event";
+    pub const NOTIFY_DELIVERY: &str = "notify_delivery";
 }
 
 const KEY_PK_PREFIX: &str = "KEY#";

@@ -9,20 +9,25 @@
 //! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
 //! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
+//! - `spend`: `SpendStore`, counters and the applied marker in one transaction, budget state in one batch read.
+//! - `events`: `EventStore`, events deduplicated by a conditional put, the delivery log; stream image decoders.
 //! - `ops`: request shapes shared by the ports (conditional puts, consistent gets, `gsi1` listings).
 //! - `error`: SDK and serde_dynamo errors mapped to `StoreError`.
 mod cli_sessions;
 mod counters;
 mod error;
+mod events;
 mod idps;
 mod keys;
 pub mod layout;
 mod ops;
 mod settings;
+mod spend;
 mod store;
 mod table;
 mod teams;
 mod usage;
 mod users;
 
+pub use events::{notify_event_from_item, usage_record_from_item};
 pub use store::DynamoStore;

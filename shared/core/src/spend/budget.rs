@@ -270,6 +270,10 @@ fn decode<T: serde::de::DeserializeOwned>(
     text: &str,
     problems: &mut Vec<BadBudgetSetting>,
 ) -> Option<T> {
+    // A cleared budget is stored as `null` (settings are never deleted).
+    if text.trim() == "null" {
+        return None;
+    }
     match serde_json::from_str(text) {
         Ok(v) => Some(v),
         Err(e) => {

@@ -25,6 +25,11 @@ impl SettingItem {
         }
     }
 
+    /// The setting's key (its `pk` without the prefix).
+    pub(crate) fn key(&self) -> &str {
+        self.pk.strip_prefix(SETTING_PK_PREFIX).unwrap_or(&self.pk)
+    }
+
     pub(crate) fn into_value(self) -> Result<String, String> {
         check_type(&self.pk, &self.item_type, item_type::SETTING)?;
         Ok(self.value)

@@ -1,0 +1,275 @@
+//! `sluice spend`: period totals per org, team and user; `sluice budget set|clear`: budgets from the command
+//! line (the admin API manages them too).
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDate, TimeZone, Utc};
+use sluice_core::spend::budget::{
+    ORG_BUDGET_KEY, OrgBudget, Recipients, TeamBudget, UserBudget, team_budget_key, user_budget_key,
+};
+use sluice_core::spend::ledger::{
+    COST, REQUESTS, UNPRICED_REQUESTS, UNPRICED_TOKENS, period_family,
+};
+use sluice_core::spend::money::{Rounding, format_usd, parse_usd};
+use sluice_core::spend::{Period, Policy};
+use sluice_core::store::Store;
+
+use crate::StoreArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct SpendArgs {
+    /// daily, weekly or monthly (UTC; weeks start on Monday).
+    #[arg(long, default_value = "monthly")]
+    period: Period,
+    /// A day inside the period to show (YYYY-MM-DD); today when absent.
+    #[arg(long)]
+    at: Option<NaiveDate>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    owner: String,
+    id: String,
+    name: Option<String>,
+    spend_usd: String,
+    cost_micros: u64,
+    requests: u64,
+    unpriced_requests: u64,
+    unpriced_tokens: u64,
+}
+
+pub async fn run_spend(args: SpendArgs) -> anyhow::Result<()> {
+    let store = crate::keys::open(&args.store).await?;
+    let at = match args.at {
+        Some(day) => Utc.from_utc_datetime(&day.and_hms_opt(12, 0, 0).context("valid time")?),
+        None => Utc::now(),
+    };
+    let window = args.period.window(at);
+    let counters = store
+        .counters_in(&period_family(&window))
+        .await
+        .context("cannot read spend counters")?;
+    let mut rows = Vec::new();
+    for counter in counters {
+        // spend#<owner>#<id>#<period key>
+        let mut parts = counter.key.splitn(3, '#').skip(1);
+        let (Some(owner), Some(rest)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let id = rest
+            .strip_suffix(&format!("#{}", window.key))
+            .unwrap_or(rest)
+            .to_owned();
+        let name = match owner {
+            "user" => store.user_by_id(&id).await?.map(|u| u.email),
+            "team" => store.team_by_id(&id).await?.map(|t| t.name),
+            _ => None,
+        };
+        rows.push(Row {
+            owner: owner.to_owned(),
+            name,
+            spend_usd: format_usd(counter.get(COST), Rounding::Nearest),
+            cost_micros: counter.get(COST),
+            requests: counter.get(REQUESTS),
+            unpriced_requests: counter.get(UNPRICED_REQUESTS),
+            unpriced_tokens: counter.get(UNPRICED_TOKENS),
+            id,
+        });
+    }
+    let rank = |owner: &str| match owner {
+        "org" => 0,
+        "team" => 1,
+        _ => 2,
+    };
+    rows.sort_by(|a, b| {
+        rank(&a.owner)
+            .cmp(&rank(&b.owner))
+            .then(b.cost_micros.cmp(&a.cost_micros))
+            .then(a.id.cmp(&b.id))
+    });
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "period": args.period.as_str(),
+                "period_start": window.start.to_rfc3339(),
+                "resets": window.resets_rfc3339(),
+                "rows": rows,
+            })
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} spend from {} (resets {})",
+        args.period,
+        window.start.format("%Y-%m-%d"),
+        window.resets_rfc3339()
+    )?;
+    if rows.is_empty() {
+        writeln!(out, "no spend recorded in this period")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<5} {:<40} {:>12} {:>9} {:>9}",
+        "WHO", "NAME", "SPEND_USD", "REQUESTS", "UNPRICED"
+    )?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{:<5} {:<40} {:>12} {:>9} {:>9}",
+            row.owner,
+            row.name.as_deref().unwrap_or(&row.id),
+            row.spend_usd,
+            row.requests,
+            row.unpriced_requests
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BudgetCommand {
+    /// Set a budget: a person's own limit, a team's total (and member default), or the org default per person.
+    Set {
+        #[command(flatten)]
+        target: Target,
+        /// The limit in USD (e.g. 25 or 12.50); for a team its total. 0 exempts a person from defaults.
+        #[arg(long)]
+        limit: Option<String>,
+        /// For a team: each member's limit when they have none of their own.
+        #[arg(long)]
+        member_default: Option<String>,
+        #[arg(long, default_value = "monthly")]
+        period: Period,
+        /// For a team or the org: standard (80 notify, 100 block), soft (80, 100 notify, 150 block) or shaped.
+        #[arg(long)]
+        policy: Option<String>,
+        /// The rate a shaped budget slows requests to.
+        #[arg(long, default_value_t = 5)]
+        shaped_rpm: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a budget.
+    Clear {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// A person, by sign-in email.
+    #[arg(long)]
+    user: Option<String>,
+    /// A team, by id or name.
+    #[arg(long)]
+    team: Option<String>,
+    /// The org default.
+    #[arg(long)]
+    org: bool,
+}
+
+async fn setting_key(store: &dyn Store, target: &Target) -> anyhow::Result<String> {
+    if let Some(email) = &target.user {
+        let user = store
+            .user_by_email(&email.trim().to_lowercase())
+            .await?
+            .with_context(|| format!("no user with email {email}"))?;
+        return Ok(user_budget_key(&user.id));
+    }
+    if let Some(team) = &target.team {
+        let found = match store.team_by_id(team).await? {
+            Some(t) => Some(t),
+            None => store
+                .list_teams()
+                .await?
+                .into_iter()
+                .find(|t| t.name == *team),
+        };
+        let team = found.with_context(|| format!("no team with id or name {team}"))?;
+        return Ok(team_budget_key(&team.id));
+    }
+    Ok(ORG_BUDGET_KEY.to_owned())
+}
+
+fn usd(text: Option<&String>) -> anyhow::Result<Option<u64>> {
+    text.map(|t| parse_usd(t).with_context(|| format!("not an amount in USD: {t}")))
+        .transpose()
+}
+
+pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
+    match command {
+        BudgetCommand::Set {
+            target,
+            limit,
+            member_default,
+            period,
+            policy,
+            shaped_rpm,
+            store,
+        } => {
+            let store = crate::keys::open(&store).await?;
+            let key = setting_key(store.as_ref(), &target).await?;
+            let policy = policy
+                .map(|name| Policy::preset(&name, Some(shaped_rpm)))
+                .transpose()
+                .context("invalid policy")?;
+            let limit = usd(limit.as_ref())?;
+            let member_default = usd(member_default.as_ref())?;
+            let value = if target.user.is_some() {
+                if policy.is_some() || member_default.is_some() {
+                    bail!(
+                        "a person's budget takes --limit and --period; policies belong to teams and the org"
+                    );
+                }
+                let limit = limit.context("--limit is required for a person")?;
+                serde_json::to_string(&UserBudget {
+                    limit_micros: limit,
+                    period,
+                })?
+            } else if target.team.is_some() {
+                serde_json::to_string(&TeamBudget {
+                    limit_micros: limit,
+                    period,
+                    policy,
+                    member_default_micros: member_default,
+                    notify_recipients: Recipients::Both,
+                })?
+            } else {
+                if member_default.is_some() {
+                    bail!("--member-default is for teams; the org default is --limit per person");
+                }
+                serde_json::to_string(&OrgBudget {
+                    limit_micros: limit,
+                    period,
+                    policy,
+                    notify_recipients: Recipients::Both,
+                })?
+            };
+            store.put_setting(&key, &value).await?;
+            writeln!(std::io::stdout().lock(), "{key} = {value}")?;
+        }
+        BudgetCommand::Clear { target, store } => {
+            let store = crate::keys::open(&store).await?;
+            let key = setting_key(store.as_ref(), &target).await?;
+            // Settings have no delete; an empty object is not a budget, so store the absence explicitly.
+            store.put_setting(&key, "null").await?;
+            writeln!(std::io::stdout().lock(), "{key} cleared")?;
+        }
+    }
+    Ok(())
+}
