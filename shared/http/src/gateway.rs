@@ -323,7 +323,10 @@ async fn rate_limit_event(state: &GatewayState, caller: &Caller, rpm: u32, now_m
             caller.team_id.clone(),
             None,
             EventDetail::RateLimit(RateLimitDetail {
-                key_prefix: caller.key_name.clone().unwrap_or_else(|| key_id.to_owned()),
+                key_prefix: caller
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| key_id.to_owned()),
                 limit_rpm: rpm,
             }),
             now,

@@ -204,3 +204,60 @@ async fn the_budget_read_goes_with_the_rate_limit_and_is_cached() {
     gw.admit(&f.headers).await.expect("warm");
     assert_eq!(f.log.take(), ["UpdateItem"]);
 }
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_leaves_one_rate_limit_event_per_minute() {
+    let f = fixture().await;
+    let m = mint();
+    f.store
+        .create_key(&VirtualKey {
+            id: m.id.clone(),
+            name: "slow".into(),
+            key_hash: m.key_hash,
+            prefix: m.prefix,
+            created_at_ms: 1,
+            revoked_at_ms: None,
+            user_id: Some(f.user.id.clone()),
+            team_id: None,
+            rate_limit_rpm: Some(1),
+        })
+        .await
+        .expect("key");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-api-key",
+        HeaderValue::from_str(&m.secret).expect("ascii"),
+    );
+    let gw = gateway(&f, "5").await;
+    gw.admit(&headers)
+        .await
+        .expect("the first request of the minute");
+    for _ in 0..3 {
+        let refused = gw.admit(&headers).await.expect_err("over the limit");
+        assert_eq!(refused.status(), 429);
+        assert_eq!(refused.body()["error"]["type"], "rate_limit_error");
+    }
+    let events: Vec<_> = f
+        .store
+        .recent_events(50)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.id.starts_with(&format!("rate_limit#{}#", m.id)))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let payload = &events[0].payload;
+    assert_eq!(payload.event_type.as_str(), "rate_limit_hit");
+    assert_eq!(
+        payload.user_identity.as_deref(),
+        Some(f.user.email.as_str())
+    );
+    let detail = serde_json::to_value(&payload.detail).expect("json");
+    assert!(
+        detail["key_prefix"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("sk-sluice-")),
+        "{detail}"
+    );
+    assert_eq!(detail["limit_rpm"], 1);
+}
