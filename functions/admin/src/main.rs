@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use sluice_aws::notify::AwsNotifiers;
+use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
 
 #[tokio::main]
@@ -22,10 +24,13 @@ async fn main() -> anyhow::Result<()> {
         sluice_aws::env_or_secret(&aws, "ADMIN_PASSWORD", "ADMIN_PASSWORD_SECRET_ARN").await?;
     let auth = AuthConfig::from_env_with_secrets(session_secret, admin_password, cache_ttl);
     let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
+    // Webhooks, and SNS / EventBridge with this function's AWS identity (the "test" step of notifications).
+    let notifiers = DestinationNotifiers::new(Some(Arc::new(AwsNotifiers::new(&aws))));
     let app = Arc::new(
         AppState::build(store, auth)
             .await
-            .context("cannot prepare sign-in state from the table")?,
+            .context("cannot prepare sign-in state from the table")?
+            .with_notifiers(Arc::new(notifiers)),
     );
     let router = admin_router(app);
     serve::run_function(router, serve::InvokeMode::Buffered, "127.0.0.1:8081")

@@ -1,13 +1,16 @@
-//! State shared by the gateway and the admin/auth routers: the store, authentication, rate limits, sign-in settings.
+//! State shared by the gateway and the admin/auth routers: the store, authentication, rate limits, sign-in settings,
+//! the notifier factory.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_core::identity::{IdentityProvider, Role};
+use sluice_core::notify::{Backoff, NotifierFactory, RetryPolicy};
 use sluice_core::store::{Store, StoreError};
 
 use crate::auth::{AuthSettings, Authenticator};
 use crate::identity::{OidcVerifier, SessionTokens};
+use crate::notify_webhook::DestinationNotifiers;
 use crate::ratelimit::RateLimiter;
 
 /// A secret value: `Debug` never shows it.
@@ -139,7 +142,22 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limiter: RateLimiter,
     pub config: AuthConfig,
+    /// Builds the notifier for a destination (the admin API's "test" step). Webhooks only unless the binary
+    /// hands in the AWS-capable factory (`with_notifiers`).
+    pub notifiers: Arc<dyn NotifierFactory>,
+    /// Retries of the "test" step: shorter than the stream consumer's, since an admin waits for the answer.
+    pub notify_test_retry: RetryPolicy,
 }
+
+/// Three attempts within about two seconds (plus the receiver's own time): enough to show that retries
+/// happen and to ride out one hiccup, short enough for a person waiting on the test button.
+pub const NOTIFY_TEST_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    backoff: Backoff {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(2),
+    },
+};
 
 impl AppState {
     /// Builds the state: resolves the session signing key (configured, or generated once and shared through the
@@ -187,6 +205,23 @@ impl AppState {
             auth,
             limiter: RateLimiter::default(),
             config,
+            notifiers: Arc::new(DestinationNotifiers::new(None)),
+            notify_test_retry: NOTIFY_TEST_RETRY,
         })
+    }
+
+    /// Another notifier factory, e.g. `DestinationNotifiers` with `sluice_aws::notify::AwsNotifiers` for SNS and
+    /// EventBridge destinations.
+    #[must_use]
+    pub fn with_notifiers(mut self, notifiers: Arc<dyn NotifierFactory>) -> Self {
+        self.notifiers = notifiers;
+        self
+    }
+
+    /// Other retries for the "test" step (tests use millisecond waits).
+    #[must_use]
+    pub fn with_notify_test_retry(mut self, retry: RetryPolicy) -> Self {
+        self.notify_test_retry = retry;
+        self
     }
 }

@@ -59,12 +59,23 @@ pub enum Delivery {
 pub async fn active_config<S: SettingsStore + ?Sized>(
     store: &S,
 ) -> Result<Option<NotificationConfig>, StoreError> {
-    let Some(text) = store.get_setting(ACTIVE_CONFIG_KEY).await? else {
+    config_at(store, ACTIVE_CONFIG_KEY).await
+}
+
+/// The configuration stored under `key` (`ACTIVE_CONFIG_KEY` or `DRAFT_CONFIG_KEY`). Settings cannot be
+/// deleted, so a removed configuration is stored as JSON `null` and read back as `None`.
+///
+/// # Errors
+/// The store failed, or the value is not a configuration.
+pub async fn config_at<S: SettingsStore + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<NotificationConfig>, StoreError> {
+    let Some(text) = store.get_setting(key).await? else {
         return Ok(None);
     };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt(format!("{ACTIVE_CONFIG_KEY}: {e}")))
+    serde_json::from_str::<Option<NotificationConfig>>(&text)
+        .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
 }
 
 /// Delivers `event` to the active destination and logs the delivery.

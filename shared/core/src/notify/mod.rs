@@ -17,7 +17,9 @@ pub mod port;
 pub mod retry;
 pub mod signature;
 
-pub use consumer::{Delivery, NotifierFactory, RetryPolicy, active_config, deliver_event};
+pub use consumer::{
+    Delivery, NotifierFactory, RetryPolicy, active_config, config_at, deliver_event,
+};
 pub use destination::{
     Categories, Destination, DestinationConfig, DestinationError, webhook_url_allowed,
 };

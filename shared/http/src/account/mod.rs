@@ -1,17 +1,19 @@
 //! The admin/auth router: `/auth/*` (password login, who-am-I, providers, Claude Code browser sign-in, setup
-//! scripts) and the first `/admin/*` routes (users, teams, identity providers), all in the Anthropic error envelope.
+//! scripts) and the first `/admin/*` routes (users, teams, identity providers, notifications), all in the
+//! Anthropic error envelope.
 //! On Lambda it runs in `functions/admin` (buffered Function URL); locally it is merged into `sluice serve`.
 
 mod admin;
 mod cli;
 mod login;
+mod notifications;
 mod setup;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::HeaderMap;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
 
@@ -43,6 +45,25 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             get(admin::list_teams).post(admin::create_team),
         )
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
+        .route(
+            "/admin/notifications/config",
+            get(notifications::get_config)
+                .put(notifications::save_draft)
+                .delete(notifications::delete_active),
+        )
+        .route(
+            "/admin/notifications/draft",
+            delete(notifications::delete_draft),
+        )
+        .route("/admin/notifications/test", post(notifications::test_draft))
+        .route(
+            "/admin/notifications/activate",
+            post(notifications::activate),
+        )
+        .route(
+            "/admin/notifications/categories",
+            put(notifications::update_categories),
+        )
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
