@@ -23,7 +23,7 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let notifiers = Arc::new(DestinationNotifiers::new(Some(Arc::new(
         sluice_aws::notify::AwsNotifiers::new(&aws),
     ))));
-    crate::feed::spawn(Arc::clone(&store), notifiers, FEED_POLL);
+    crate::feed::spawn(Arc::clone(&store), notifiers.clone(), FEED_POLL);
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     let config = GatewayConfig::from_env(&region)?;
     let prefix = config.model_prefix.clone();
@@ -33,7 +33,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let app = Arc::new(
         AppState::build(store, auth)
             .await
-            .context("cannot prepare sign-in state")?,
+            .context("cannot prepare sign-in state")?
+            .with_notifiers(notifiers),
     );
     let gateway = GatewayState::new(
         app.clone(),
