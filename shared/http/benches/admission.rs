@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
-use sluice_core::identity::{Role, Team, User};
 use sluice_core::keys::mint;
 use sluice_core::spend::budget::{team_budget_key, user_budget_key};
 use sluice_core::store::{Store, VirtualKey};
 use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState};
 use sluice_testkit::calls::{CallLog, counting_dynamodb_client};
+use sluice_testkit::fixtures::person_in_team;
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
 const WARM: usize = 2000;
@@ -32,63 +32,48 @@ async fn gateway(
     endpoint: &str,
     budget_cache: Option<&str>,
 ) -> (GatewayState, HeaderMap) {
-    let m = mint();
-    let (user_id, team_id) = match budget_cache {
-        None => (None, None),
+    let (secret, user_team) = match budget_cache {
+        None => {
+            let m = mint();
+            store
+                .create_key(&VirtualKey {
+                    id: m.id,
+                    name: "bench".into(),
+                    key_hash: m.key_hash,
+                    prefix: m.prefix,
+                    created_at_ms: 1,
+                    revoked_at_ms: None,
+                    user_id: None,
+                    team_id: None,
+                    rate_limit_rpm: Some(1_000_000),
+                })
+                .await
+                .expect("key");
+            (m.secret, None)
+        }
         Some(_) => {
-            let id = unique_name("bench");
-            let team = Team {
-                id: format!("team_{id}"),
-                name: id.clone(),
-                created_at_ms: 1,
-            };
-            store.create_team(&team).await.expect("team");
-            let user = User {
-                id: format!("user_{id}"),
-                email: format!("{id}@example.com"),
-                role: Role::Member,
-                team_id: Some(team.id.clone()),
-                active: true,
-                idp: "local".into(),
-                created_at_ms: 1,
-            };
-            store.create_user(&user).await.expect("user");
-            store
-                .put_setting(
-                    &user_budget_key(&user.id),
-                    r#"{"limit_micros":100000000,"period":"daily"}"#,
-                )
-                .await
-                .expect("user budget");
-            store
-                .put_setting(
-                    &team_budget_key(&team.id),
-                    r#"{"limit_micros":1000000000,"period":"monthly","policy":[{"at_percent":80,"action":"notify"},{"at_percent":100,"action":"block"}]}"#,
-                )
-                .await
-                .expect("team budget");
-            (Some(user.id), Some(team.id))
+            let person = person_in_team(store.as_ref(), Some(1_000_000)).await;
+            (person.secret, Some((person.user.id, person.team.id)))
         }
     };
-    store
-        .create_key(&VirtualKey {
-            id: m.id,
-            name: "bench".into(),
-            key_hash: m.key_hash,
-            prefix: m.prefix,
-            created_at_ms: 1,
-            revoked_at_ms: None,
-            user_id,
-            team_id,
-            rate_limit_rpm: Some(1_000_000),
-        })
-        .await
-        .expect("key");
+    if let Some((user_id, team_id)) = &user_team {
+        store
+            .put_setting(
+                &user_budget_key(user_id),
+                r#"{"limit_micros":100000000,"period":"daily"}"#,
+            )
+            .await
+            .expect("user budget");
+        store
+            .put_setting(
+                &team_budget_key(team_id),
+                r#"{"limit_micros":1000000000,"period":"monthly","policy":[{"at_percent":80,"action":"notify"},{"at_percent":100,"action":"block"}]}"#,
+            )
+            .await
+            .expect("team budget");
+    }
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-api-key",
-        HeaderValue::from_str(&m.secret).expect("ascii"),
-    );
+    headers.insert("x-api-key", HeaderValue::from_str(&secret).expect("ascii"));
     let app = AppState::build(
         store,
         AuthConfig::from_lookup(|_| None, Duration::from_secs(5)),

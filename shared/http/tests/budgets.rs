@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
-use sluice_core::identity::{Role, Team, User};
-use sluice_core::keys::mint;
+use sluice_core::identity::User;
 use sluice_core::spend::BudgetStatus;
 use sluice_core::spend::budget::{team_budget_key, user_budget_key};
 use sluice_core::spend::consumer::consume_usage;
-use sluice_core::store::{Store, VirtualKey};
+use sluice_core::store::Store;
 use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState};
 use sluice_testkit::calls::{CallLog, counting_dynamodb_client};
 use sluice_testkit::contract::builders::new_usage;
+use sluice_testkit::fixtures::person_in_team;
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
 struct Fixture {
@@ -34,23 +34,8 @@ async fn fixture() -> Fixture {
         .expect("table");
     let (client, log) = counting_dynamodb_client(&config);
     let store: Arc<dyn Store> = Arc::new(sluice_aws::DynamoStore::new(client, table));
-    let id = unique_name("b");
-    let team = Team {
-        id: format!("team_{id}"),
-        name: id.clone(),
-        created_at_ms: 1,
-    };
-    store.create_team(&team).await.expect("team");
-    let user = User {
-        id: format!("user_{id}"),
-        email: format!("{id}@example.com"),
-        role: Role::Member,
-        team_id: Some(team.id.clone()),
-        active: true,
-        idp: "local".into(),
-        created_at_ms: 1,
-    };
-    store.create_user(&user).await.expect("user");
+    let person = person_in_team(store.as_ref(), Some(1000)).await;
+    let (user, team) = (person.user.clone(), person.team.clone());
     // $10 a day for the person (standard: warn at 80 %, block at 100 %); the team's $1,000 a month stays far off.
     store
         .put_setting(
@@ -66,26 +51,7 @@ async fn fixture() -> Fixture {
         )
         .await
         .expect("team budget");
-    let m = mint();
-    store
-        .create_key(&VirtualKey {
-            id: m.id,
-            name: "budget".into(),
-            key_hash: m.key_hash,
-            prefix: m.prefix,
-            created_at_ms: 1,
-            revoked_at_ms: None,
-            user_id: Some(user.id.clone()),
-            team_id: Some(team.id.clone()),
-            rate_limit_rpm: Some(1000),
-        })
-        .await
-        .expect("key");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-api-key",
-        HeaderValue::from_str(&m.secret).expect("ascii"),
-    );
+    let headers = api_key(&person.secret);
     Fixture {
         store,
         log,
@@ -94,6 +60,12 @@ async fn fixture() -> Fixture {
         endpoint: moto.endpoint_url().to_owned(),
         _moto: moto,
     }
+}
+
+fn api_key(secret: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-api-key", HeaderValue::from_str(secret).expect("ascii"));
+    headers
 }
 
 async fn gateway(f: &Fixture, budget_cache_secs: &str) -> GatewayState {
@@ -208,26 +180,8 @@ async fn the_budget_read_goes_with_the_rate_limit_and_is_cached() {
 #[tokio::test]
 async fn a_key_over_its_rate_limit_leaves_one_rate_limit_event_per_minute() {
     let f = fixture().await;
-    let m = mint();
-    f.store
-        .create_key(&VirtualKey {
-            id: m.id.clone(),
-            name: "slow".into(),
-            key_hash: m.key_hash,
-            prefix: m.prefix,
-            created_at_ms: 1,
-            revoked_at_ms: None,
-            user_id: Some(f.user.id.clone()),
-            team_id: None,
-            rate_limit_rpm: Some(1),
-        })
-        .await
-        .expect("key");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-api-key",
-        HeaderValue::from_str(&m.secret).expect("ascii"),
-    );
+    let slow = person_in_team(f.store.as_ref(), Some(1)).await;
+    let headers = api_key(&slow.secret);
     let gw = gateway(&f, "5").await;
     gw.admit(&headers)
         .await
@@ -243,14 +197,14 @@ async fn a_key_over_its_rate_limit_leaves_one_rate_limit_event_per_minute() {
         .await
         .expect("events")
         .into_iter()
-        .filter(|e| e.id.starts_with(&format!("rate_limit#{}#", m.id)))
+        .filter(|e| e.id.starts_with(&format!("rate_limit#{}#", slow.key.id)))
         .collect();
     assert_eq!(events.len(), 1, "{events:#?}");
     let payload = &events[0].payload;
     assert_eq!(payload.event_type.as_str(), "rate_limit_hit");
     assert_eq!(
         payload.user_identity.as_deref(),
-        Some(f.user.email.as_str())
+        Some(slow.user.email.as_str())
     );
     let detail = serde_json::to_value(&payload.detail).expect("json");
     assert!(

@@ -47,3 +47,55 @@ mod tests {
         assert!(a.is_active());
     }
 }
+
+/// A person in a team, with a key of their own, all stored.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub user: sluice_core::identity::User,
+    pub team: sluice_core::identity::Team,
+    pub key: VirtualKey,
+    /// The key's secret, for `x-api-key`.
+    pub secret: String,
+}
+
+/// Stores a fresh team, a member of it and a key owned by the member (`rpm` requests per minute, `None`:
+/// unlimited).
+///
+/// # Panics
+/// When the store refuses a write (a test fixture: the test cannot go on).
+pub async fn person_in_team(store: &dyn sluice_core::store::Store, rpm: Option<u32>) -> Person {
+    use sluice_core::identity::{Role, Team, User};
+    let id = Uuid::new_v4().simple().to_string();
+    let team = Team {
+        id: format!("team_{id}"),
+        name: format!("team-{id}"),
+        created_at_ms: now_ms(),
+    };
+    store.create_team(&team).await.expect("team stored");
+    let user = User {
+        id: format!("user_{id}"),
+        email: format!("{id}@example.com"),
+        role: Role::Member,
+        team_id: Some(team.id.clone()),
+        active: true,
+        idp: "local".into(),
+        created_at_ms: now_ms(),
+    };
+    store.create_user(&user).await.expect("user stored");
+    let secret = format!("sk-sluice-test{}", Uuid::new_v4().simple());
+    let key = VirtualKey {
+        key_hash: hash_secret(&secret),
+        prefix: secret.chars().take(14).collect(),
+        user_id: Some(user.id.clone()),
+        team_id: Some(team.id.clone()),
+        rate_limit_rpm: rpm,
+        ..new_key("person")
+    };
+    store.create_key(&key).await.expect("key stored");
+    Person {
+        user,
+        team,
+        key,
+        secret,
+    }
+}
