@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check that every events/*.json is a well-formed Lambda Function URL event (payload format 2.0).
+"""Check that every events/*.json is a well-formed Lambda event: Function URL events (payload format 2.0) for
+the gateway and admin functions, DynamoDB Streams events for the spend and notify functions.
 
 Sample events are fixtures for `cargo lambda invoke`, `sam local invoke` and the Rust tests; a typo
 here would only show up much later as a confusing deserialisation error in the runtime.
@@ -28,6 +29,17 @@ EXPECTED = {
     "admin-cli-poll.json": ("GET", "/auth/cli/poll"),
     "admin-setup.json": ("GET", "/auth/setup"),
 }
+
+
+# The stream functions' sample events and the item_type their function's filter lets through. A sample may
+# also carry other records on purpose (the handler must skip them); at least one must be of this type.
+EXPECTED_STREAM = {
+    "spend-usage-batch.json": "usage",
+    "notify-event-insert.json": "notify_event",
+}
+STREAM_RECORD = ("eventID", "eventName", "eventSource", "awsRegion", "dynamodb")
+STREAM_BODY = ("Keys", "SequenceNumber", "SizeBytes", "StreamViewType")
+ATTRIBUTE_TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
 
 
 def missing(obj: dict, keys: tuple[str, ...]) -> list[str]:
@@ -70,18 +82,65 @@ def check_function_url_event(path: Path) -> list[str]:
     return errors
 
 
+def check_attribute(path: str, value) -> list[str]:
+    """One DynamoDB JSON attribute value: exactly one type key."""
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in ATTRIBUTE_TYPES:
+        return [f"{path} is not a DynamoDB attribute value: {value!r}"]
+    (kind, inner), = value.items()
+    if kind == "M":
+        return [e for k, v in inner.items() for e in check_attribute(f"{path}.{k}", v)]
+    if kind == "L":
+        return [e for i, v in enumerate(inner) for e in check_attribute(f"{path}[{i}]", v)]
+    if kind in ("S", "N") and not isinstance(inner, str):
+        return [f"{path}: {kind} value is not a string"]
+    return []
+
+
+def check_stream_event(path: Path) -> list[str]:
+    errors: list[str] = []
+    try:
+        ev = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        return [f"not JSON: {e}"]
+    records = ev.get("Records") if isinstance(ev, dict) else None
+    if not isinstance(records, list) or not records:
+        return ["no Records list"]
+    wanted = EXPECTED_STREAM.get(path.name)
+    seen_types = set()
+    for i, rec in enumerate(records):
+        where = f"Records[{i}]"
+        errors += [f"{where}: missing {k}" for k in missing(rec, STREAM_RECORD)]
+        if rec.get("eventName") not in ("INSERT", "MODIFY", "REMOVE"):
+            errors.append(f"{where}: eventName {rec.get('eventName')!r}")
+        body = rec.get("dynamodb", {})
+        errors += [f"{where}.dynamodb: missing {k}" for k in missing(body, STREAM_BODY)]
+        if not str(body.get("SequenceNumber", "")).isdigit():
+            errors.append(f"{where}: SequenceNumber is not a string of digits")
+        image = body.get("NewImage", {})
+        for name, value in {**body.get("Keys", {}), **image}.items():
+            errors += check_attribute(f"{where}.{name}", value)
+        seen_types.add(image.get("item_type", {}).get("S"))
+    if wanted and wanted not in seen_types:
+        errors.append(f"no record of item_type {wanted!r}")
+    return errors
+
+
 def main() -> int:
     events_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "events"
     files = sorted(events_dir.glob("*.json"))
     failed = 0
-    for name in sorted(set(EXPECTED) - {f.name for f in files}):
+    for name in sorted((set(EXPECTED) | set(EXPECTED_STREAM)) - {f.name for f in files}):
         print(f"check-events: {name}: missing from {events_dir}", file=sys.stderr)
         failed += 1
     for f in files:
-        # Gateway and admin events are Function URL events; other functions' events have other shapes.
-        if not f.name.startswith(("gateway-", "admin-")):
+        # Gateway and admin events are Function URL events; spend and notify events are stream events.
+        if f.name.startswith(("gateway-", "admin-")):
+            errors = check_function_url_event(f)
+        elif f.name.startswith(("spend-", "notify-")):
+            errors = check_stream_event(f)
+        else:
             continue
-        for err in check_function_url_event(f):
+        for err in errors:
             print(f"check-events: {f.name}: {err}", file=sys.stderr)
             failed += 1
     if failed:

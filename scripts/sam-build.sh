@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `sam build` without Docker: SAM calls cargo-lambda (from .venv, with zig) to cross-compile the
-# gateway for Graviton, then we check that the artifact really is an aarch64 Linux executable.
+# functions for Graviton, then we check that each artifact really is an aarch64 Linux executable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -15,7 +15,7 @@ done
 
 sam build --beta-features --template-file template.yaml "$@"
 
-for fn in GatewayFunction AdminFunction; do
+for fn in GatewayFunction AdminFunction SpendFunction NotifyFunction; do
 bootstrap=.aws-sam/build/$fn/bootstrap
 python - "$bootstrap" <<'PY'
 import struct, sys

@@ -76,6 +76,75 @@ def check_function_urls(resources: dict) -> None:
             fail(f"{name}: AuthType is {props.get('AuthType')!r}, expected 'NONE' (Sluice authenticates)")
 
 
+# Each stream function and the item_type its event source mapping lets through. The handlers report partial
+# batch failures by sequence number, decode the new image, and rely on the filter to be started only for
+# their own items (they skip anything else, but every skipped batch is a paid invocation).
+EXPECTED_STREAM_CONSUMERS = {
+    "SpendFunction": "usage",
+    "NotifyFunction": "notify_event",
+}
+# Lambda reads at most this many seconds of a failing record before the failure destination gets it; the
+# stream keeps records 24 h, so the rest of the day is left to redrive them.
+STREAM_RETENTION_S = 24 * 3600
+
+
+def check_stream_consumers(resources: dict) -> None:
+    table_streams = {
+        name: r.get("Properties", {}).get("StreamSpecification", {}).get("StreamViewType")
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::DynamoDB::Table"
+    }
+    mappings = {
+        name: r.get("Properties", {})
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::Lambda::EventSourceMapping"
+    }
+    by_function = {}
+    for name, props in mappings.items():
+        function = props.get("FunctionName", {}).get("Ref")
+        by_function.setdefault(function, []).append((name, props))
+    unexpected = sorted(set(by_function) - set(EXPECTED_STREAM_CONSUMERS))
+    if unexpected:
+        fail(f"unexpected event source mapping for {', '.join(map(str, unexpected))}; add it to EXPECTED_STREAM_CONSUMERS")
+    if len(by_function) > 2:
+        fail("DynamoDB Streams throttles a shard read by more than two consumers")
+    for function, item_type in EXPECTED_STREAM_CONSUMERS.items():
+        found = by_function.get(function, [])
+        if len(found) != 1:
+            fail(f"{function}: expected one stream event source mapping, found {len(found)}")
+        name, props = found[0]
+        source = props.get("EventSourceArn", {}).get("Fn::GetAtt", [])
+        if len(source) != 2 or source[1] != "StreamArn" or source[0] not in table_streams:
+            fail(f"{name}: EventSourceArn is not a table's StreamArn: {source!r}")
+        view = table_streams[source[0]]
+        if view not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+            fail(f"{source[0]}: StreamViewType {view!r} carries no new image for {function}")
+        if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+            fail(f"{name}: FunctionResponseTypes must be ['ReportBatchItemFailures'] (the handler reports failed records)")
+        if props.get("StartingPosition") != "TRIM_HORIZON":
+            fail(f"{name}: StartingPosition must be TRIM_HORIZON (records from before the function existed count)")
+        if not props.get("BisectBatchOnFunctionError"):
+            fail(f"{name}: BisectBatchOnFunctionError must be true")
+        if not props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+            fail(f"{name}: no OnFailure destination; records that keep failing would be dropped unseen")
+        retries = props.get("MaximumRetryAttempts")
+        if not isinstance(retries, int) or retries < 0:
+            fail(f"{name}: MaximumRetryAttempts must be a bounded count, found {retries!r}")
+        age = props.get("MaximumRecordAgeInSeconds")
+        if not isinstance(age, int) or not 60 <= age < STREAM_RETENTION_S:
+            fail(f"{name}: MaximumRecordAgeInSeconds {age!r} leaves no time to redrive within the stream's 24 h")
+        filters = props.get("FilterCriteria", {}).get("Filters", [])
+        if len(filters) != 1:
+            fail(f"{name}: expected one filter, found {len(filters)}")
+        try:
+            pattern = json.loads(filters[0].get("Pattern", ""))
+        except json.JSONDecodeError as e:
+            fail(f"{name}: filter pattern is not JSON: {e}")
+        wanted = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"item_type": {"S": [item_type]}}}}
+        if pattern != wanted:
+            fail(f"{name}: filter pattern {pattern!r}, expected {wanted!r}")
+
+
 def main() -> None:
     # The translator asks boto3 for a region even when AWS::Region is given; pin it so that no
     # profile or environment of the person running this changes the output.
@@ -88,6 +157,7 @@ def main() -> None:
     as_if_packaged(template)
     translated = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
     check_function_urls(translated.get("Resources", {}))
+    check_stream_consumers(translated.get("Resources", {}))
     Path(sys.argv[2]).write_text(json.dumps(translated, indent=2) + "\n", encoding="utf-8")
     print(f"sam-translate: {sys.argv[1]} -> {sys.argv[2]} ({len(translated['Resources'])} resources)")
 
