@@ -1,8 +1,11 @@
 //! `sluice usage replay`: puts usage records from the ledger's fallback back into the store.
+//! `sluice usage recount`: runs the spend consumer over stored records again (after the stream's 24 h).
 
 use std::io::Write;
 
 use anyhow::Context;
+use chrono::{Days, NaiveDate};
+use sluice_core::spend::consumer::consume_usage;
 use sluice_http::usage::FileUsageFallback;
 
 use crate::StoreArgs;
@@ -18,10 +21,26 @@ pub enum UsageCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Count stored usage records of these UTC days into spend counters, rollups and budget events, as the spend
+    /// consumer does. Records it already counted are skipped (each is counted once, by request id), so this is
+    /// safe to run any time: for records the stream could not deliver within its 24 hours, for example.
+    Recount {
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: NaiveDate,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 pub async fn run(command: UsageCommand) -> anyhow::Result<()> {
-    let UsageCommand::Replay { queue_url, store } = command;
+    let (queue_url, store) = match command {
+        UsageCommand::Replay { queue_url, store } => (queue_url, store),
+        UsageCommand::Recount { from, to, store } => return recount(from, to, &store).await,
+    };
     let mut out = std::io::stdout().lock();
     match (queue_url, &store.table) {
         (Some(queue), Some(table)) => {
@@ -54,5 +73,50 @@ pub async fn run(command: UsageCommand) -> anyhow::Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+async fn recount(from: NaiveDate, to: NaiveDate, store: &StoreArgs) -> anyhow::Result<()> {
+    if to < from {
+        anyhow::bail!("--to {to} is before --from {from}");
+    }
+    let store = crate::keys::open(store).await?;
+    let days = (to - from).num_days() + 1;
+    let (mut counted, mut already, mut events) = (0_u64, 0_u64, 0_usize);
+    let mut day = from;
+    let mut progress = std::io::stderr().lock();
+    for n in 1..=days {
+        let start = day.and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
+        let records = store
+            .usage_between(
+                start.timestamp_millis(),
+                start.timestamp_millis() + 86_400_000,
+            )
+            .await
+            .with_context(|| format!("reading the usage of {day}"))?;
+        for record in &records {
+            let consumed = consume_usage(store.as_ref(), record, chrono::Utc::now())
+                .await
+                .with_context(|| format!("counting {}", record.request_id))?;
+            if consumed.applied {
+                counted += 1;
+            } else {
+                already += 1;
+            }
+            events += consumed.new_events.len();
+        }
+        writeln!(
+            progress,
+            "day {n}/{days} {day}: {} record(s)",
+            records.len()
+        )?;
+        day = day
+            .checked_add_days(Days::new(1))
+            .context("date overflow")?;
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "Counted {counted} usage record(s); {already} were already counted; {events} new budget event(s)."
+    )?;
     Ok(())
 }

@@ -247,3 +247,45 @@ def test_a_shaped_budget_slows_a_team_member_to_its_rate(budget_gateway: Gateway
     assert "1 per minute" in throttled.json()["error"]["message"]
     assert 0 < int(throttled.headers["retry-after"]) <= 60
     assert throttled.headers["x-sluice-budget-status"] == "shaped"
+
+
+def test_usage_recount_counts_stored_records_once(tmp_path: Path) -> None:
+    """Records that reached the table but not the spend consumer (replayed from the fallback with no server
+    running) are counted by `sluice usage recount`, and only once however often it runs."""
+    from e2e_support import SLUICE, base_env
+
+    data = tmp_path / "data"
+    data.mkdir()
+    day = "2026-03-04"
+    records = []
+    for i, cost in enumerate([1_250_000, 2_500_000, None]):
+        records.append({
+            "request_id": f"req_recount_{i}", "time_ms": 1772582400000 + i * 3_600_000, "key_id": "key_r",
+            "user_id": "u_recount", "team_id": None, "requested_model": "claude-sonnet-4-5",
+            "bedrock_model_id": "us.anthropic.claude-sonnet-4-5-v1:0", "stream": True, "input_tokens": 10,
+            "output_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0, "cache_write_5m_tokens": None,
+            "cache_write_1h_tokens": None, "stop_reason": "end_turn", "duration_ms": 900, "ttfb_ms": 100,
+            "invocation_metrics": None, "tool_names": [], "thinking": False, "session_id": None, "endpoint": None,
+            "region": None, "outcome": "complete", "cost_micros": cost,
+        })
+    (data / "usage-fallback.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def sluice(*args: str) -> str:
+        done = subprocess.run([str(SLUICE), *args, "--data-dir", str(data)], env=base_env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "Replayed 3 usage record(s)" in sluice("usage", "replay")
+
+    def org_total() -> dict | None:
+        rows = json.loads(sluice("spend", "--period", "daily", "--at", day, "--json"))["rows"]
+        return next((r for r in rows if r["owner"] == "org"), None)
+
+    assert org_total() is None, "nothing is counted before the recount"
+    assert "Counted 3 usage record(s); 0 were already counted" in sluice("usage", "recount", "--from", day, "--to", day)
+    total = org_total()
+    assert total is not None
+    assert (total["cost_micros"], total["requests"], total["unpriced_requests"]) == (3_750_000, 3, 1)
+    assert "Counted 0 usage record(s); 3 were already counted" in sluice("usage", "recount", "--from", "2026-03-01", "--to", day)
+    assert org_total()["cost_micros"] == 3_750_000
