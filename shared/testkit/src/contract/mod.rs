@@ -11,17 +11,19 @@
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
 //!
-//! The other ports (users, teams, IdPs, settings, CLI sessions, counters, usage) take the whole `Store`
+//! The other ports (users, teams, IdPs, settings, CLI sessions, counters, usage, spend, events) take the whole `Store`
 //! behind an `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in
-//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, `usage.rs`, listed in `STORE_CASES` and in
+//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
 //! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
 //! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
 pub mod builders;
 pub mod cli_sessions;
 pub mod counters;
+pub mod events;
 pub mod idps;
 pub mod keys;
 pub mod settings;
+pub mod spend;
 pub mod teams;
 pub mod usage;
 pub mod users;
@@ -165,6 +167,18 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         records_with_every_optional_field_and_with_none_round_trip,
         sanitized_record_with_former_nuls_and_unicode_round_trips,
     }
+    spend {
+        applied_once_then_a_replay_changes_nothing,
+        different_records_add_up_and_fields_with_dots_round_trip,
+        concurrent_applications_count_each_record_exactly_once,
+        budget_inputs_returns_present_settings_and_counters_only,
+        counters_in_lists_one_family_in_key_order,
+    }
+    events {
+        an_event_is_stored_once_and_found_by_id,
+        recent_events_are_newest_first_and_limited,
+        deliveries_are_logged_newest_first_and_limited,
+    }
 };
 
 /// Runs every `STORE_CASES` case in sequence against one store; panics at the first broken behaviour.
@@ -229,6 +243,18 @@ macro_rules! store_contract_tests {
                 between_is_from_inclusive_to_exclusive_oldest_first_across_two_days,
                 records_with_every_optional_field_and_with_none_round_trip,
                 sanitized_record_with_former_nuls_and_unicode_round_trips,
+            }
+            spend {
+                applied_once_then_a_replay_changes_nothing,
+                different_records_add_up_and_fields_with_dots_round_trip,
+                concurrent_applications_count_each_record_exactly_once,
+                budget_inputs_returns_present_settings_and_counters_only,
+                counters_in_lists_one_family_in_key_order,
+            }
+            events {
+                an_event_is_stored_once_and_found_by_id,
+                recent_events_are_newest_first_and_limited,
+                deliveries_are_logged_newest_first_and_limited,
             }
         );
     };
