@@ -12,7 +12,10 @@ fn fresh() -> String {
     Uuid::new_v4().simple().to_string()
 }
 
-fn delta(request_id: &str, counters: &[(&str, &str, &[(&str, u64)])]) -> SpendDelta {
+/// A counter to add to: key, family, field additions.
+type Adds<'a> = (&'a str, &'a str, &'a [(&'a str, u64)]);
+
+fn delta(request_id: &str, counters: &[Adds<'_>]) -> SpendDelta {
     SpendDelta {
         request_id: request_id.to_owned(),
         marker_expires_at_s: 4_000_000_000,
