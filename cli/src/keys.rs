@@ -7,7 +7,10 @@ use anyhow::Context;
 use sluice_core::keys::mint;
 use sluice_core::store::{Store, VirtualKey};
 
+use serde_json::json;
+
 use crate::StoreArgs;
+use crate::remote::Remote;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
@@ -21,7 +24,7 @@ pub enum KeysCommand {
         /// The person the key belongs to (their sign-in email); spend and limits are attributed to them.
         #[arg(long)]
         user: Option<String>,
-        /// The team the key belongs to (team id, `team_...`).
+        /// The team the key belongs to (team id, `team_...`; with --url also a team name).
         #[arg(long)]
         team_id: Option<String>,
         #[command(flatten)]
@@ -43,7 +46,18 @@ pub enum KeysCommand {
     },
 }
 
+/// Refuses `--url` for commands that work on a store only.
+pub(crate) fn store_only(args: &StoreArgs) -> anyhow::Result<()> {
+    match &args.url {
+        Some(url) => anyhow::bail!(
+            "this command works on a store (--data-dir or --table), not through the admin API at {url}"
+        ),
+        None => Ok(()),
+    }
+}
+
 pub(crate) async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    store_only(args)?;
     match &args.table {
         Some(table) => {
             let aws = sluice_aws::load_aws_config().await?;
@@ -69,6 +83,31 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             team_id,
             store,
         } => {
+            if let Some(url) = &store.url {
+                let remote = Remote::connect(url)?;
+                let user_id = match &user {
+                    Some(email) => Some(remote.user_id(email).await?),
+                    None => None,
+                };
+                let team_id = match &team_id {
+                    Some(team) => Some(remote.team_id(team).await?),
+                    None => None,
+                };
+                let created = remote
+                    .post(
+                        "/admin/keys",
+                        json!({"name": name, "rate_limit_rpm": rpm.unwrap_or(0), "user_id": user_id, "team_id": team_id}),
+                    )
+                    .await?;
+                let secret = created["key"].as_str().context("the answer has no key")?;
+                writeln!(
+                    out,
+                    "Created key {} ({name}). Keep the secret below; it is not shown again.",
+                    created["id"].as_str().unwrap_or("?")
+                )?;
+                writeln!(out, "{secret}")?;
+                return Ok(());
+            }
             let store = open(&store).await?;
             let user_id = match user {
                 Some(email) => Some(
@@ -110,6 +149,36 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             )?;
             writeln!(out, "{}", minted.secret)?;
         }
+        KeysCommand::List { json, store } if store.url.is_some() => {
+            let url = store.url.as_deref().unwrap_or_default();
+            let listed = Remote::connect(url)?.get("/admin/keys").await?;
+            let keys = listed["keys"].as_array().cloned().unwrap_or_default();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<22} {:<20} {:<16} {:<10}",
+                    "ID", "NAME", "PREFIX", "STATUS"
+                )?;
+                for k in &keys {
+                    let status = if k["is_active"].as_bool() == Some(false) {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    let text = |f: &str| k[f].as_str().unwrap_or("-").to_owned();
+                    writeln!(
+                        out,
+                        "{:<22} {:<20} {:<16} {:<10}",
+                        text("id"),
+                        text("name"),
+                        text("prefix"),
+                        status
+                    )?;
+                }
+            }
+        }
         KeysCommand::List { json, store } => {
             let keys = open(&store).await?.list_keys().await?;
             if json {
@@ -129,6 +198,13 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                     )?;
                 }
             }
+        }
+        KeysCommand::Revoke { id, store } if store.url.is_some() => {
+            let url = store.url.as_deref().unwrap_or_default();
+            Remote::connect(url)?
+                .post(&format!("/admin/keys/{id}/revoke"), json!({}))
+                .await?;
+            writeln!(out, "Revoked key {id}.")?;
         }
         KeysCommand::Revoke { id, store } => {
             match open(&store).await?.revoke_key(&id, now_ms()).await? {

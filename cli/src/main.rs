@@ -1,6 +1,7 @@
 //! `sluice`: the local server, the Bedrock simulator and admin commands.
 //!
 //! - `serve`: the gateway in one process on SQLite (`--data-dir`), Bedrock through the standard AWS chain.
+//! - `login`, `users`, `teams`: sign in to a running Sluice; people and teams (local store or `--url`).
 //! - `keys`: create, list and revoke virtual keys (SQLite by default, DynamoDB with `--table`).
 //! - `spend`: period totals per org, team and person; `budget set|clear`: budgets.
 //! - `usage replay`: puts records from the usage ledger's fallback back into the store.
@@ -8,6 +9,8 @@
 
 mod feed;
 mod keys;
+mod people;
+mod remote;
 mod serve;
 mod sim;
 mod spend;
@@ -38,6 +41,9 @@ pub struct StoreArgs {
     /// environment and profile chain.
     #[arg(long, env = "SLUICE_TABLE", conflicts_with = "data_dir")]
     pub table: Option<String>,
+    /// Go through the admin API of a running Sluice (its admin address; sign in first with `sluice login`).
+    #[arg(long, env = "SLUICE_URL", conflicts_with_all = ["data_dir", "table"])]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +54,26 @@ enum Command {
         listen: String,
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".data")]
         data_dir: PathBuf,
+    },
+    /// Sign in to a running Sluice (its admin address) for commands given `--url`.
+    Login {
+        #[arg(long, env = "SLUICE_URL")]
+        url: String,
+        #[arg(long, short = 'u', default_value = "admin")]
+        username: String,
+        /// The password (else read from SLUICE_PASSWORD, else from standard input).
+        #[arg(long, short = 'p', env = "SLUICE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Manage people.
+    Users {
+        #[command(subcommand)]
+        command: people::UsersCommand,
+    },
+    /// Manage teams.
+    Teams {
+        #[command(subcommand)]
+        command: people::TeamsCommand,
     },
     /// Manage virtual keys.
     Keys {
@@ -76,6 +102,9 @@ async fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let default = match cli.command {
             Command::Keys { .. }
+            | Command::Login { .. }
+            | Command::Users { .. }
+            | Command::Teams { .. }
             | Command::Usage { .. }
             | Command::Spend(_)
             | Command::Budget { .. } => "warn",
@@ -91,6 +120,22 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen, data_dir } => serve::run(&listen, &data_dir).await,
         Command::Keys { command } => keys::run(command).await,
+        Command::Login {
+            url,
+            username,
+            password,
+        } => {
+            let password = match password {
+                Some(p) => Ok(p),
+                None => remote::read_password(),
+            };
+            match password {
+                Ok(password) => remote::login(&url, &username, &password).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Users { command } => people::run_users(command).await,
+        Command::Teams { command } => people::run_teams(command).await,
         Command::BedrockSim(args) => sim::run(args).await,
         Command::Usage { command } => usage::run(command).await,
         Command::Spend(args) => spend::run_spend(args).await,

@@ -16,6 +16,7 @@ use sluice_core::spend::{Period, Policy};
 use sluice_core::store::Store;
 
 use crate::StoreArgs;
+use crate::remote::Remote;
 
 #[derive(Debug, clap::Args)]
 pub struct SpendArgs {
@@ -45,12 +46,15 @@ struct Row {
 }
 
 pub async fn run_spend(args: SpendArgs) -> anyhow::Result<()> {
-    let store = crate::keys::open(&args.store).await?;
     let at = match args.at {
         Some(day) => Utc.from_utc_datetime(&day.and_hms_opt(12, 0, 0).context("valid time")?),
         None => Utc::now(),
     };
     let window = args.period.window(at);
+    if let Some(url) = &args.store.url {
+        return remote_spend(url, &args, &window).await;
+    }
+    let store = crate::keys::open(&args.store).await?;
     let counters = store
         .counters_in(&period_family(&window))
         .await
@@ -133,6 +137,60 @@ pub async fn run_spend(args: SpendArgs) -> anyhow::Result<()> {
             row.requests,
             row.unpriced_requests
         )?;
+    }
+    Ok(())
+}
+
+/// Period totals through the admin API (the org analytics of the period's days).
+async fn remote_spend(
+    url: &str,
+    args: &SpendArgs,
+    window: &sluice_core::spend::PeriodWindow,
+) -> anyhow::Result<()> {
+    let last_day = (window.next_reset - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let path = format!(
+        "/admin/analytics/org/spend?from={}&to={last_day}",
+        window.start.format("%Y-%m-%d")
+    );
+    let answer = Remote::connect(url)?.get(&path).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} spend from {} (resets {})",
+        args.period,
+        window.start.format("%Y-%m-%d"),
+        window.resets_rfc3339()
+    )?;
+    writeln!(
+        out,
+        "{:<5} {:<40} {:>12} {:>9}",
+        "WHO", "NAME", "SPEND_USD", "REQUESTS"
+    )?;
+    let rows = |list: &str, name: &str, owner: &str| -> Vec<String> {
+        answer[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "{owner:<5} {:<40} {:>12.2} {:>9}",
+                    r[name].as_str().unwrap_or("(none)"),
+                    r["cost_usd"].as_f64().unwrap_or(0.0),
+                    r["request_count"].as_u64().unwrap_or(0)
+                )
+            })
+            .collect()
+    };
+    for line in rows("by_team", "team_name", "team").into_iter().chain(rows(
+        "by_user",
+        "user_identity",
+        "user",
+    )) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
@@ -222,6 +280,19 @@ pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
             shaped_rpm,
             store,
         } => {
+            if let Some(url) = &store.url {
+                let policy = policy
+                    .map(|name| Policy::preset(&name, Some(shaped_rpm)))
+                    .transpose()
+                    .context("invalid policy")?;
+                let body = BudgetBody {
+                    limit: usd(limit.as_ref())?,
+                    member_default: usd(member_default.as_ref())?,
+                    period,
+                    policy,
+                };
+                return remote_budget(url, &target, Some(body)).await;
+            }
             let store = crate::keys::open(&store).await?;
             let key = setting_key(store.as_ref(), &target).await?;
             let policy = policy
@@ -264,6 +335,9 @@ pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
             writeln!(std::io::stdout().lock(), "{key} = {value}")?;
         }
         BudgetCommand::Clear { target, store } => {
+            if let Some(url) = &store.url {
+                return remote_budget(url, &target, None).await;
+            }
             let store = crate::keys::open(&store).await?;
             let key = setting_key(store.as_ref(), &target).await?;
             // Settings have no delete; an empty object is not a budget, so store the absence explicitly.
@@ -271,5 +345,81 @@ pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
             writeln!(std::io::stdout().lock(), "{key} cleared")?;
         }
     }
+    Ok(())
+}
+
+/// A budget to set through the admin API.
+struct BudgetBody {
+    limit: Option<u64>,
+    member_default: Option<u64>,
+    period: Period,
+    policy: Option<Policy>,
+}
+
+/// Micro-dollars as the admin API's USD number.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "amounts far below 2^53 micro-dollars"
+)]
+fn usd_number(micros: Option<u64>) -> serde_json::Value {
+    micros.map_or(serde_json::Value::Null, |m| {
+        serde_json::json!(m as f64 / 1e6)
+    })
+}
+
+/// Sets (`Some`) or clears (`None`) a budget through the admin API: CCAG's spend-limit, team budget and default
+/// budget routes.
+async fn remote_budget(url: &str, target: &Target, body: Option<BudgetBody>) -> anyhow::Result<()> {
+    let remote = Remote::connect(url)?;
+    let period = body.as_ref().map_or(Period::Monthly, |b| b.period);
+    let policy = body
+        .as_ref()
+        .and_then(|b| b.policy.clone())
+        .map(|p| serde_json::json!(p));
+    let limit = usd_number(body.as_ref().and_then(|b| b.limit));
+    let what = if let Some(email) = &target.user {
+        let id = remote.user_id(email).await?;
+        if body
+            .as_ref()
+            .is_some_and(|b| b.policy.is_some() || b.member_default.is_some())
+        {
+            bail!(
+                "a person's budget takes --limit and --period; policies belong to teams and the org"
+            );
+        }
+        remote
+            .put(
+                &format!("/admin/users/{id}/spend-limit"),
+                serde_json::json!({"limit_usd": limit, "period": period.as_str()}),
+            )
+            .await?;
+        format!("user {email}")
+    } else if let Some(team) = &target.team {
+        let id = remote.team_id(team).await?;
+        let mut request = serde_json::json!({
+            "budget_amount_usd": limit,
+            "budget_period": period.as_str(),
+            "default_user_budget_usd": usd_number(body.as_ref().and_then(|b| b.member_default)),
+        });
+        if let Some(policy) = &policy {
+            request["budget_policy"] = policy.clone();
+        }
+        remote
+            .put(&format!("/admin/teams/{id}/budget"), request)
+            .await?;
+        format!("team {team}")
+    } else {
+        let mut request =
+            serde_json::json!({"budget_amount_usd": limit, "budget_period": period.as_str()});
+        if let Some(policy) = &policy {
+            request["budget_policy"] = policy.clone();
+        }
+        remote
+            .put("/admin/settings/default-budget", request)
+            .await?;
+        "the org default".to_owned()
+    };
+    let done = if body.is_some() { "set" } else { "cleared" };
+    writeln!(std::io::stdout().lock(), "Budget of {what} {done}.")?;
     Ok(())
 }

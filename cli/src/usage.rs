@@ -38,7 +38,10 @@ pub enum UsageCommand {
 
 pub async fn run(command: UsageCommand) -> anyhow::Result<()> {
     let (queue_url, store) = match command {
-        UsageCommand::Replay { queue_url, store } => (queue_url, store),
+        UsageCommand::Replay { queue_url, store } => {
+            crate::keys::store_only(&store)?;
+            (queue_url, store)
+        }
         UsageCommand::Recount { from, to, store } => return recount(from, to, &store).await,
     };
     let mut out = std::io::stdout().lock();

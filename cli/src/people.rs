@@ -1,0 +1,257 @@
+//! `sluice users` and `sluice teams`: people and teams, in a local store (`--data-dir`, `--table`) or through the
+//! admin API of a running Sluice (`--url`, after `sluice login`).
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sluice_core::identity::{Role, Team, new_id};
+use sluice_http::auth::new_user;
+
+use crate::StoreArgs;
+use crate::remote::Remote;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UsersCommand {
+    /// List people.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a person (they can then sign in, or own keys).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Team id or name.
+        #[arg(long)]
+        team: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Put a person in a team (`--team`) or take them out of theirs (`--no-team`).
+    SetTeam {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required_unless_present = "no_team")]
+        team: Option<String>,
+        #[arg(long, conflicts_with = "team")]
+        no_team: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TeamsCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn row(out: &mut impl Write, cols: &[&str]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<22} {:<34} {:<8} {:<22}",
+        cols[0], cols[1], cols[2], cols[3]
+    )
+}
+
+pub async fn run_users(command: UsersCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        UsersCommand::List { json, store } => {
+            let users: Vec<Value> = match &store.url {
+                Some(url) => Remote::connect(url)?.get("/admin/users").await?["users"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                None => crate::keys::open(&store)
+                    .await?
+                    .list_users()
+                    .await?
+                    .into_iter()
+                    .map(|u| json!(u))
+                    .collect(),
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&users)?)?;
+                return Ok(());
+            }
+            row(&mut out, &["ID", "EMAIL", "ROLE", "TEAM"])?;
+            for u in &users {
+                let text = |k: &str| u[k].as_str().unwrap_or("-").to_owned();
+                row(
+                    &mut out,
+                    &[&text("id"), &text("email"), &text("role"), &text("team_id")],
+                )?;
+            }
+        }
+        UsersCommand::Create {
+            email,
+            role,
+            team,
+            store,
+        } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("role is admin or member, not {role}"))?;
+            let id = match &store.url {
+                Some(url) => {
+                    let remote = Remote::connect(url)?;
+                    let team_id = match &team {
+                        Some(t) => Some(remote.team_id(t).await?),
+                        None => None,
+                    };
+                    let created = remote
+                        .post(
+                            "/admin/users",
+                            json!({"email": email, "role": role.as_str(), "team_id": team_id}),
+                        )
+                        .await?;
+                    created["id"].as_str().unwrap_or_default().to_owned()
+                }
+                None => {
+                    let store = crate::keys::open(&store).await?;
+                    let mut user = new_user(email.trim(), role, "admin");
+                    if let Some(t) = &team {
+                        user.team_id = Some(local_team(store.as_ref(), t).await?.id);
+                    }
+                    store
+                        .create_user(&user)
+                        .await
+                        .context("cannot add the user")?;
+                    user.id
+                }
+            };
+            writeln!(out, "Created user {id} ({email}).")?;
+        }
+        UsersCommand::SetTeam {
+            email,
+            team,
+            no_team,
+            store,
+        } => {
+            debug_assert!(team.is_some() != no_team);
+            match &store.url {
+                Some(url) => {
+                    let remote = Remote::connect(url)?;
+                    let user_id = remote.user_id(&email).await?;
+                    let team_id = match &team {
+                        Some(t) => Some(remote.team_id(t).await?),
+                        None => None,
+                    };
+                    remote
+                        .put(
+                            &format!("/admin/users/{user_id}/team"),
+                            json!({"team_id": team_id}),
+                        )
+                        .await?;
+                }
+                None => {
+                    let store = crate::keys::open(&store).await?;
+                    let mut user = store
+                        .user_by_email(&email.trim().to_lowercase())
+                        .await?
+                        .with_context(|| format!("no user with email {email}"))?;
+                    user.team_id = match &team {
+                        Some(t) => Some(local_team(store.as_ref(), t).await?.id),
+                        None => None,
+                    };
+                    if !store.update_user(&user).await? {
+                        bail!("no user with email {email}");
+                    }
+                }
+            }
+            match team {
+                Some(t) => writeln!(out, "{email} is now in team {t}.")?,
+                None => writeln!(out, "{email} is in no team now.")?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A team of a local store by id or name.
+pub async fn local_team(store: &dyn sluice_core::store::Store, team: &str) -> anyhow::Result<Team> {
+    if let Some(found) = store.team_by_id(team).await? {
+        return Ok(found);
+    }
+    store
+        .list_teams()
+        .await?
+        .into_iter()
+        .find(|t| t.name == team)
+        .with_context(|| format!("no team with id or name {team}"))
+}
+
+pub async fn run_teams(command: TeamsCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        TeamsCommand::List { json, store } => {
+            let teams: Vec<Value> = match &store.url {
+                Some(url) => Remote::connect(url)?.get("/admin/teams").await?["teams"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                None => crate::keys::open(&store)
+                    .await?
+                    .list_teams()
+                    .await?
+                    .into_iter()
+                    .map(|t| json!(t))
+                    .collect(),
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&teams)?)?;
+                return Ok(());
+            }
+            writeln!(out, "{:<24} NAME", "ID")?;
+            for t in &teams {
+                writeln!(
+                    out,
+                    "{:<24} {}",
+                    t["id"].as_str().unwrap_or("-"),
+                    t["name"].as_str().unwrap_or("-")
+                )?;
+            }
+        }
+        TeamsCommand::Create { name, store } => {
+            let id = match &store.url {
+                Some(url) => Remote::connect(url)?
+                    .post("/admin/teams", json!({"name": name}))
+                    .await?["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                None => {
+                    let team = Team {
+                        id: new_id("team"),
+                        name: name.trim().to_owned(),
+                        created_at_ms: chrono::Utc::now().timestamp_millis(),
+                    };
+                    crate::keys::open(&store)
+                        .await?
+                        .create_team(&team)
+                        .await
+                        .context("cannot add the team")?;
+                    team.id
+                }
+            };
+            writeln!(out, "Created team {id} ({name}).")?;
+        }
+    }
+    Ok(())
+}
