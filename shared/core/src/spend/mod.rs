@@ -2,6 +2,7 @@
 //! settings in; the functions here say what it costs, which period it falls in and what the budget decides.
 //!
 //! - `ledger`: what a usage record adds to period spend counters and analytics rollups.
+//! - `csv_export`: the usage ledger as CSV (one writer for S3 exports, `sluice export` and admin downloads).
 //! - `consumer`: what happens to each stored usage record: counters once, then threshold events.
 //! - `budget`: budgets as stored (user, team, org default) and the state a request is judged on.
 //! - `money`: integer micro-dollars, parsed from and formatted as USD strings (never floats in counters).
@@ -12,6 +13,7 @@
 //! - `usage`: the per-request usage record and its sanitizer.
 pub mod budget;
 pub mod consumer;
+pub mod csv_export;
 pub mod ledger;
 pub mod money;
 pub mod period;
