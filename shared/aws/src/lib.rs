@@ -3,6 +3,7 @@
 //! - `dynamo`: `DynamoStore`, the store ports on the single DynamoDB table (layout in `dynamo::layout`).
 //! - `bedrock`: `BedrockUpstream`, the `Upstream` port over bedrock-runtime.
 //! - `notify`: `SnsNotifier` and `EventBridgeNotifier`, the notification `Notifier` port over SNS Publish / PutEvents.
+//! - `s3_export`: `S3ExportSink`, the finance export's day files put into the export bucket.
 //! - `usage_fallback`: the usage ledger's SQS fallback queue and its replay.
 //! - `secrets`: values from the environment or AWS Secrets Manager at start-up.
 //! - `startup`: loading the AWS configuration chain with clear errors for what is missing.
@@ -15,5 +16,7 @@ pub use dynamo::DynamoStore;
 pub mod notify;
 pub mod secrets;
 pub use secrets::{env_or_secret, read_secret};
+pub mod s3_export;
+pub use s3_export::S3ExportSink;
 pub mod usage_fallback;
 pub use usage_fallback::{ReplayReport, SqsUsageFallback, replay_sqs};

@@ -3,6 +3,7 @@
 //!
 //! - `ledger`: what a usage record adds to period spend counters and analytics rollups.
 //! - `csv_export`: the usage ledger as CSV (one writer for S3 exports, `sluice export` and admin downloads).
+//! - `export`: daily ledger exports (one CSV per finished UTC day) to an `ExportSink` (S3, a folder).
 //! - `consumer`: what happens to each stored usage record: counters once, then threshold events.
 //! - `budget`: budgets as stored (user, team, org default) and the state a request is judged on.
 //! - `money`: integer micro-dollars, parsed from and formatted as USD strings (never floats in counters).
@@ -14,6 +15,7 @@
 pub mod budget;
 pub mod consumer;
 pub mod csv_export;
+pub mod export;
 pub mod ledger;
 pub mod money;
 pub mod period;
