@@ -36,8 +36,8 @@ sam-build: deps ## sam build --beta-features without Docker; checks the bootstra
 dev: ## local stack for development (sluice serve + Bedrock simulator)
 	bash scripts/dev.sh
 
-build: deps ## release build of the four functions for Lambda (Graviton)
-	cargo lambda build --release --arm64 -p sluice-gateway -p sluice-admin -p sluice-spend -p sluice-notify
+build: deps ## release build of the five functions for Lambda (Graviton)
+	cargo lambda build --release --arm64 -p sluice-gateway -p sluice-admin -p sluice-spend -p sluice-notify -p sluice-export
 
 deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided)
 	sam build --beta-features && sam deploy

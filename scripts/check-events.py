@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Check that every events/*.json is a well-formed Lambda event: Function URL events (payload format 2.0) for
-the gateway and admin functions, DynamoDB Streams events for the spend and notify functions.
+the gateway and admin functions, DynamoDB Streams events for the spend and notify functions, export requests
+(an EventBridge scheduled event, or a hand-made day or backfill) for the export function.
 
 Sample events are fixtures for `cargo lambda invoke`, `sam local invoke` and the Rust tests; a typo
 here would only show up much later as a confusing deserialisation error in the runtime.
@@ -9,6 +10,7 @@ Usage: check-events.py [EVENTS_DIR]   (default: events/ next to this script's pa
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -125,11 +127,44 @@ def check_stream_event(path: Path) -> list[str]:
     return errors
 
 
+
+# The export function's sample events: the daily EventBridge scheduled event and hand-made backfills.
+EXPECTED_EXPORT = {
+    "export-schedule.json": "schedule",
+    "export-backfill.json": "backfill",
+}
+SCHEDULED_EVENT = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+
+
+def is_day(value) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
+
+
+def check_export_event(path: Path) -> list[str]:
+    try:
+        ev = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        return [f"not JSON: {e}"]
+    if not isinstance(ev, dict):
+        return ["top level is not an object"]
+    if "detail-type" in ev:
+        errors = [f"missing key {k}" for k in missing(ev, SCHEDULED_EVENT)]
+        if ev.get("detail-type") != "Scheduled Event" or ev.get("source") != "aws.events":
+            errors.append("a scheduled event has detail-type 'Scheduled Event' and source 'aws.events'")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", str(ev.get("time", ""))):
+            errors.append(f"time {ev.get('time')!r} is not UTC RFC 3339 (EventBridge's form)")
+        return errors
+    if "day" in ev:
+        return [] if is_day(ev["day"]) and not ({"from", "to"} & set(ev)) else ["'day' must be YYYY-MM-DD, alone"]
+    if is_day(ev.get("from")) and is_day(ev.get("to")) and ev["from"] <= ev["to"]:
+        return []
+    return ["an export request is a scheduled event, {'day'} or {'from', 'to'} (YYYY-MM-DD, from <= to)"]
+
 def main() -> int:
     events_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "events"
     files = sorted(events_dir.glob("*.json"))
     failed = 0
-    for name in sorted((set(EXPECTED) | set(EXPECTED_STREAM)) - {f.name for f in files}):
+    for name in sorted((set(EXPECTED) | set(EXPECTED_STREAM) | set(EXPECTED_EXPORT)) - {f.name for f in files}):
         print(f"check-events: {name}: missing from {events_dir}", file=sys.stderr)
         failed += 1
     for f in files:
@@ -138,6 +173,8 @@ def main() -> int:
             errors = check_function_url_event(f)
         elif f.name.startswith(("spend-", "notify-")):
             errors = check_stream_event(f)
+        elif f.name.startswith("export-"):
+            errors = check_export_event(f)
         else:
             continue
         for err in errors:

@@ -15,7 +15,7 @@ done
 
 sam build --beta-features --template-file template.yaml "$@"
 
-for fn in GatewayFunction AdminFunction SpendFunction NotifyFunction; do
+for fn in GatewayFunction AdminFunction SpendFunction NotifyFunction ExportFunction; do
 bootstrap=.aws-sam/build/$fn/bootstrap
 python - "$bootstrap" <<'PY'
 import struct, sys

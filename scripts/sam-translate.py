@@ -9,6 +9,7 @@ Usage: sam-translate.py TEMPLATE OUTPUT_JSON
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -145,6 +146,113 @@ def check_stream_consumers(resources: dict) -> None:
             fail(f"{name}: filter pattern {pattern!r}, expected {wanted!r}")
 
 
+
+# The finance export: its schedule, its permissions, its bucket and the Glue table over what it writes.
+EXPORT_FUNCTION = "ExportFunction"
+# The CSV columns, as the one writer (shared/core/src/spend/csv_export.rs) spells them; the Glue table must match.
+CSV_WRITER = Path(__file__).resolve().parent.parent / "shared/core/src/spend/csv_export.rs"
+
+
+def csv_columns() -> list[str]:
+    source = CSV_WRITER.read_text(encoding="utf-8")
+    match = re.search(r"pub const COLUMNS: \[&str; \d+\] = \[(.*?)\];", source, re.S)
+    if not match:
+        fail(f"no COLUMNS constant in {CSV_WRITER}")
+    return re.findall(r'"([a-z_]+)"', match.group(1))
+
+
+def statements(role: dict) -> list[dict]:
+    found = []
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for st in policy.get("PolicyDocument", {}).get("Statement", []):
+            found.append(st)
+    return found
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def check_export(resources: dict) -> None:
+    rules = [
+        (name, r.get("Properties", {}))
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::Events::Rule"
+        and any(t.get("Arn") == {"Fn::GetAtt": [EXPORT_FUNCTION, "Arn"]} for t in r.get("Properties", {}).get("Targets", []))
+    ]
+    if len(rules) != 1:
+        fail(f"{EXPORT_FUNCTION}: expected one EventBridge schedule, found {len(rules)}")
+    name, rule = rules[0]
+    # Daily, in the first hour of the UTC day but after the longest reply (15 min) has written its usage.
+    schedule = re.fullmatch(r"cron\((\d+) 0 \* \* \? \*\)", rule.get("ScheduleExpression", ""))
+    if not schedule or not 15 <= int(schedule.group(1)) <= 59:
+        fail(f"{name}: schedule {rule.get('ScheduleExpression')!r}, expected daily cron(M 0 * * ? *) with 15 <= M <= 59")
+    if rule.get("State") != "ENABLED":
+        fail(f"{name}: the schedule is not enabled")
+
+    function = resources.get(EXPORT_FUNCTION, {}).get("Properties", {})
+    env = function.get("Environment", {}).get("Variables", {})
+    if env.get("SLUICE_EXPORT_BUCKET") != {"Ref": "ExportBucket"} or "SLUICE_TABLE" not in env:
+        fail(f"{EXPORT_FUNCTION}: SLUICE_TABLE and SLUICE_EXPORT_BUCKET (Ref ExportBucket) must be set")
+    role = resources.get(f"{EXPORT_FUNCTION}Role", {})
+    allowed = {"dynamodb:Query", "s3:PutObject"}
+    for st in statements(role):
+        actions = set(as_list(st.get("Action")))
+        if st.get("Effect") != "Allow" or not actions <= allowed:
+            fail(f"{EXPORT_FUNCTION}Role: statement {st.get('Sid')!r} allows {sorted(actions - allowed)}; least privilege is {sorted(allowed)}")
+        for resource in as_list(st.get("Resource")):
+            text = json.dumps(resource)
+            if "s3:PutObject" in actions and "/spend/*" not in text:
+                fail(f"{EXPORT_FUNCTION}Role: s3:PutObject beyond the spend/ prefix: {text}")
+            if "*" in text.replace("/spend/*", ""):
+                fail(f"{EXPORT_FUNCTION}Role: wildcard resource {text}")
+
+    bucket = resources.get("ExportBucket", {}).get("Properties", {})
+    rules_sse = bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    if not rules_sse or rules_sse[0].get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") not in ("AES256", "aws:kms", "aws:kms:dsse"):
+        fail("ExportBucket: no default encryption")
+    block = bucket.get("PublicAccessBlockConfiguration", {})
+    for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        if block.get(flag) is not True:
+            fail(f"ExportBucket: PublicAccessBlockConfiguration.{flag} must be true")
+    if bucket.get("OwnershipControls", {}).get("Rules") != [{"ObjectOwnership": "BucketOwnerEnforced"}]:
+        fail("ExportBucket: ObjectOwnership must be BucketOwnerEnforced (no ACLs)")
+    if not bucket.get("LifecycleConfiguration", {}).get("Rules"):
+        fail("ExportBucket: no lifecycle rules")
+    tls_only = any(
+        r.get("Type") == "AWS::S3::BucketPolicy"
+        and r.get("Properties", {}).get("Bucket") == {"Ref": "ExportBucket"}
+        and any(
+            st.get("Effect") == "Deny"
+            and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for st in r.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
+        )
+        for r in resources.values()
+    )
+    if not tls_only:
+        fail("ExportBucket: no bucket policy denying requests without TLS")
+
+    tables = [r.get("Properties", {}) for r in resources.values() if r.get("Type") == "AWS::Glue::Table"]
+    if len(tables) != 1:
+        fail(f"expected one Glue table over the exports, found {len(tables)}")
+    table = tables[0].get("TableInput", {})
+    storage = table.get("StorageDescriptor", {})
+    columns = [c.get("Name") for c in storage.get("Columns", [])]
+    if columns != csv_columns():
+        fail(f"Glue table columns {columns} differ from the CSV writer's {csv_columns()}")
+    if [k.get("Name") for k in table.get("PartitionKeys", [])] != ["dt"]:
+        fail("Glue table: partition key must be dt")
+    params = table.get("Parameters", {})
+    wanted = {"skip.header.line.count": "1", "projection.enabled": "true", "projection.dt.type": "date", "projection.dt.format": "yyyy-MM-dd"}
+    for key, value in wanted.items():
+        if params.get(key) != value:
+            fail(f"Glue table: parameter {key} is {params.get(key)!r}, expected {value!r}")
+    template = json.dumps(params.get("storage.location.template"))
+    if "/spend/dt=${!dt}/" not in template and "/spend/dt=${dt}/" not in template:
+        fail(f"Glue table: storage.location.template {template} is not .../spend/dt=${{dt}}/")
+    if storage.get("SerdeInfo", {}).get("SerializationLibrary") != "org.apache.hadoop.hive.serde2.OpenCSVSerde":
+        fail("Glue table: the CSV has quoted fields; it needs OpenCSVSerde")
+
 def main() -> None:
     # The translator asks boto3 for a region even when AWS::Region is given; pin it so that no
     # profile or environment of the person running this changes the output.
@@ -158,6 +266,7 @@ def main() -> None:
     translated = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
     check_function_urls(translated.get("Resources", {}))
     check_stream_consumers(translated.get("Resources", {}))
+    check_export(translated.get("Resources", {}))
     Path(sys.argv[2]).write_text(json.dumps(translated, indent=2) + "\n", encoding="utf-8")
     print(f"sam-translate: {sys.argv[1]} -> {sys.argv[2]} ({len(translated['Resources'])} resources)")
 

@@ -43,7 +43,7 @@ fn the_schedule_event_is_an_eventbridge_scheduled_event_for_the_day_before() {
     let value: serde_json::Value = serde_json::from_str(json).expect("json");
     assert_eq!(value["detail-type"], "Scheduled Event", "{name}");
     assert_eq!(value["source"], "aws.events", "{name}");
-    let now: DateTime<Utc> = "2026-11-04T00:15:03Z".parse().expect("time");
+    let now: DateTime<Utc> = "2026-11-04T00:20:03Z".parse().expect("time");
     assert_eq!(
         request(name, json).days(now).expect("days"),
         [d("2026-11-03")]
