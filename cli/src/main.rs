@@ -7,6 +7,7 @@
 //! - `usage replay`: puts records from the usage ledger's fallback back into the store.
 //! - `bedrock-sim`: a local server speaking Bedrock Runtime's wire protocol, for tests and demos.
 
+mod export;
 mod feed;
 mod keys;
 mod people;
@@ -94,6 +95,8 @@ enum Command {
         #[command(subcommand)]
         command: usage::UsageCommand,
     },
+    /// The usage ledger of finished UTC days as CSV (the finance export's files), to a folder or stdout.
+    Export(export::ExportArgs),
 }
 
 #[tokio::main]
@@ -140,6 +143,7 @@ async fn main() -> std::process::ExitCode {
         Command::Usage { command } => usage::run(command).await,
         Command::Spend(args) => spend::run_spend(args).await,
         Command::Budget { command } => spend::run_budget(command).await,
+        Command::Export(args) => export::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
