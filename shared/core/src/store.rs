@@ -41,6 +41,46 @@ impl VirtualKey {
     }
 }
 
+/// A partial change of a key's mutable fields: `None` keeps the field, `Some(None)` clears an optional one.
+/// The secret, its hash, the id and the revocation time never change this way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub name: Option<String>,
+    pub user_id: Option<Option<String>>,
+    pub team_id: Option<Option<String>>,
+    pub rate_limit_rpm: Option<Option<u32>>,
+}
+
+impl KeyUpdate {
+    /// Whether the update changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.user_id.is_none()
+            && self.team_id.is_none()
+            && self.rate_limit_rpm.is_none()
+    }
+
+    /// `key` with this update applied.
+    #[must_use]
+    pub fn apply(&self, key: &VirtualKey) -> VirtualKey {
+        let mut out = key.clone();
+        if let Some(name) = &self.name {
+            out.name.clone_from(name);
+        }
+        if let Some(user_id) = &self.user_id {
+            out.user_id.clone_from(user_id);
+        }
+        if let Some(team_id) = &self.team_id {
+            out.team_id.clone_from(team_id);
+        }
+        if let Some(rpm) = self.rate_limit_rpm {
+            out.rate_limit_rpm = rpm;
+        }
+        out
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached or answered with a failure; the request may be retried.
@@ -67,6 +107,14 @@ pub trait KeyStore: Send + Sync {
     /// Marks the key revoked at `at_ms`. Returns the updated key, or `None` if no key has this id.
     /// Revoking an already revoked key keeps its first revocation time.
     async fn revoke_key(&self, id: &str, at_ms: i64) -> Result<Option<VirtualKey>, StoreError>;
+    /// Applies `update` to the key. Returns the updated key, or `None` if no key has this id.
+    async fn update_key(
+        &self,
+        id: &str,
+        update: &KeyUpdate,
+    ) -> Result<Option<VirtualKey>, StoreError>;
+    /// Removes the key for good (its hash no longer authenticates, even as revoked). `false` if absent.
+    async fn delete_key(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// People. `email` is unique (callers pass it lower-case).
@@ -80,6 +128,8 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// Replaces role, team and active flag of an existing user (id and email never change). `false` if absent.
     async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Removes the user and frees the email for a new user. `false` if absent.
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Teams. `name` is unique.
@@ -90,6 +140,9 @@ pub trait TeamStore: Send + Sync {
     async fn team_by_id(&self, id: &str) -> Result<Option<Team>, StoreError>;
     /// All teams, oldest first.
     async fn list_teams(&self) -> Result<Vec<Team>, StoreError>;
+    /// Removes the team and frees its name for a new team. Members and keys keep their `team_id`; callers clear
+    /// it. `false` if absent.
+    async fn delete_team(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// OIDC identity providers. `issuer` is unique.

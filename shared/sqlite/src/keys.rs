@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
-use sluice_core::store::{KeyStore, StoreError, VirtualKey};
+use sluice_core::store::{KeyStore, KeyUpdate, StoreError, VirtualKey};
 
 use crate::error::to_store_error;
 use crate::store::SqliteStore;
@@ -95,6 +95,48 @@ impl KeyStore for SqliteStore {
             ))
             .and_then(|mut stmt| stmt.query_row(params![id, at_ms], key_from_row).optional())
             .map_err(to_store_error)
+        })
+        .await
+    }
+
+    async fn update_key(
+        &self,
+        id: &str,
+        update: &KeyUpdate,
+    ) -> Result<Option<VirtualKey>, StoreError> {
+        let (id, update) = (id.to_owned(), update.clone());
+        self.call(move |conn| {
+            // Read and write in one immediate transaction, so a concurrent writer (the CLI on the same file)
+            // cannot slip a change in between.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(to_store_error)?;
+            let current = tx
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([&id], key_from_row).optional())
+                .map_err(to_store_error)?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let next = update.apply(&current);
+            tx.execute(
+                "UPDATE keys SET name = ?2, user_id = ?3, team_id = ?4, rate_limit_rpm = ?5 WHERE id = ?1",
+                params![id, next.name, next.user_id, next.team_id, next.rate_limit_rpm],
+            )
+            .map_err(to_store_error)?;
+            tx.commit().map_err(to_store_error)?;
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM keys WHERE id = ?1", [id])
+                .map_err(to_store_error)?;
+            Ok(deleted > 0)
         })
         .await
     }

@@ -56,4 +56,15 @@ impl TeamStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_team(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM teams WHERE id = ?1", [id])
+                .map_err(to_store_error)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
 }

@@ -99,4 +99,15 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM users WHERE id = ?1", [id])
+                .map_err(to_store_error)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
 }

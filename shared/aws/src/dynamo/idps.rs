@@ -2,13 +2,12 @@
 //! transaction, so a deleted provider frees its issuer.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use sluice_core::identity::IdentityProvider;
 use sluice_core::store::{IdpStore, StoreError};
 
-use super::error::{corrupt, invalid_request, unavailable};
+use super::error::{corrupt, unavailable};
 use super::layout::{self, IdpItem, MarkerItem};
-use super::ops::{Item, condition_failed, string};
+use super::ops::{Item, condition_failed};
 use super::store::DynamoStore;
 
 const IDP_WRITE: usize = 0;
@@ -17,26 +16,6 @@ const ISSUER_WRITE: usize = 1;
 fn decode_idp(item: Item) -> Result<IdentityProvider, StoreError> {
     let stored: IdpItem = serde_dynamo::from_item(item).map_err(|e| corrupt("idp item", &e))?;
     stored.into_idp().map_err(StoreError::Corrupt)
-}
-
-impl DynamoStore {
-    fn delete_where(
-        &self,
-        key: Item,
-        condition: &str,
-        id: Option<&str>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .condition_expression(condition)
-            .set_expression_attribute_values(
-                id.map(|id| [(":id".to_owned(), string(id))].into_iter().collect()),
-            )
-            .build()
-            .map_err(|e| invalid_request(&e))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
 }
 
 #[async_trait]

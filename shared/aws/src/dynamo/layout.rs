@@ -167,6 +167,10 @@ pub(crate) fn team_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{TEAM_PK_PREFIX}{id}"), TEAM_SK)
 }
 
+pub(crate) fn team_name_item_key(name: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{TEAM_NAME_PK_PREFIX}{name}"), TEAM_NAME_SK)
+}
+
 pub(crate) fn idp_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{IDP_PK_PREFIX}{id}"), IDP_SK)
 }

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use serde::Serialize;
 use sluice_core::store::StoreError;
 
@@ -32,6 +32,26 @@ impl DynamoStore {
             .build()
             .map_err(|e| invalid_request(&e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction write that deletes the item at `key` if `condition` holds (`:id` bound to `id` when given,
+    /// for `MARKER_OF`).
+    pub(crate) fn delete_where(
+        &self,
+        key: Item,
+        condition: &str,
+        id: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_values(
+                id.map(|id| [(":id".to_owned(), string(id))].into_iter().collect()),
+            )
+            .build()
+            .map_err(|e| invalid_request(&e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// One strongly consistent `GetItem`: what was written a moment ago is seen.

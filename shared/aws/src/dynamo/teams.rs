@@ -1,4 +1,5 @@
-//! `TeamStore` on DynamoDB: the team item and a name marker, created in one transaction.
+//! `TeamStore` on DynamoDB: the team item and a name marker, created and deleted together in one transaction,
+//! so a deleted team frees its name.
 
 use async_trait::async_trait;
 use sluice_core::identity::Team;
@@ -51,5 +52,31 @@ impl TeamStore for DynamoStore {
             .into_iter()
             .map(decode_team)
             .collect()
+    }
+
+    async fn delete_team(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(stored) = self.team_by_id(id).await? else {
+            return Ok(false);
+        };
+        let deleted = self
+            .client
+            .transact_write_items()
+            .transact_items(self.delete_where(layout::team_item_key(id), layout::EXISTS, None)?)
+            .transact_items(self.delete_where(
+                layout::team_name_item_key(&stored.name),
+                layout::MARKER_OF,
+                Some(id),
+            )?)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e, TEAM_WRITE) => Ok(false),
+            Err(e) if condition_failed(&e, NAME_WRITE) => Err(StoreError::Corrupt(format!(
+                "team {id} does not own the marker of its name {}",
+                stored.name
+            ))),
+            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+        }
     }
 }

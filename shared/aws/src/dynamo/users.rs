@@ -1,6 +1,7 @@
 //! `UserStore` on DynamoDB: each user is two items written and updated together in one transaction, one
 //! under its id and one under its email, so both request-path lookups are one consistent `GetItem` and the
-//! email item's `attribute_not_exists` condition makes emails unique.
+//! email item's `attribute_not_exists` condition makes emails unique. Deleting removes both copies in one
+//! transaction, so a deleted user's email is free again.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -107,6 +108,34 @@ impl UserStore for DynamoStore {
             Err(e) if condition_failed(&e, EMAIL_WRITE) => Err(StoreError::Corrupt(format!(
                 "user {} has no item for its email {}",
                 stored.id, stored.email
+            ))),
+            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+        }
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(stored) = self.user_by_id(id).await? else {
+            return Ok(false);
+        };
+        // The email copy goes only if it still belongs to this user.
+        let deleted = self
+            .client
+            .transact_write_items()
+            .transact_items(self.delete_where(layout::user_item_key(id), layout::EXISTS, None)?)
+            .transact_items(self.delete_where(
+                layout::user_email_item_key(&stored.email),
+                layout::MARKER_OF,
+                Some(id),
+            )?)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            // Deleted by a concurrent call between our read and our write.
+            Err(e) if condition_failed(&e, ID_WRITE) => Ok(false),
+            Err(e) if condition_failed(&e, EMAIL_WRITE) => Err(StoreError::Corrupt(format!(
+                "user {id} has no item for its email {}",
+                stored.email
             ))),
             Err(e) => Err(unavailable("TransactWriteItems", &e)),
         }

@@ -1,7 +1,7 @@
 //! `KeyStore` behaviours. Each case creates its own keys and asserts only about them.
 
 use futures::future::join_all;
-use sluice_core::store::{KeyStore, StoreError, VirtualKey};
+use sluice_core::store::{KeyStore, KeyUpdate, StoreError, VirtualKey};
 
 use crate::fixtures::{new_key, now_ms};
 
@@ -211,4 +211,130 @@ pub async fn concurrent_creates_are_all_listed(store: &dyn KeyStore) {
     let mut expected: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
     expected.sort();
     assert_eq!(listed, expected);
+}
+
+pub async fn update_changes_only_given_fields_and_clears_with_none(store: &dyn KeyStore) {
+    let key = VirtualKey {
+        user_id: Some("usr_before".into()),
+        team_id: Some("team_before".into()),
+        rate_limit_rpm: Some(60),
+        ..new_key("before")
+    };
+    create(store, &key).await;
+
+    // Only the team changes; everything else stays.
+    let moved = store
+        .update_key(
+            &key.id,
+            &KeyUpdate {
+                team_id: Some(Some("team_after".into())),
+                ..KeyUpdate::default()
+            },
+        )
+        .await
+        .expect("update_key");
+    let expected = VirtualKey {
+        team_id: Some("team_after".into()),
+        ..key.clone()
+    };
+    assert_eq!(moved.as_ref(), Some(&expected));
+    assert_eq!(by_id(store, &key.id).await.as_ref(), Some(&expected));
+
+    // Rename, clear the owner and the limit, in one update.
+    let cleared = store
+        .update_key(
+            &key.id,
+            &KeyUpdate {
+                name: Some("after".into()),
+                user_id: Some(None),
+                rate_limit_rpm: Some(None),
+                team_id: None,
+            },
+        )
+        .await
+        .expect("update_key");
+    let expected = VirtualKey {
+        name: "after".into(),
+        user_id: None,
+        rate_limit_rpm: None,
+        ..expected
+    };
+    assert_eq!(cleared.as_ref(), Some(&expected));
+    assert_eq!(
+        by_hash(store, &key.key_hash).await.as_ref(),
+        Some(&expected)
+    );
+
+    // An empty update changes nothing and still answers the key.
+    let same = store
+        .update_key(&key.id, &KeyUpdate::default())
+        .await
+        .expect("update_key");
+    assert_eq!(same.as_ref(), Some(&expected));
+}
+
+pub async fn update_keeps_the_revocation(store: &dyn KeyStore) {
+    let key = new_key("revoked then renamed");
+    create(store, &key).await;
+    let revoked = revoke(store, &key.id, 1_234).await.expect("revoked");
+    let renamed = store
+        .update_key(
+            &key.id,
+            &KeyUpdate {
+                name: Some("renamed".into()),
+                ..KeyUpdate::default()
+            },
+        )
+        .await
+        .expect("update_key")
+        .expect("found");
+    assert_eq!(renamed.revoked_at_ms, revoked.revoked_at_ms);
+    assert!(!renamed.is_active());
+}
+
+pub async fn update_of_unknown_id_is_none(store: &dyn KeyStore) {
+    let never_created = new_key("never-created");
+    let update = KeyUpdate {
+        name: Some("x".into()),
+        ..KeyUpdate::default()
+    };
+    assert_eq!(
+        store
+            .update_key(&never_created.id, &update)
+            .await
+            .expect("update_key"),
+        None
+    );
+    assert_eq!(by_id(store, &never_created.id).await, None);
+}
+
+pub async fn delete_removes_the_key_by_id_and_by_hash(store: &dyn KeyStore) {
+    let key = new_key("deleted");
+    let kept = new_key("kept");
+    create(store, &key).await;
+    create(store, &kept).await;
+
+    assert!(store.delete_key(&key.id).await.expect("delete_key"));
+    assert_eq!(by_id(store, &key.id).await, None);
+    assert_eq!(by_hash(store, &key.key_hash).await, None);
+    assert!(
+        listed_ids_among(store, std::slice::from_ref(&key))
+            .await
+            .is_empty()
+    );
+    assert_eq!(by_id(store, &kept.id).await.as_ref(), Some(&kept));
+    // A second delete finds nothing.
+    assert!(!store.delete_key(&key.id).await.expect("delete_key"));
+    // Its id and hash are free again.
+    create(store, &key).await;
+}
+
+pub async fn delete_of_unknown_id_is_false(store: &dyn KeyStore) {
+    let never_created = new_key("never-created");
+    assert!(
+        !store
+            .delete_key(&never_created.id)
+            .await
+            .expect("delete_key")
+    );
 }

@@ -57,6 +57,11 @@ pub const KEY_STORE_CASES: &[(&str, KeyStoreCase)] = cases![
     revoked_key_is_found_by_hash_but_inactive,
     owner_and_rate_limit_fields_round_trip,
     concurrent_creates_are_all_listed,
+    update_changes_only_given_fields_and_clears_with_none,
+    update_keeps_the_revocation,
+    update_of_unknown_id_is_none,
+    delete_removes_the_key_by_id_and_by_hash,
+    delete_of_unknown_id_is_false,
 ];
 
 /// Runs every `KeyStore` case in sequence against one store; panics at the first broken behaviour.
@@ -85,6 +90,11 @@ macro_rules! key_store_contract_tests {
             revoked_key_is_found_by_hash_but_inactive,
             owner_and_rate_limit_fields_round_trip,
             concurrent_creates_are_all_listed,
+            update_changes_only_given_fields_and_clears_with_none,
+            update_keeps_the_revocation,
+            update_of_unknown_id_is_none,
+            delete_removes_the_key_by_id_and_by_hash,
+            delete_of_unknown_id_is_false,
         );
     };
     (@cases $runner:path; $($case:ident),+ $(,)?) => {
@@ -127,11 +137,15 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         update_replaces_role_team_and_active,
         update_of_unknown_id_is_false,
         list_is_oldest_first,
+        delete_removes_the_user_and_frees_the_email,
+        delete_of_unknown_id_is_false,
     }
     teams {
         create_then_find_and_list_oldest_first,
         duplicate_name_is_already_exists,
         duplicate_id_is_already_exists,
+        delete_removes_the_team_and_frees_the_name,
+        delete_of_unknown_id_is_false,
     }
     idps {
         create_list_and_delete,
@@ -204,11 +218,15 @@ macro_rules! store_contract_tests {
                 update_replaces_role_team_and_active,
                 update_of_unknown_id_is_false,
                 list_is_oldest_first,
+                delete_removes_the_user_and_frees_the_email,
+                delete_of_unknown_id_is_false,
             }
             teams {
                 create_then_find_and_list_oldest_first,
                 duplicate_name_is_already_exists,
                 duplicate_id_is_already_exists,
+                delete_removes_the_team_and_frees_the_name,
+                delete_of_unknown_id_is_false,
             }
             idps {
                 create_list_and_delete,

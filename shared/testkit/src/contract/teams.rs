@@ -93,3 +93,33 @@ pub async fn duplicate_id_is_already_exists(store: Arc<dyn Store>) {
     };
     create(&*store, &later).await;
 }
+
+pub async fn delete_removes_the_team_and_frees_the_name(store: Arc<dyn Store>) {
+    let team = new_team("deleted");
+    let kept = new_team("kept");
+    create(&*store, &team).await;
+    create(&*store, &kept).await;
+
+    assert!(store.delete_team(&team.id).await.expect("delete_team"));
+    assert_eq!(store.team_by_id(&team.id).await.expect("read"), None);
+    let listed = store.list_teams().await.expect("list_teams");
+    assert!(listed.iter().all(|t| t.id != team.id));
+    assert!(listed.iter().any(|t| t.id == kept.id));
+    assert!(!store.delete_team(&team.id).await.expect("delete_team"));
+
+    // No marker is left behind: a new team may take the name.
+    let again = Team {
+        name: team.name.clone(),
+        ..new_team("again")
+    };
+    create(&*store, &again).await;
+}
+
+pub async fn delete_of_unknown_id_is_false(store: Arc<dyn Store>) {
+    assert!(
+        !store
+            .delete_team(&new_team("absent").id)
+            .await
+            .expect("delete_team")
+    );
+}

@@ -145,3 +145,35 @@ pub async fn list_is_oldest_first(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(listed, vec![old, middle, new]);
 }
+
+pub async fn delete_removes_the_user_and_frees_the_email(store: Arc<dyn Store>) {
+    let user = new_user("deleted");
+    let kept = new_user("kept");
+    create(&*store, &user).await;
+    create(&*store, &kept).await;
+
+    assert!(store.delete_user(&user.id).await.expect("delete_user"));
+    assert_eq!(by_id(&*store, &user.id).await, None);
+    assert_eq!(by_email(&*store, &user.email).await, None);
+    let listed = store.list_users().await.expect("list_users");
+    assert!(listed.iter().all(|u| u.id != user.id));
+    assert!(listed.iter().any(|u| u.id == kept.id));
+    assert!(!store.delete_user(&user.id).await.expect("delete_user"));
+
+    // No marker is left behind: a new user may take the email.
+    let again = User {
+        email: user.email.clone(),
+        ..new_user("again")
+    };
+    create(&*store, &again).await;
+    assert_eq!(by_email(&*store, &user.email).await, Some(again));
+}
+
+pub async fn delete_of_unknown_id_is_false(store: Arc<dyn Store>) {
+    assert!(
+        !store
+            .delete_user(&new_user("absent").id)
+            .await
+            .expect("delete_user")
+    );
+}
