@@ -4,7 +4,9 @@
 //! - `login`, `users`, `teams`: sign in to a running Sluice; people and teams (local store or `--url`).
 //! - `keys`: create, list and revoke virtual keys (SQLite by default, DynamoDB with `--table`).
 //! - `spend`: period totals per org, team and person; `budget set|clear`: budgets.
-//! - `usage replay`: puts records from the usage ledger's fallback back into the store.
+//! - `usage replay|recount`: puts records from the usage ledger's fallback back into the store; counts stored
+//!   records the stream missed.
+//! - `export`: the finance CSV of the usage ledger for given days (the layout the export function writes to S3).
 //! - `bedrock-sim`: a local server speaking Bedrock Runtime's wire protocol, for tests and demos.
 
 mod export;
@@ -110,6 +112,7 @@ async fn main() -> std::process::ExitCode {
             | Command::Teams { .. }
             | Command::Usage { .. }
             | Command::Spend(_)
+            | Command::Export(_)
             | Command::Budget { .. } => "warn",
             _ => "info",
         };
