@@ -11,7 +11,9 @@
 //! - `identity`: users, teams, identity providers, and claims → identity rules.
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
+//! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
+pub mod analytics;
 pub mod capabilities;
 pub mod count;
 pub mod error;
