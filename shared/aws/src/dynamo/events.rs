@@ -101,13 +101,19 @@ impl EventStore for DynamoStore {
 
 /// Decodes a stream image of an event item (`item_type` `notify_event`), for the notify function.
 ///
+/// Takes the SDK's attribute map, the type every read of the adapter decodes, so a stream image and a
+/// `GetItem` answer go through the same code. A `NewImage` from `aws_lambda_events` (1.2.1: a
+/// `serde_dynamo::Item`) converts with `.into()` (serde_dynamo's `aws-sdk-dynamodb+1` feature). The error is
+/// the reason as text: the consumers report such a record as poison, never retried, whatever the cause.
+///
 /// # Errors
 /// The image is not an event item or does not decode.
 pub fn notify_event_from_item(item: &Item) -> Result<NotifyEvent, String> {
     into_event(item)
 }
 
-/// Decodes a stream image of a usage item (`item_type` `usage`), for the spend function.
+/// Decodes a stream image of a usage item (`item_type` `usage`), for the spend function. Input and error
+/// as for [`notify_event_from_item`] (the map by value: the usage decoder consumes it).
 ///
 /// # Errors
 /// The image is not a usage item or does not decode.

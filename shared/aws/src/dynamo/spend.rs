@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
-use sluice_core::spend::ledger::{Counter, SpendDelta};
+use sluice_core::spend::ledger::{Counter, CounterAdd, SpendDelta};
 use sluice_core::store::{SpendStore, StoreError};
 
 use super::error::{corrupt, invalid_request, unavailable};
@@ -24,21 +24,41 @@ const MARKER_WRITE: usize = 0;
 /// How often unprocessed keys of a batch read are asked for again before giving up.
 const BATCH_RETRIES: u32 = 5;
 
+/// The delta's additions with one entry per counter key (first-seen order, empty ones dropped): a transaction
+/// may touch an item only once (DynamoDB refuses the whole request otherwise, which would read as retryable),
+/// and two additions to one counter in one delta must add up, as they do on SQLite.
+fn merged_counters(delta: &SpendDelta) -> Vec<CounterAdd> {
+    let mut merged: Vec<CounterAdd> = Vec::with_capacity(delta.counters.len());
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for counter in delta.counters.iter().filter(|c| !c.adds.is_empty()) {
+        match index.get(counter.key.as_str()) {
+            Some(&at) => {
+                for (field, amount) in &counter.adds {
+                    let sum = merged[at].adds.entry(field.clone()).or_insert(0);
+                    *sum = sum.saturating_add(*amount);
+                }
+            }
+            None => {
+                index.insert(&counter.key, merged.len());
+                merged.push(counter.clone());
+            }
+        }
+    }
+    merged
+}
+
 impl DynamoStore {
-    fn counter_write(
-        &self,
-        key: &str,
-        family: &str,
-        adds: &std::collections::BTreeMap<String, u64>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    /// `ADD` of every field (named through placeholders: fields like `tool.Bash` hold dots), keeping the
+    /// listing attributes set.
+    fn counter_write(&self, counter: &CounterAdd) -> Result<TransactWriteItem, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(counter_item_key(key)))
-            .update_expression(counter_update(adds.len()))
-            .expression_attribute_values(":fam", string(family))
-            .expression_attribute_values(":key", string(key))
+            .set_key(Some(counter_item_key(&counter.key)))
+            .update_expression(counter_update(counter.adds.len()))
+            .expression_attribute_values(":fam", string(&counter.family))
+            .expression_attribute_values(":key", string(&counter.key))
             .expression_attribute_values(":t", string(item_type::SPEND_COUNTER));
-        for (i, (field, amount)) in adds.iter().enumerate() {
+        for (i, (field, amount)) in counter.adds.iter().enumerate() {
             update = update
                 .expression_attribute_names(format!("#f{i}"), format!("{FIELD_PREFIX}{field}"))
                 .expression_attribute_values(format!(":v{i}"), number(*amount));
@@ -98,11 +118,13 @@ impl DynamoStore {
 #[async_trait]
 impl SpendStore for DynamoStore {
     async fn apply_spend(&self, delta: &SpendDelta) -> Result<bool, StoreError> {
-        if delta.counters.len() + 1 > TRANSACT_MAX {
+        let counters = merged_counters(delta);
+        if counters.len() + 1 > TRANSACT_MAX {
+            // Never retried: the same delta would be refused again.
             return Err(StoreError::Corrupt(format!(
-                "usage {} adds to {} counters; one transaction holds {}",
+                "usage {} adds to {} counters; one transaction holds {} besides the applied marker",
                 delta.request_id,
-                delta.counters.len(),
+                counters.len(),
                 TRANSACT_MAX - 1
             )));
         }
@@ -119,12 +141,8 @@ impl SpendStore for DynamoStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(marker).build());
-        for counter in delta.counters.iter().filter(|c| !c.adds.is_empty()) {
-            transaction = transaction.transact_items(self.counter_write(
-                &counter.key,
-                &counter.family,
-                &counter.adds,
-            )?);
+        for counter in &counters {
+            transaction = transaction.transact_items(self.counter_write(counter)?);
         }
         match transaction.send().await {
             Ok(_) => Ok(true),

@@ -8,8 +8,11 @@
 //! - `keys`: key calls, table settings, key items, unreachable endpoint.
 //! - `identity`: calls and items of users, teams, IdPs, settings and CLI sessions.
 //! - `counters`: the increment's single `UpdateItem`, counter items, exactness across two clients.
+//! - `spend`: the spend transaction and batch read, counter, marker, event and delivery items, stream-image
+//!   decoders.
 mod contract;
 mod counters;
 mod identity;
 mod keys;
+mod spend;
 mod support;
