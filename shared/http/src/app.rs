@@ -11,6 +11,7 @@ use sluice_core::store::{Store, StoreError};
 use crate::auth::{AuthSettings, Authenticator};
 use crate::identity::{OidcVerifier, SessionTokens};
 use crate::notify_webhook::DestinationNotifiers;
+use crate::prices::{PriceBook, REFRESH_EVERY};
 use crate::ratelimit::RateLimiter;
 
 /// A secret value: `Debug` never shows it.
@@ -147,6 +148,8 @@ pub struct AppState {
     pub notifiers: Arc<dyn NotifierFactory>,
     /// Retries of the "test" step: shorter than the stream consumer's, since an admin waits for the answer.
     pub notify_test_retry: RetryPolicy,
+    /// Model prices with the admin overrides: the gateway prices usage with it, the pricing routes update it.
+    pub prices: Arc<PriceBook>,
 }
 
 /// Three attempts within about two seconds (plus the receiver's own time): enough to show that retries
@@ -161,7 +164,7 @@ pub const NOTIFY_TEST_RETRY: RetryPolicy = RetryPolicy {
 
 impl AppState {
     /// Builds the state: resolves the session signing key (configured, or generated once and shared through the
-    /// store so every instance signs alike) and the session lifetime setting.
+    /// store so every instance signs alike), the session lifetime setting and the price overrides.
     ///
     /// # Errors
     /// When the store cannot be read or written.
@@ -187,6 +190,7 @@ impl AppState {
                 config.admin_username
             );
         }
+        let prices = Arc::new(PriceBook::load(store.as_ref(), REFRESH_EVERY).await?);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -207,6 +211,7 @@ impl AppState {
             config,
             notifiers: Arc::new(DestinationNotifiers::new(None)),
             notify_test_retry: NOTIFY_TEST_RETRY,
+            prices,
         })
     }
 

@@ -20,7 +20,7 @@ use sluice_core::notify::{
     EventDetail, EventType, NotificationPayload, NotifyEvent, RateLimitDetail, rate_limit_event_id,
 };
 use sluice_core::shape::{ClientRequest, shape_for_count};
-use sluice_core::spend::{BudgetStatus, Outcome, PriceTable};
+use sluice_core::spend::{BudgetStatus, Outcome};
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
@@ -55,7 +55,7 @@ impl GatewayState {
         fallback: Arc<dyn sluice_core::store::UsageFallback>,
     ) -> Self {
         self.ledger = Arc::new(
-            UsageLedger::new(Arc::clone(&self.app.store), PriceTable::seeded())
+            UsageLedger::with_price_book(Arc::clone(&self.app.store), Arc::clone(&self.app.prices))
                 .with_fallback(fallback),
         );
         self
@@ -66,9 +66,9 @@ impl GatewayState {
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
             learned: Learned::default(),
             counts: CountCache::new(Duration::from_secs(300), 4096),
-            ledger: Arc::new(UsageLedger::new(
+            ledger: Arc::new(UsageLedger::with_price_book(
                 Arc::clone(&app.store),
-                PriceTable::seeded(),
+                Arc::clone(&app.prices),
             )),
             budgets: BudgetGate::new(config.budget_cache_ttl),
             rate_events: std::sync::Mutex::default(),

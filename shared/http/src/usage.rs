@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use sluice_core::spend::usage::Outcome;
 use sluice_core::spend::{PriceTable, UsageRecord};
 use sluice_core::store::{Store, UsageFallback, UsageStore};
+
+use crate::prices::PriceBook;
 use sluice_core::translate::UsageSeen;
 
 /// Waits before the 2nd, 3rd and 4th attempt.
@@ -23,13 +25,20 @@ const RETRY_BACKOFF: [Duration; 3] = [
 /// Writes usage records to the store.
 pub struct UsageLedger {
     store: Arc<dyn Store>,
-    prices: PriceTable,
+    prices: Arc<PriceBook>,
     fallback: Option<Arc<dyn UsageFallback>>,
 }
 
 impl UsageLedger {
+    /// A ledger pricing with a fixed table.
     #[must_use]
     pub fn new(store: Arc<dyn Store>, prices: PriceTable) -> Self {
+        Self::with_price_book(store, Arc::new(PriceBook::fixed(prices)))
+    }
+
+    /// A ledger pricing with the process's price book (admin overrides, refreshed).
+    #[must_use]
+    pub fn with_price_book(store: Arc<dyn Store>, prices: Arc<PriceBook>) -> Self {
         Self {
             store,
             prices,
@@ -47,7 +56,8 @@ impl UsageLedger {
     /// Prices, sanitizes and stores `record`, retrying transient failures. Never fails the request: a record that
     /// cannot be stored is logged whole instead (see the module doc).
     pub async fn write(&self, mut record: UsageRecord) {
-        record.price_with(&self.prices);
+        let prices = self.prices.table(self.store.as_ref()).await;
+        record.price_with(&prices);
         record.sanitize();
         let mut last_error = String::new();
         for attempt in 0..=RETRY_BACKOFF.len() {

@@ -7,6 +7,8 @@
 //! `claude-sonnet-4-5` row over `claude-sonnet-4`. A model no row matches is `Unpriced`: it is recorded and
 //! shown to admins, and never blocked, since refusing work over a missing price row would be worse.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The date of the seeded figures below.
@@ -149,6 +151,53 @@ impl ModelPrice {
     }
 }
 
+/// The settings key holding the admin price overrides: a JSON object from model prefix to [`PriceOverride`].
+/// Written by the admin API (`PUT/DELETE /admin/pricing/{prefix}`); the gateway reads it at start and every
+/// few minutes, so each instance prices with the admin's rows soon after a change.
+pub const OVERRIDES_KEY: &str = "pricing.overrides";
+
+/// One admin price row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceOverride {
+    pub price: ModelPrice,
+    /// Unix milliseconds of the last change (the row's "as of").
+    pub updated_at_ms: i64,
+    /// The AWS price-list SKU the admin copied the rates from, if given (CCAG keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_sku: Option<String>,
+}
+
+/// Every admin price row by prefix (lower-case, trimmed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PriceOverrides(pub BTreeMap<String, PriceOverride>);
+
+impl PriceOverrides {
+    /// Parses the stored setting; `null` (a cleared setting) is no overrides.
+    ///
+    /// # Errors
+    /// When the text is not the JSON this type writes.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        Ok(serde_json::from_str::<Option<Self>>(text)?.unwrap_or_default())
+    }
+
+    /// The form prefixes are stored and compared in.
+    #[must_use]
+    pub fn normalize(prefix: &str) -> String {
+        prefix.trim().to_ascii_lowercase()
+    }
+
+    /// The seeded table with these rows applied.
+    #[must_use]
+    pub fn table(&self) -> PriceTable {
+        PriceTable::with_overrides(
+            self.0
+                .iter()
+                .map(|(prefix, row)| (prefix.clone(), row.price)),
+        )
+    }
+}
+
 /// Seeded rows with admin overrides applied, searched by longest prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceTable {
@@ -202,6 +251,12 @@ impl PriceTable {
                 .then_with(|| a.prefix.cmp(&b.prefix))
         });
         Self { rows }
+    }
+
+    /// Every row, longest prefix first.
+    #[must_use]
+    pub fn rows(&self) -> &[PriceMatch] {
+        &self.rows
     }
 
     /// The row pricing `model`: the longest prefix of the id as given or of its form without the Bedrock
@@ -461,6 +516,32 @@ mod tests {
             table.price("mistral-large", &usage(10, 10, 0, 0)),
             Priced::Unpriced
         );
+    }
+
+    #[test]
+    fn stored_overrides_round_trip_and_replace_seeded_rows() {
+        let mut overrides = PriceOverrides::default();
+        overrides.0.insert(
+            PriceOverrides::normalize(" Claude-Haiku-4 "),
+            PriceOverride {
+                price: usd(2, 2, 2, 2, 2),
+                updated_at_ms: 1,
+                aws_sku: None,
+            },
+        );
+        let text = serde_json::to_string(&overrides).expect("encodes");
+        let back = PriceOverrides::parse(&text).expect("parses");
+        assert_eq!(back, overrides);
+        assert_eq!(
+            PriceOverrides::parse("null").expect("null"),
+            PriceOverrides::default()
+        );
+        let table = back.table();
+        assert_eq!(
+            table.lookup("claude-haiku-4-5").map(|r| r.source),
+            Some(PriceSource::Admin)
+        );
+        assert_eq!(table.rows().len(), PriceTable::seeded().rows().len());
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The admin/auth router: `/auth/*` (password login, who-am-I, providers, Claude Code browser sign-in, setup
-//! scripts) and the first `/admin/*` routes (users, teams, identity providers, notifications), all in the
-//! Anthropic error envelope.
+//! scripts) and the `/admin/*` routes (users, teams, identity providers, notifications, budgets, settings and
+//! web search, pricing), all in the Anthropic error envelope.
 //! On Lambda it runs in `functions/admin` (buffered Function URL); locally it is merged into `sluice serve`.
 
 mod admin;
+mod budgets;
 mod cli;
 mod login;
 mod notifications;
+mod pricing;
+mod settings;
 mod setup;
+mod usd;
 
 use std::sync::Arc;
 
@@ -63,6 +67,43 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route(
             "/admin/notifications/categories",
             put(notifications::update_categories),
+        )
+        .route("/admin/teams/{id}/budget", put(budgets::put_team_budget))
+        .route(
+            "/admin/users/{id}/spend-limit",
+            put(budgets::put_spend_limit),
+        )
+        .route("/admin/budget/status", get(budgets::budget_status))
+        .route(
+            "/admin/settings/default-budget",
+            get(budgets::get_default_budget).put(budgets::put_default_budget),
+        )
+        .route("/admin/settings", get(settings::list))
+        .route("/admin/settings/{key}", put(settings::put))
+        .route(
+            "/admin/websearch-mode",
+            get(settings::get_websearch_mode).put(settings::put_websearch_mode),
+        )
+        .route(
+            "/admin/search-providers",
+            get(settings::list_providers).put(settings::put_provider),
+        )
+        .route(
+            "/admin/search-providers/activate",
+            post(settings::activate_provider),
+        )
+        .route(
+            "/admin/search-providers/test",
+            post(settings::test_provider),
+        )
+        .route(
+            "/admin/search-providers/{provider_type}",
+            delete(settings::delete_provider),
+        )
+        .route("/admin/pricing", get(pricing::list))
+        .route(
+            "/admin/pricing/{prefix}",
+            put(pricing::put).delete(pricing::delete),
         )
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)

@@ -1,0 +1,113 @@
+//! Money at the admin API's edge: CCAG sends and expects USD as JSON numbers; inside, amounts are integer
+//! micro-dollars. A number is turned into micro-dollars through its shortest decimal form (`12.3` → `"12.3"`
+//! → 12 300 000), never by multiplying a float, so what the admin typed is what is stored.
+
+use serde_json::Value;
+use sluice_core::error::ApiError;
+use sluice_core::spend::money::{MICROS_PER_USD, Rounding, format_usd, parse_usd};
+
+/// A non-negative USD amount (number, or a string such as `"12.50"`) in micro-dollars, at most 6 decimals.
+pub(super) fn micros(field: &str, value: &Value) -> Result<u64, ApiError> {
+    let bad = |why: &str| ApiError::invalid(format!("{field}: {why}"));
+    let text = match value {
+        Value::Number(n) => {
+            if let Some(whole) = n.as_u64() {
+                return whole
+                    .checked_mul(MICROS_PER_USD)
+                    .ok_or_else(|| bad("the amount is too large"));
+            }
+            match n.as_f64() {
+                Some(f) if f.is_finite() && f >= 0.0 => format!("{f}"),
+                Some(_) => return Err(bad("must not be negative")),
+                None => return Err(bad("must be an amount in USD")),
+            }
+        }
+        Value::String(s) => s.clone(),
+        _ => return Err(bad("must be an amount in USD (a number)")),
+    };
+    parse_usd(&text).map_err(|e| bad(&e.to_string()))
+}
+
+/// As [`micros`], with `null` meaning "no amount".
+pub(super) fn optional_micros(field: &str, value: &Value) -> Result<Option<u64>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        other => micros(field, other).map(Some),
+    }
+}
+
+/// A decimal text (`"12.35"`) as a JSON number.
+fn number(text: &str) -> Value {
+    text.parse::<serde_json::Number>()
+        .map_or(Value::Null, Value::Number)
+}
+
+/// Micro-dollars as a USD number rounded to the cent (spend, limits).
+pub(super) fn cents(micros: u64) -> Value {
+    number(&format_usd(micros, Rounding::Nearest))
+}
+
+/// As [`cents`], `null` for no amount.
+pub(super) fn optional_cents(micros: Option<u64>) -> Value {
+    micros.map_or(Value::Null, cents)
+}
+
+/// Micro-dollars as an exact USD number (rates per million tokens, e.g. `0.3`, `3.75`).
+pub(super) fn exact(micros: u64) -> Value {
+    let whole = micros / MICROS_PER_USD;
+    let fraction = micros % MICROS_PER_USD;
+    if fraction == 0 {
+        return Value::from(whole);
+    }
+    let digits = format!("{fraction:06}");
+    number(&format!("{whole}.{}", digits.trim_end_matches('0')))
+}
+
+/// A share in basis points (as `Decision::percent_bp`) as a percentage number with two decimals, floored.
+pub(super) fn percent(basis_points: u64) -> Value {
+    number(&format!("{}.{:02}", basis_points / 100, basis_points % 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_become_exact_micro_dollars() {
+        assert_eq!(micros("x", &json!(12)).ok(), Some(12_000_000));
+        assert_eq!(micros("x", &json!(12.3)).ok(), Some(12_300_000));
+        assert_eq!(micros("x", &json!(0.1)).ok(), Some(100_000));
+        assert_eq!(micros("x", &json!(0.000_001)).ok(), Some(1));
+        assert_eq!(micros("x", &json!("7.25")).ok(), Some(7_250_000));
+        assert_eq!(optional_micros("x", &Value::Null).ok(), Some(None));
+    }
+
+    #[test]
+    fn negative_overprecise_and_non_numbers_are_refused_with_the_field_name() {
+        for bad in [
+            json!(-1),
+            json!(0.000_000_1),
+            json!(true),
+            json!("abc"),
+            json!(1e30),
+        ] {
+            let e = micros("budget_amount_usd", &bad).expect_err("refused");
+            assert!(
+                e.message.starts_with("budget_amount_usd: "),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn amounts_go_out_as_cents_or_exact_rates() {
+        assert_eq!(cents(12_345_000), json!(12.35));
+        assert_eq!(cents(0), json!(0.0));
+        assert_eq!(exact(300_000), json!(0.3));
+        assert_eq!(exact(3_750_000), json!(3.75));
+        assert_eq!(exact(15_000_000), json!(15));
+        assert_eq!(percent(2_470), json!(24.7));
+    }
+}
