@@ -5,7 +5,7 @@
 //! |-----------|--------------------------|-------------|-----------------|--------------------------|-------------------|-----|
 //! | counter   | `SPEND#<counter key>`    | `SPEND`     | `<family>`      | `<counter key>`          | `spend_counter`   |     |
 //! | applied   | `APPLIED#<request id>`   | `APPLIED`   | —               | —                        | `spend_applied`   | yes |
-//! | event     | `EVENT#<event id>`       | `EVENT`     | `EVENTS`        | `<created_ms:020>#<id>`  | `notify_event`    |     |
+//! | event     | `EVENT#<event id>`       | `EVENT`     | `EVENTS`        | `<created_ms:020>#<id>`  | `notify_event`    | yes |
 //! | delivery  | `DELIVERY#<id>`          | `DELIVERY`  | `DELIVERIES`    | `<id>` (time-ordered)    | `notify_delivery` | yes |
 //!
 //! A counter's fields are top-level Number attributes named `c_<field>` (field names may hold dots, so every
@@ -31,6 +31,8 @@ pub(crate) const EVENTS_GSI1PK: &str = "EVENTS";
 const DELIVERY_PK_PREFIX: &str = "DELIVERY#";
 const DELIVERY_SK: &str = "DELIVERY";
 pub(crate) const DELIVERIES_GSI1PK: &str = "DELIVERIES";
+/// Events are kept 100 days: longer than any budget period, so a threshold is never reported twice.
+const EVENT_TTL_S: i64 = 100 * 86_400;
 /// Delivery log entries are kept 90 days.
 const DELIVERY_TTL_S: i64 = 90 * 86_400;
 /// Prefix of a counter's field attributes.
@@ -110,6 +112,12 @@ pub(crate) fn event_item(event: &NotifyEvent) -> Result<Item, String> {
         s(created_gsi1sk(event.created_at_ms, &event.id)),
     );
     item.insert(EVENT_ATTR.to_owned(), s(json));
+    // An event's id only has to stay unique within its period (a month at most); rate-limit events come once a
+    // minute per limited key, so events are dropped after EVENT_TTL_S rather than piling up in `EVENTS`.
+    item.insert(
+        EXPIRES_AT.to_owned(),
+        AttributeValue::N((event.created_at_ms.div_euclid(1000) + EVENT_TTL_S).to_string()),
+    );
     Ok(item)
 }
 
