@@ -382,6 +382,12 @@ impl Authenticator {
     pub fn forget_user(&self, id: &str) {
         self.users.forget(id);
     }
+
+    /// Drops the cached key with this hash, so a revocation, deletion or change made in this instance applies
+    /// to its next request (other instances see it when their cache entry expires).
+    pub fn forget_key(&self, key_hash: &str) {
+        self.keys.forget(key_hash);
+    }
 }
 
 fn person(user: User, via: Via) -> Result<Caller, ApiError> {

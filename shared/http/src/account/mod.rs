@@ -6,18 +6,22 @@
 mod admin;
 mod budgets;
 mod cli;
+mod keys;
 mod login;
 mod notifications;
 mod pricing;
 mod settings;
 mod setup;
+mod teams;
 mod usd;
+mod users;
+mod views;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::HeaderMap;
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{delete, get, post, put};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
 
@@ -39,15 +43,9 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route("/auth/cli/poll", get(cli::poll))
         .route("/auth/setup", get(setup::setup_script))
         .route("/auth/setup/token-script", get(setup::token_script))
-        .route(
-            "/admin/users",
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route("/admin/users/{id}", patch(admin::update_user))
-        .route(
-            "/admin/teams",
-            get(admin::list_teams).post(admin::create_team),
-        )
+        .merge(keys::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(
             "/admin/notifications/config",

@@ -1,0 +1,239 @@
+//! `/admin/keys`: virtual keys through the admin API, as CCAG's paths and shapes. Members create, list, revoke and
+//! delete their own keys (someone else's key is "not found" to them); administrators see all keys and may give a
+//! key to another person or team, or change it. Virtual keys cannot use these routes.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::json;
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::identity::Role;
+use sluice_core::keys::mint;
+use sluice_core::store::{KeyUpdate, VirtualKey};
+
+use super::views::{self, key_view, not_found};
+use super::{Reply, Shared, now_ms, require_admin, store_error};
+use crate::app::AppState;
+use crate::auth::Caller;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/admin/keys", get(list).post(create))
+        .route(
+            "/admin/keys/{id}",
+            axum::routing::delete(remove).patch(update),
+        )
+        .route("/admin/keys/{id}/revoke", post(revoke))
+        .route("/admin/keys/{id}/setup-token", post(setup_token))
+}
+
+/// The caller signed in as a person (any role); virtual keys are refused.
+pub(super) async fn require_person(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    let caller = state
+        .auth
+        .authenticate(state.store.as_ref(), headers)
+        .await?;
+    if caller.key_id.is_some() {
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            "virtual keys cannot use the admin API; sign in instead",
+        ));
+    }
+    Ok(caller)
+}
+
+/// The key `id` as the caller may see it: members only their own, anything else reads as not found.
+async fn visible_key(state: &AppState, caller: &Caller, id: &str) -> Result<VirtualKey, ApiError> {
+    let key = state
+        .store
+        .key_by_id(id)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    if caller.role != Role::Admin && key.user_id != caller.user_id {
+        return Err(not_found("Key"));
+    }
+    Ok(key)
+}
+
+/// A user id named in a body must exist (CCAG: "Referenced user or team does not exist").
+async fn check_user(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state.store.user_by_id(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::invalid(format!("user_id: no user with id {id}"))),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
+pub(super) async fn check_team(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state.store.team_by_id(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::invalid(format!("team_id: no team with id {id}"))),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
+async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    let keys: Vec<_> = state
+        .store
+        .list_keys()
+        .await
+        .map_err(|e| store_error(&e))?
+        .iter()
+        .filter(|k| caller.role == Role::Admin || k.user_id == caller.user_id)
+        .map(key_view)
+        .collect();
+    Ok(axum::Json(json!({"keys": keys})).into_response())
+}
+
+async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    let body = views::object(&body)?;
+    let name = views::string(&body, "name")?.unwrap_or_else(|| "unnamed".to_owned());
+    let rpm = views::rate_limit(&body)?.flatten();
+    // `null` and absent both mean the default: the caller, and the owner's team.
+    let asked_user = views::nullable_string(&body, "user_id")?.flatten();
+    let asked_team = views::nullable_string(&body, "team_id")?.flatten();
+    let admin = caller.role == Role::Admin;
+    let user_id = match asked_user {
+        Some(u) if Some(&u) != caller.user_id.as_ref() => {
+            if !admin {
+                return Err(ApiError::new(
+                    ApiErrorKind::Permission,
+                    "members can only create keys for themselves",
+                )
+                .into());
+            }
+            check_user(&state, &u).await?;
+            Some(u)
+        }
+        _ => caller.user_id.clone(),
+    };
+    let team_id = match asked_team {
+        Some(t) => {
+            if !admin && Some(&t) != caller.team_id.as_ref() {
+                return Err(ApiError::new(
+                    ApiErrorKind::Permission,
+                    "members can only create keys for their own team",
+                )
+                .into());
+            }
+            check_team(&state, &t).await?;
+            Some(t)
+        }
+        None => match &user_id {
+            Some(u) if Some(u) == caller.user_id.as_ref() => caller.team_id.clone(),
+            Some(u) => state
+                .store
+                .user_by_id(u)
+                .await
+                .map_err(|e| store_error(&e))?
+                .and_then(|owner| owner.team_id),
+            None => None,
+        },
+    };
+    let minted = mint();
+    let key = VirtualKey {
+        id: minted.id,
+        name,
+        key_hash: minted.key_hash,
+        prefix: minted.prefix,
+        created_at_ms: now_ms(),
+        revoked_at_ms: None,
+        user_id,
+        team_id,
+        rate_limit_rpm: rpm,
+    };
+    state
+        .store
+        .create_key(&key)
+        .await
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(key_id = %key.id, by = ?caller.user_id, "key created through the admin API");
+    let mut answer = key_view(&key);
+    answer["key"] = json!(minted.secret);
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+async fn revoke(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    let key = visible_key(&state, &caller, &id).await?;
+    let revoked = state
+        .store
+        .revoke_key(&key.id, now_ms())
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    state.auth.forget_key(&key.key_hash);
+    tracing::info!(key_id = %id, by = ?caller.user_id, "key revoked through the admin API");
+    Ok(axum::Json(json!({"revoked": true, "key": key_view(&revoked)})).into_response())
+}
+
+async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    let key = visible_key(&state, &caller, &id).await?;
+    if !state
+        .store
+        .delete_key(&key.id)
+        .await
+        .map_err(|e| store_error(&e))?
+    {
+        return Err(not_found("Key").into());
+    }
+    state.auth.forget_key(&key.key_hash);
+    tracing::info!(key_id = %id, by = ?caller.user_id, "key deleted through the admin API");
+    Ok(axum::Json(json!({"deleted": true})).into_response())
+}
+
+async fn update(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    require_admin(&state, &headers).await?;
+    let body = views::object(&body)?;
+    let change = KeyUpdate {
+        name: views::string(&body, "name")?,
+        user_id: views::nullable_string(&body, "user_id")?,
+        team_id: views::nullable_string(&body, "team_id")?,
+        rate_limit_rpm: views::rate_limit(&body)?,
+    };
+    if let Some(Some(u)) = &change.user_id {
+        check_user(&state, u).await?;
+    }
+    if let Some(Some(t)) = &change.team_id {
+        check_team(&state, t).await?;
+    }
+    let key = state
+        .store
+        .update_key(&id, &change)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    state.auth.forget_key(&key.key_hash);
+    Ok(axum::Json(json!({"updated": true, "key": key_view(&key)})).into_response())
+}
+
+/// CCAG hands out one-time setup tokens from an in-memory map, which a Lambda fleet cannot share, and would
+/// have Sluice hold the raw key meanwhile. Sluice answers plainly instead of pretending.
+async fn setup_token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    visible_key(&state, &caller, &id).await?;
+    Err(ApiError::invalid(
+        "setup tokens are not supported by Sluice: give the key to its owner directly and have them run \
+         `SLUICE_API_KEY=<key> bash <(curl -s <sluice-url>/auth/setup)`",
+    )
+    .into())
+}
