@@ -87,3 +87,47 @@ def test_store_commands_refuse_url(admin_gateway: Gateway, signed_in: Path) -> N
     done = sluice(signed_in, "usage", "replay", "--url", admin_gateway.url, ok=False)
     assert done.returncode != 0
     assert "works on a store" in done.stderr
+
+
+def budget_headers(gw: Gateway, key: str) -> dict[str, str]:
+    from e2e_support import message_body
+
+    with gw.http(key) as http:
+        resp = http.post("/v1/messages", json=message_body("budget headers " + nonce(), stream=False))
+    assert resp.status_code == 200, resp.text
+    return {k: v for k, v in resp.headers.items() if k.startswith("x-sluice-budget-")}
+
+
+def test_budgets_set_through_the_admin_api_act_on_the_gateway(admin_gateway: Gateway, signed_in: Path) -> None:
+    url = admin_gateway.url
+    team = f"team-{nonce()}"
+    sluice(signed_in, "teams", "create", "--name", team, "--url", url)
+    member, solo = f"{nonce()}@example.com", f"{nonce()}@example.com"
+    sluice(signed_in, "users", "create", "--email", member, "--team", team, "--url", url)
+    sluice(signed_in, "users", "create", "--email", solo, "--url", url)
+    member_key = admin_gateway.cli("keys", "create", "--name", member, "--user", member).stdout.strip().splitlines()[-1]
+    solo_key = admin_gateway.cli("keys", "create", "--name", solo, "--user", solo).stdout.strip().splitlines()[-1]
+
+    # A team with a per-member default: the member's budget is that default, over the team's period.
+    done = sluice(signed_in, "budget", "set", "--team", team, "--limit", "100", "--member-default", "2.50",
+                  "--period", "weekly", "--policy", "shaped", "--shaped-rpm", "3", "--url", url)
+    assert f"Budget of team {team} set." in done.stdout
+    headers = budget_headers(admin_gateway, member_key)
+    assert headers["x-sluice-budget-status"] == "ok"
+    assert 2.45 <= float(headers["x-sluice-budget-remaining-usd"]) <= 2.50
+
+    # A person's own limit beats the team default.
+    sluice(signed_in, "budget", "set", "--user", member, "--limit", "7", "--period", "daily", "--url", url)
+    headers = budget_headers(admin_gateway, member_key)
+    assert 6.9 <= float(headers["x-sluice-budget-remaining-usd"]) <= 7.0
+    assert headers["x-sluice-budget-resets"].endswith("T00:00:00Z")
+
+    # The org default reaches people with neither; clearing it leaves them without a budget.
+    sluice(signed_in, "budget", "set", "--org", "--limit", "11", "--period", "monthly", "--url", url)
+    assert 10.9 <= float(budget_headers(admin_gateway, solo_key)["x-sluice-budget-remaining-usd"]) <= 11.0
+    assert "cleared" in sluice(signed_in, "budget", "clear", "--org", "--url", url).stdout
+    assert budget_headers(admin_gateway, solo_key) == {}
+
+    # A person's budget takes no policy: refused before anything is sent.
+    refused = sluice(signed_in, "budget", "set", "--user", solo, "--limit", "1", "--policy", "soft", "--url", url, ok=False)
+    assert refused.returncode != 0 and "policies belong to teams" in refused.stderr
