@@ -4,6 +4,8 @@
 //! On Lambda it runs in `functions/admin` (buffered Function URL); locally it is merged into `sluice serve`.
 
 mod admin;
+mod analytics;
+mod analytics_export;
 mod budgets;
 mod cli;
 mod keys;
@@ -103,6 +105,14 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             "/admin/pricing/{prefix}",
             put(pricing::put).delete(pricing::delete),
         )
+        .route("/admin/analytics", get(analytics::mine))
+        .route("/admin/analytics/export", get(analytics_export::export_spend))
+        .route("/admin/analytics/org/overview", get(analytics::org_overview))
+        .route("/admin/analytics/org/spend", get(analytics::org_spend))
+        .route("/admin/analytics/org/activity", get(analytics::org_activity))
+        .route("/admin/analytics/org/models", get(analytics::org_models))
+        .route("/admin/analytics/org/tools", get(analytics::org_tools))
+        .route("/admin/analytics/org/export", get(analytics_export::export_org))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }

@@ -1,0 +1,183 @@
+//! `GET /admin/analytics/export?days=N` and `/admin/analytics/org/export` (admin): the usage ledger of the
+//! last `N` days (default 30, up to 366) as CSV, one row per usage record, in the one ledger format of
+//! `sluice_core::spend::csv_export` (the same as the daily S3 files and `sluice export`).
+//!
+//! The body is streamed: the records are read one UTC day at a time (`usage_between`) and each day's rows
+//! are sent as one chunk, so memory holds one day, not the export. A store failure mid-way ends the body
+//! with an error (the client sees a cut transfer, never a silently short file).
+//!
+//! The org export also takes the org filters (`team`, `user`, `model`), applied to each record exactly:
+//! the team is the record's team at request time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sluice_core::analytics::{Filters, NO_TEAM};
+use sluice_core::error::ApiError;
+use sluice_core::spend::UsageRecord;
+use sluice_core::spend::csv_export::{Directory, LedgerCsv};
+use sluice_core::store::Store;
+
+use super::analytics::{Params, filters};
+use super::{Reply, Shared, now_ms, require_admin, store_error};
+
+const DEFAULT_DAYS: u32 = 30;
+const MAX_DAYS: u32 = 366;
+const MS_PER_DAY: i64 = 86_400_000;
+
+fn days(params: &HashMap<String, String>) -> Result<u32, ApiError> {
+    match params.get("days").map(|d| d.trim()) {
+        None | Some("") => Ok(DEFAULT_DAYS),
+        Some(d) => match d.parse::<u32>() {
+            Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(format!(
+                "days: must be a whole number from 1 to {MAX_DAYS}, got {d:?}"
+            ))),
+        },
+    }
+}
+
+/// Whether a record passes the org filters, with names from `names`.
+fn keeps(filters: &Filters, names: &Directory, record: &UsageRecord) -> bool {
+    let team_ok = filters.teams.is_empty()
+        || filters
+            .teams
+            .iter()
+            .any(|want| match record.team_id.as_deref() {
+                None => want == NO_TEAM,
+                Some(id) => want == names.team(Some(id)) || want == id,
+            });
+    let user_ok = filters.users.is_empty()
+        || record.user_id.as_deref().is_some_and(|id| {
+            let email = names.user(Some(id));
+            filters
+                .users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(email) || u == id)
+        });
+    let model_ok = filters.models.is_empty() || filters.models.contains(&record.requested_model);
+    team_ok && user_ok && model_ok
+}
+
+/// State of the streamed body: the next day to read, and whether the header is out.
+struct Pages {
+    store: Arc<dyn Store>,
+    names: Directory,
+    filters: Filters,
+    next_ms: i64,
+    end_ms: i64,
+    header_sent: bool,
+}
+
+impl Pages {
+    /// The next chunk: the header (with the first day's rows), then one day's rows; `None` when done.
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        while self.next_ms < self.end_ms || !self.header_sent {
+            let to_ms = (self.next_ms + MS_PER_DAY).min(self.end_ms);
+            let records = match self.store.usage_between(self.next_ms, to_ms).await {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!(error = %e, "usage export: store read failed mid-stream");
+                    self.next_ms = self.end_ms;
+                    self.header_sent = true;
+                    return Some((Err(std::io::Error::other("store read failed")), self));
+                }
+            };
+            self.next_ms = to_ms;
+            let buffer = Vec::with_capacity(256 * (records.len() + 1));
+            let writer = if self.header_sent {
+                Ok(LedgerCsv::without_header(buffer))
+            } else {
+                LedgerCsv::new(buffer)
+            };
+            let chunk = writer.and_then(|mut csv| {
+                for record in records
+                    .iter()
+                    .filter(|r| keeps(&self.filters, &self.names, r))
+                {
+                    csv.write(record, &self.names)?;
+                }
+                csv.finish()
+            });
+            match chunk {
+                Ok(bytes) if bytes.is_empty() => {}
+                Ok(bytes) => {
+                    self.header_sent = true;
+                    return Some((Ok(Bytes::from(bytes)), self));
+                }
+                Err(e) => {
+                    self.next_ms = self.end_ms;
+                    self.header_sent = true;
+                    return Some((Err(e), self));
+                }
+            }
+        }
+        None
+    }
+}
+
+async fn export(
+    state: &Shared,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    filters: Filters,
+    name: &str,
+) -> Reply {
+    require_admin(state, headers).await?;
+    let days = days(params)?;
+    let store = state.store.clone();
+    let users = store.list_users().await.map_err(|e| store_error(&e))?;
+    let teams = store.list_teams().await.map_err(|e| store_error(&e))?;
+    let end_ms = now_ms() + 1;
+    let pages = Pages {
+        store,
+        names: Directory::new(&users, &teams),
+        filters,
+        next_ms: end_ms - i64::from(days) * MS_PER_DAY,
+        end_ms,
+        header_sent: false,
+    };
+    let body = Body::from_stream(futures::stream::unfold(pages, Pages::next));
+    let mut response: Response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let disposition = format!("attachment; filename=\"{name}-{days}d.csv\"");
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition)
+            .map_err(|_| ApiError::internal("cannot name the export"))?,
+    );
+    Ok(response)
+}
+
+pub(super) async fn export_spend(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Reply {
+    export(
+        &state,
+        &headers,
+        &params,
+        Filters::default(),
+        "sluice-spend",
+    )
+    .await
+}
+
+pub(super) async fn export_org(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Reply {
+    let filters = filters(&params);
+    export(&state, &headers, &params, filters, "sluice-org-spend").await
+}
