@@ -131,3 +131,37 @@ def test_budgets_set_through_the_admin_api_act_on_the_gateway(admin_gateway: Gat
     # A person's budget takes no policy: refused before anything is sent.
     refused = sluice(signed_in, "budget", "set", "--user", solo, "--limit", "1", "--policy", "soft", "--url", url, ok=False)
     assert refused.returncode != 0 and "policies belong to teams" in refused.stderr
+
+
+def test_keys_and_spend_through_the_admin_api(admin_gateway: Gateway, signed_in: Path) -> None:
+    import time
+
+    url = admin_gateway.url
+    email = f"{nonce()}@example.com"
+    sluice(signed_in, "users", "create", "--email", email, "--url", url)
+    created = sluice(signed_in, "keys", "create", "--name", f"k-{email}", "--user", email, "--rpm", "0", "--url", url)
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sk-sluice-"), created.stdout
+    key_id = created.stdout.split("Created key ", 1)[1].split(" ", 1)[0]
+    listed = json.loads(sluice(signed_in, "keys", "list", "--json", "--url", url).stdout)
+    entry = next(k for k in listed if k["id"] == key_id)
+    assert entry["is_active"] is True and entry["name"] == f"k-{email}"
+
+    # The key works on the gateway, and its spend shows in the period totals read through the analytics API.
+    assert budget_headers(admin_gateway, secret) == {}
+    deadline = time.monotonic() + 20
+    while True:
+        spend = json.loads(sluice(signed_in, "spend", "--period", "monthly", "--json", "--url", url).stdout)
+        row = next((u for u in spend.get("by_user", []) if u["user_identity"] == email), None)
+        if row or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert row is not None and row["request_count"] == 1 and row["cost_usd"] > 0, spend
+    table = sluice(signed_in, "spend", "--period", "monthly", "--url", url).stdout
+    assert email in table
+
+    assert f"Revoked key {key_id}." in sluice(signed_in, "keys", "revoke", key_id, "--url", url).stdout
+    listed = json.loads(sluice(signed_in, "keys", "list", "--json", "--url", url).stdout)
+    assert next(k for k in listed if k["id"] == key_id)["is_active"] is False
+    missing = sluice(signed_in, "keys", "revoke", "key_does_not_exist", "--url", url, ok=False)
+    assert missing.returncode != 0 and "404" in missing.stderr
