@@ -2,6 +2,7 @@
 # Install what the tests, template checks and builds need, into the repository only:
 #   .venv/          Python tools from requirements-dev.txt (moto, pytest, cargo-lambda + zig, SAM CLI, cfn-lint, anthropic)
 #   node_modules/   npm tools from package.json / package-lock.json (the real Claude Code CLI, playwright-core)
+#   .venv/bin/ccag  CCAG's own admin CLI (crate ccag-cli), which Sluice's admin API must serve unchanged
 # plus Debian packages when something basic is missing. Idempotent: each part is skipped while the
 # file that describes it is unchanged (a hash stamp), so `make test` can call this every time.
 # Works unattended (CI=true, no stdin) on a fresh Debian with Rust, Python 3.11, Node 20 and gcc.
@@ -96,4 +97,17 @@ if ! node_modules/.bin/claude --version >/dev/null 2>&1; then
     || die "node_modules/.bin/claude does not run; see npm output above"
 fi
 
-log "ok ($(.venv/bin/python -V), claude $(node_modules/.bin/claude --version 2>/dev/null | cut -d' ' -f1))"
+# --- ccag -----------------------------------------------------------------------------------
+# The compatibility end-to-end test drives Sluice with CCAG's real CLI, pinned. It compiles from crates.io
+# (about four minutes), so it is skipped while the installed binary reports the pinned version.
+CCAG_VERSION="1.9.8"
+if [ "$(.venv/bin/ccag --version 2>/dev/null)" = "ccag ${CCAG_VERSION}" ]; then
+  log "ccag ${CCAG_VERSION} up to date"
+else
+  log "cargo install ccag-cli ${CCAG_VERSION} (into .venv/bin; a few minutes)"
+  cargo install ccag-cli --version "${CCAG_VERSION}" --locked --root "$ROOT/.venv"
+  [ "$(.venv/bin/ccag --version 2>/dev/null)" = "ccag ${CCAG_VERSION}" ] \
+    || die ".venv/bin/ccag does not report version ${CCAG_VERSION} after cargo install"
+fi
+
+log "ok ($(.venv/bin/python -V), ccag ${CCAG_VERSION}, claude $(node_modules/.bin/claude --version 2>/dev/null | cut -d' ' -f1))"

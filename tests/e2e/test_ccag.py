@@ -1,0 +1,185 @@
+"""CCAG's own admin CLI (`ccag`, crate ccag-cli 1.9.8, installed into .venv/bin by scripts/install-deps.sh), unchanged,
+against `sluice serve`: login, keys, users, teams, members and a team budget, each command's output checked, and
+what it changed checked through the gateway itself.
+
+`ccag` prints results on stdout and its "[ok] ..." lines on stderr (with colour codes, stripped here). It runs with
+HOME set to a temporary folder, so its ~/.ccag/config.json and token are this test's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from e2e_support import ANSI, REPO, Gateway, Launcher, Sim, nonce
+
+PASSWORD = "ccag-e2e-password"
+CCAG = Path(os.environ.get("CCAG_BIN", REPO / ".venv" / "bin" / "ccag"))
+ID = r"[A-Za-z0-9_-]+"
+
+
+@pytest.fixture(scope="module")
+def ccag_gateway(launcher: Launcher, sim: Sim) -> Gateway:
+    if not CCAG.exists():
+        pytest.fail(f"{CCAG} is missing: run `bash scripts/install-deps.sh` (or set CCAG_BIN)", pytrace=False)
+    return launcher.gateway(sim, ADMIN_PASSWORD=PASSWORD, SLUICE_BUDGET_CACHE_SECS="0")
+
+
+def ccag(home: Path, gw: Gateway, *args: str, ok: bool = True) -> tuple[str, str]:
+    """Runs `ccag ARGS --url <gateway>`; answers (stdout, stderr without colour codes)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCAG_")}
+    env.update(HOME=str(home), NO_COLOR="1")
+    done = subprocess.run(
+        [str(CCAG), *args, "--url", gw.url], env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60,
+    )
+    out, err = done.stdout, ANSI.sub("", done.stderr)
+    if ok:
+        assert done.returncode == 0, f"ccag {' '.join(args)} failed ({done.returncode}):\n{out}\n{err}"
+    else:
+        assert done.returncode != 0, f"ccag {' '.join(args)} should have failed:\n{out}\n{err}"
+    return out, err
+
+
+@pytest.fixture(scope="module")
+def home(ccag_gateway: Gateway, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("ccag-home")
+    _, err = ccag(home, ccag_gateway, "login", "-u", "admin", "-p", PASSWORD)
+    assert "[ok] Logged in as admin (admin)" in err, err
+    assert f"Gateway: {ccag_gateway.url}" in err
+    token = home / ".ccag" / "token"
+    assert oct(token.stat().st_mode & 0o777) == "0o600"
+    assert json.loads((home / ".ccag" / "config.json").read_text())["url"] == ccag_gateway.url
+    return home
+
+
+def stored_setting(gw: Gateway, key: str) -> str | None:
+    """A setting as `sluice serve` stored it in its SQLite file (read-only)."""
+    with sqlite3.connect(f"file:{gw.data_dir / 'sluice.db'}?mode=ro", uri=True) as db:
+        found = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return found[0] if found else None
+
+
+def row(stdout: str, *needles: str) -> list[str]:
+    """The columns of the one stdout line that contains every needle."""
+    lines = [line for line in stdout.splitlines() if all(n in line for n in needles)]
+    assert len(lines) == 1, f"expected one line with {needles}:\n{stdout}"
+    return lines[0].split()
+
+
+def test_login_with_a_wrong_password_fails_with_the_status(ccag_gateway: Gateway, tmp_path: Path) -> None:
+    _, err = ccag(tmp_path, ccag_gateway, "login", "-u", "admin", "-p", "wrong", ok=False)
+    assert "Login failed: 401" in err, err
+    assert not (tmp_path / ".ccag" / "token").exists()
+
+
+def test_keys_create_list_revoke_and_delete(ccag_gateway: Gateway, home: Path) -> None:
+    gw = ccag_gateway
+    name = f"ccag-{nonce()}"
+    # --rate-limit defaults to 0, "unlimited" in ccag's help; it must not break the key.
+    out, err = ccag(home, gw, "keys", "create", "--name", name)
+    assert f"[ok] Key created: {name}" in err, err
+    assert f"export ANTHROPIC_BASE_URL={gw.url}" in err
+    secret = out.strip()
+    assert re.fullmatch(r"sk-sluice-\S+", secret), out
+    with gw.http(secret) as http:
+        assert http.get("/v1/models").status_code == 200
+        for _ in range(3):
+            assert http.post("/v1/messages/count_tokens", json={"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+
+    limited = f"{name}-rpm"
+    ccag(home, gw, "keys", "create", "--name", limited, "--rate-limit", "7")
+
+    out, err = ccag(home, gw, "keys", "list")
+    assert re.search(r"ID\s+NAME\s+ACTIVE\s+RPM\s+CREATED", err), err
+    key_id, listed_name, active, rpm, created = row(out, name + " ")
+    assert listed_name == name and active == "yes" and rpm == "-", out
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", created), created
+    assert key_id.startswith("key_")
+    assert row(out, limited)[3] == "7"
+
+    _, err = ccag(home, gw, "keys", "revoke", key_id)
+    assert f"[ok] Key {key_id} revoked" in err, err
+    out, _ = ccag(home, gw, "keys", "list")
+    assert row(out, key_id)[2] == "no"
+    with gw.http(secret) as http:
+        assert http.get("/v1/models").status_code == 401
+
+    _, err = ccag(home, gw, "keys", "delete", key_id)
+    assert f"[ok] Key {key_id} deleted" in err, err
+    out, _ = ccag(home, gw, "keys", "list")
+    assert key_id not in out
+    # A key that is gone: the server's 404 reaches the user as an API error, with the JSON envelope.
+    _, err = ccag(home, gw, "keys", "delete", key_id, ok=False)
+    assert "API error 404" in err and "not_found_error" in err, err
+
+
+def test_users_teams_members_and_budget(ccag_gateway: Gateway, home: Path) -> None:
+    gw = ccag_gateway
+    team_name = f"team-{nonce()}"
+    _, err = ccag(home, gw, "teams", "create", "--name", team_name)
+    found = re.search(rf"\[ok\] Team created: {re.escape(team_name)} \(id: ({ID})\)", err)
+    assert found, err
+    team = found.group(1)
+    out, err = ccag(home, gw, "teams", "list")
+    assert re.search(r"ID\s+NAME\s+CREATED", err), err
+    assert row(out, team)[:2] == [team, team_name]
+
+    ann, bob = f"ann-{nonce()}@example.com", f"bob-{nonce()}@example.com"
+    ids = {}
+    for email in (ann, bob):
+        _, err = ccag(home, gw, "users", "create", "--name", email)
+        found = re.search(rf"\[ok\] User created: {re.escape(email)} \(id: ({ID}), role: member\)", err)
+        assert found, err
+        ids[email] = found.group(1)
+    out, err = ccag(home, gw, "users", "list")
+    assert re.search(r"ID\s+EMAIL\s+ROLE\s+TEAM\s+CREATED", err), err
+    assert row(out, ann)[:4] == [ids[ann], ann, "member", "-"]
+
+    # set-team by id; add-member by email (ccag looks the id up in /admin/users).
+    _, err = ccag(home, gw, "users", "set-team", ids[ann], "--team", team)
+    assert f"[ok] User {ids[ann]} assigned to team {team}" in err, err
+    out, _ = ccag(home, gw, "users", "list")
+    assert row(out, ann)[3] == team
+    _, err = ccag(home, gw, "teams", "add-member", "--team", team, "--user", bob)
+    assert f"[ok] User {bob} added to team {team}" in err, err
+
+    out, err = ccag(home, gw, "teams", "members", team)
+    assert re.search(r"ID\s+EMAIL\s+ROLE\s+ACTIVE", err), err
+    assert row(out, ann) == [ids[ann], ann, "member", "yes"]
+    assert row(out, bob) == [ids[bob], bob, "member", "yes"]
+
+    # CCAG's server answers 204 with no body here, which its own CLI cannot parse; Sluice answers JSON.
+    _, err = ccag(home, gw, "teams", "remove-member", "--team", team, "--user", bob)
+    assert f"[ok] User {bob} removed from team {team}" in err, err
+    out, _ = ccag(home, gw, "teams", "members", team)
+    assert bob not in out and ann in out
+
+    _, err = ccag(home, gw, "teams", "set-budget", team, "--amount", "250")
+    assert f"[ok] Budget set for team {team}" in err, err
+    stored = stored_setting(gw, f"budget.team.{team}")
+    assert stored is not None and "250" in stored, stored
+
+    _, err = ccag(home, gw, "users", "update", ids[bob], "--role", "admin")
+    assert f"[ok] User {ids[bob]} updated (role: admin)" in err, err
+    out, _ = ccag(home, gw, "users", "list")
+    assert row(out, bob)[2] == "admin"
+
+    _, err = ccag(home, gw, "users", "set-team", ids[ann])
+    assert f"[ok] User {ids[ann]} unassigned from team" in err, err
+    out, _ = ccag(home, gw, "teams", "members", team)
+    assert ann not in out
+
+    _, err = ccag(home, gw, "users", "delete", ids[bob])
+    assert f"[ok] User {ids[bob]} deleted" in err, err
+    _, err = ccag(home, gw, "teams", "delete", team)
+    assert f"[ok] Team {team} deleted" in err, err
+    out, _ = ccag(home, gw, "teams", "list")
+    assert team not in out
+    out, _ = ccag(home, gw, "users", "list")
+    assert bob not in out and ann in out
