@@ -992,3 +992,70 @@ async fn a_price_override_changes_the_cost_of_the_next_usage_record_the_gateway_
             .micros()
     );
 }
+
+#[tokio::test]
+async fn team_analytics_and_the_overview_show_current_period_spend_against_budgets() {
+    let a = Admin::start().await;
+    a.ok(
+        Method::PUT,
+        &format!("/admin/teams/{}/budget", a.team.id),
+        Some(json!({"budget_amount_usd": 100, "budget_period": "monthly", "default_user_budget_usd": 10})),
+    )
+    .await;
+    let mut record = new_usage(Utc::now().timestamp_millis());
+    record.user_id = Some(a.member_user.id.clone());
+    record.team_id = Some(a.team.id.clone());
+    record.cost_micros = Some(2_500_000);
+    assert!(
+        a.store()
+            .apply_spend(&spend_delta(&record))
+            .await
+            .expect("spend")
+    );
+
+    let team = a
+        .ok(
+            Method::GET,
+            &format!("/admin/teams/{}/analytics", a.team.id),
+            None,
+        )
+        .await;
+    assert_eq!(team["team_name"], "web");
+    assert_eq!(team["team"]["budget_amount_usd"], 100.0);
+    let users = team["users"].as_array().expect("users");
+    assert_eq!(users.len(), 1, "{team}");
+    let ann = &users[0];
+    assert_eq!(ann["email"], "ann@example.com");
+    // CCAG's server fields and the ones its CLI reads, with the same values.
+    assert_eq!(ann["current_spend_usd"], 2.5);
+    assert_eq!(ann["current_spend"], 2.5);
+    assert_eq!(ann["spend_limit"], 10.0);
+    assert_eq!(ann["request_count"], 1);
+    assert_eq!(ann["requests"], 1);
+    assert_eq!(ann["budget_period"], "monthly");
+
+    let overview = a.ok(Method::GET, "/admin/analytics/overview", None).await;
+    let web = overview["teams"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .find(|t| t["team_id"] == a.team.id.as_str())
+        .expect("the team");
+    assert_eq!(web["current_spend_usd"], 2.5);
+    assert_eq!(web["user_count"], 1);
+    assert_eq!(web["default_user_budget_usd"], 10.0);
+
+    let (status, _) = a
+        .call(
+            Method::GET,
+            "/admin/analytics/overview",
+            Some(&a.member),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = a
+        .admin(Method::GET, "/admin/teams/team_nope/analytics", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -14,6 +14,7 @@ mod notifications;
 mod pricing;
 mod settings;
 mod setup;
+mod team_spend;
 mod teams;
 mod usd;
 mod users;
@@ -106,13 +107,30 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             put(pricing::put).delete(pricing::delete),
         )
         .route("/admin/analytics", get(analytics::mine))
-        .route("/admin/analytics/export", get(analytics_export::export_spend))
-        .route("/admin/analytics/org/overview", get(analytics::org_overview))
+        .route("/admin/analytics/overview", get(team_spend::overview))
+        .route(
+            "/admin/teams/{id}/analytics",
+            get(team_spend::team_analytics),
+        )
+        .route(
+            "/admin/analytics/export",
+            get(analytics_export::export_spend),
+        )
+        .route(
+            "/admin/analytics/org/overview",
+            get(analytics::org_overview),
+        )
         .route("/admin/analytics/org/spend", get(analytics::org_spend))
-        .route("/admin/analytics/org/activity", get(analytics::org_activity))
+        .route(
+            "/admin/analytics/org/activity",
+            get(analytics::org_activity),
+        )
         .route("/admin/analytics/org/models", get(analytics::org_models))
         .route("/admin/analytics/org/tools", get(analytics::org_tools))
-        .route("/admin/analytics/org/export", get(analytics_export::export_org))
+        .route(
+            "/admin/analytics/org/export",
+            get(analytics_export::export_org),
+        )
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
