@@ -250,15 +250,7 @@ async fn setting_key(store: &dyn Store, target: &Target) -> anyhow::Result<Strin
         return Ok(user_budget_key(&user.id));
     }
     if let Some(team) = &target.team {
-        let found = match store.team_by_id(team).await? {
-            Some(t) => Some(t),
-            None => store
-                .list_teams()
-                .await?
-                .into_iter()
-                .find(|t| t.name == *team),
-        };
-        let team = found.with_context(|| format!("no team with id or name {team}"))?;
+        let team = crate::people::local_team(store, team).await?;
         return Ok(team_budget_key(&team.id));
     }
     Ok(ORG_BUDGET_KEY.to_owned())

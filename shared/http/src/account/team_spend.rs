@@ -7,23 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use sluice_core::identity::{Team, User};
+use sluice_core::identity::User;
 use sluice_core::spend::Period;
 use sluice_core::spend::budget::{BudgetState, inputs_to_read};
 use sluice_core::spend::ledger::{REQUESTS, SpendOwner, period_counter_key};
-use sluice_core::spend::money::{Rounding, format_usd};
 use sluice_core::spend::scope::BudgetScope;
 
 use super::budgets::{rfc3339, team_budget_fields};
-use super::views::{not_found, team_view};
+use super::usd::{cents, optional_cents};
+use super::views::team_view;
 use super::{Reply, Shared, require_admin, store_error};
 use crate::app::AppState;
-
-fn usd(micros: u64) -> Value {
-    format_usd(micros, Rounding::Nearest)
-        .parse::<f64>()
-        .map_or(Value::Null, |v| json!(v))
-}
 
 /// The budget state of a person (or of a team alone when `user` is `None`), now.
 async fn state(
@@ -71,12 +65,12 @@ async fn member_row(
     Ok(json!({
         "user_id": user.id,
         "email": user.email,
-        "spend_limit_monthly_usd": limit.map(usd),
-        "spend_limit": limit.map(usd),
+        "spend_limit_monthly_usd": optional_cents(limit),
+        "spend_limit": optional_cents(limit),
         "budget_period": period.as_str(),
         "period_start": rfc3339(window.start),
-        "current_spend_usd": usd(spend),
-        "current_spend": usd(spend),
+        "current_spend_usd": cents(spend),
+        "current_spend": cents(spend),
         "request_count": count,
         "requests": count,
     }))
@@ -89,7 +83,7 @@ pub(super) async fn team_analytics(
     Path(id): Path<String>,
 ) -> Reply {
     require_admin(&app, &headers).await?;
-    let team = find_team(&app, &id).await?;
+    let team = super::teams::team(&app, &id).await?;
     let users = app.store.list_users().await.map_err(|e| store_error(&e))?;
     let mut rows = Vec::new();
     for user in users
@@ -136,7 +130,7 @@ pub(super) async fn overview(State(app): State<Shared>, headers: HeaderMap) -> R
         let mut row = team_budget_fields(state.team.as_ref());
         row.insert("team_id".into(), json!(team.id));
         row.insert("team_name".into(), json!(team.name));
-        row.insert("current_spend_usd".into(), usd(spend));
+        row.insert("current_spend_usd".into(), cents(spend));
         row.insert(
             "user_count".into(),
             json!(
@@ -149,22 +143,4 @@ pub(super) async fn overview(State(app): State<Shared>, headers: HeaderMap) -> R
         rows.push(Value::Object(row));
     }
     Ok(axum::Json(json!({"teams": rows})).into_response())
-}
-
-async fn find_team(app: &AppState, id_or_name: &str) -> Result<Team, sluice_core::error::ApiError> {
-    if let Some(t) = app
-        .store
-        .team_by_id(id_or_name)
-        .await
-        .map_err(|e| store_error(&e))?
-    {
-        return Ok(t);
-    }
-    app.store
-        .list_teams()
-        .await
-        .map_err(|e| store_error(&e))?
-        .into_iter()
-        .find(|t| t.name == id_or_name)
-        .ok_or_else(|| not_found("Team"))
 }

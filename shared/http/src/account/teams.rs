@@ -28,7 +28,7 @@ pub(super) fn routes() -> Router<Shared> {
 }
 
 /// The team with this id, else the one with this name.
-async fn team(state: &AppState, id_or_name: &str) -> Result<Team, ApiError> {
+pub(super) async fn team(state: &AppState, id_or_name: &str) -> Result<Team, ApiError> {
     if let Some(t) = state
         .store
         .team_by_id(id_or_name)
