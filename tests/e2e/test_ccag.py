@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import httpx2
 import pytest
 from e2e_support import ANSI, REPO, Gateway, Launcher, Sim, nonce
 
@@ -183,3 +184,44 @@ def test_users_teams_members_and_budget(ccag_gateway: Gateway, home: Path) -> No
     assert team not in out
     out, _ = ccag(home, gw, "users", "list")
     assert bob not in out and ann in out
+
+
+def test_idps_create_list_update_and_delete(ccag_gateway: Gateway, home: Path) -> None:
+    gw = ccag_gateway
+    name = f"okta-{nonce()}"
+    issuer = f"https://{name}.okta.example.com"
+    _, err = ccag(
+        home, gw, "idps", "create", "--name", name, "--issuer-url", issuer, "--client-id", "client-1",
+        "--allowed-domains", "example.com,example.org",
+    )
+    found = re.search(rf"\[ok\] IDP created: {re.escape(name)} \(id: ({ID})\)", err)
+    assert found, err
+    idp = found.group(1)
+    out, err = ccag(home, gw, "idps", "list")
+    assert re.search(r"ID\s+NAME\s+ISSUER\s+FLOW_TYPE\s+ENABLED", err), err
+    assert row(out, idp) == [idp, name, issuer, "implicit", "yes"]
+
+    # `ccag idps update` sends only the flags given; the rest must stay as they were.
+    _, err = ccag(home, gw, "idps", "update", idp, "--name", f"{name}-2", "--enabled", "false")
+    assert f"[ok] IDP {idp} updated" in err, err
+    out, _ = ccag(home, gw, "idps", "list")
+    assert row(out, idp) == [idp, f"{name}-2", issuer, "implicit", "no"]
+    listed = httpx_admin(gw, home, "/admin/idps")["idps"]
+    stored = next(i for i in listed if i["id"] == idp)
+    assert stored["client_id"] == "client-1"
+    assert stored["allowed_domains"] == ["example.com", "example.org"]
+
+    _, err = ccag(home, gw, "idps", "delete", idp)
+    assert f"[ok] IDP {idp} deleted" in err, err
+    out, _ = ccag(home, gw, "idps", "list")
+    assert idp not in out
+    _, err = ccag(home, gw, "idps", "delete", idp, ok=False)
+    assert "404" in err or "not found" in err, err
+
+
+def httpx_admin(gw: Gateway, home: Path, path: str) -> dict:
+    """GET an admin path with the token `ccag login` saved."""
+    token = (home / ".ccag" / "token").read_text().strip()
+    resp = httpx2.get(f"{gw.url}{path}", headers={"authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()

@@ -152,6 +152,9 @@ pub trait IdpStore: Send + Sync {
     async fn create_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError>;
     /// All providers, oldest first.
     async fn list_idps(&self) -> Result<Vec<IdentityProvider>, StoreError>;
+    /// Replaces the provider with `idp.id` by `idp` whole. `false` if absent; `AlreadyExists` if its issuer is
+    /// another provider's. A changed issuer frees the old one.
+    async fn update_idp(&self, idp: &IdentityProvider) -> Result<bool, StoreError>;
     /// `false` if absent.
     async fn delete_idp(&self, id: &str) -> Result<bool, StoreError>;
 }

@@ -378,6 +378,12 @@ impl Authenticator {
             .find(|i| i.issuer == issuer))
     }
 
+    /// Drops the cached provider list (after an admin changed one); other instances see the change within
+    /// their cache time.
+    pub fn forget_idps(&self) {
+        self.idps.forget("all");
+    }
+
     /// Drops cached answers about a key or user (after an admin change made in this instance).
     pub fn forget_user(&self, id: &str) {
         self.users.forget(id);

@@ -213,6 +213,25 @@ fn every_path(key_id: &str, team_id: &str, user_id: &str) -> Vec<(Method, String
             json!(null),
             false,
         ),
+        (Method::GET, "/admin/idps".into(), json!(null), false),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            json!({"name": "i", "issuer_url": "https://login.example.com", "client_id": "c"}),
+            false,
+        ),
+        (
+            Method::PUT,
+            "/admin/idps/idp_any".into(),
+            json!({"enabled": false}),
+            false,
+        ),
+        (
+            Method::DELETE,
+            "/admin/idps/idp_any".into(),
+            json!(null),
+            false,
+        ),
     ]
 }
 
@@ -800,6 +819,41 @@ async fn bad_bodies_are_400_with_a_message() {
         (Method::POST, format!("/admin/teams/{team}/members"), r"{}"),
         (
             Method::POST,
+            "/admin/idps".into(),
+            r#"{"issuer_url": "https://login.example.com", "client_id": "c"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "http://login.example.com", "client_id": "c"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "https://login.example.com"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "https://a.example.com", "client_id": "c", "flow_type": "magic"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "https://a.example.com", "client_id": "c", "audience": "d"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "https://a.example.com", "client_id": "c", "enabled": "yes"}"#,
+        ),
+        (
+            Method::POST,
+            "/admin/idps".into(),
+            r#"{"name": "n", "issuer_url": "https://a.example.com", "client_id": "c", "allowed_domains": [1]}"#,
+        ),
+        (
+            Method::POST,
             format!("/admin/keys/{key_id}/setup-token"),
             r#"{"raw_key": "x"}"#,
         ),
@@ -883,6 +937,12 @@ async fn unknown_ids_are_404() {
             "/admin/teams/team_nope/keys".into(),
             json!(null),
         ),
+        (
+            Method::PUT,
+            "/admin/idps/idp_nope".into(),
+            json!({"enabled": false}),
+        ),
+        (Method::DELETE, "/admin/idps/idp_nope".into(), json!(null)),
     ];
     for (method, path, body) in cases {
         let (s, b) = org
@@ -898,4 +958,126 @@ async fn unknown_ids_are_404() {
         assert_eq!(kind, "not_found_error");
         assert!(message.contains("not found"), "{message}");
     }
+}
+
+#[tokio::test]
+async fn identity_providers_are_created_updated_in_part_and_deleted_and_sign_in_follows() {
+    let org = Org::start().await;
+    let second = sluice_testkit::idp::TestIdp::start().await.expect("idp");
+    let (s, created) = org
+        .admin(
+            Method::POST,
+            "/admin/idps",
+            Some(json!({
+                "name": "Okta",
+                "issuer_url": second.issuer(),
+                "client_id": "first-client",
+                "flow_type": "device_code",
+                "allowed_domains": ["example.com"],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    // CCAG's row names, which `ccag idps list` prints.
+    assert_eq!(created["issuer_url"], second.issuer().trim_end_matches('/'));
+    assert_eq!(created["client_id"], "first-client");
+    assert_eq!(created["flow_type"], "implicit");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["source"], "admin");
+
+    let me = |token: String| {
+        let org = &org;
+        async move {
+            org.call(Method::GET, "/auth/me", Some(&token), None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(
+        me(second.mint_default("ada@example.com", "first-client")).await,
+        StatusCode::OK
+    );
+
+    // A partial update: only the client id changes; the name, domains and issuer stay.
+    let (s, b) = org
+        .admin(
+            Method::PUT,
+            &format!("/admin/idps/{id}"),
+            Some(json!({"client_id": "second-client"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["updated"], true);
+    let (_, listed) = org.admin(Method::GET, "/admin/idps", None).await;
+    let row = listed["idps"]
+        .as_array()
+        .expect("idps")
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(row["client_id"], "second-client");
+    assert_eq!(row["name"], "Okta");
+    assert_eq!(row["allowed_domains"], json!(["example.com"]));
+    assert_eq!(row["created_at"], created["created_at"]);
+    assert_eq!(
+        me(second.mint_default("ada@example.com", "first-client")).await,
+        StatusCode::UNAUTHORIZED,
+        "the old client id no longer signs in"
+    );
+    assert_eq!(
+        me(second.mint_default("bob@example.com", "second-client")).await,
+        StatusCode::OK
+    );
+
+    // Disabled: its tokens are refused; enabled again: accepted.
+    for (enabled, expect) in [(false, StatusCode::UNAUTHORIZED), (true, StatusCode::OK)] {
+        let (s, b) = org
+            .admin(
+                Method::PUT,
+                &format!("/admin/idps/{id}"),
+                Some(json!({"enabled": enabled})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            me(second.mint_default("cy@example.com", "second-client")).await,
+            expect,
+            "enabled = {enabled}"
+        );
+    }
+
+    // Another provider's issuer is refused.
+    let (s, b) = org
+        .admin(
+            Method::POST,
+            "/admin/idps",
+            Some(json!({"name": "Other", "issuer_url": "https://other.example.com/", "audience": "o"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = org
+        .admin(
+            Method::PUT,
+            &format!("/admin/idps/{id}"),
+            Some(json!({"issuer_url": "https://other.example.com"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(error_of(&b).1.contains("already exists"), "{b}");
+
+    let (s, b) = org
+        .admin(Method::DELETE, &format!("/admin/idps/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["deleted"], true);
+    assert_eq!(
+        me(second.mint_default("dee@example.com", "second-client")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = org
+        .admin(Method::DELETE, &format!("/admin/idps/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

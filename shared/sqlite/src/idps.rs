@@ -30,31 +30,44 @@ fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
     })
 }
 
+/// Runs `sql` with the provider's fields bound as `?1..?12` in [`COLUMNS`] order.
+fn execute_with(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    idp: &IdentityProvider,
+) -> Result<usize, StoreError> {
+    conn.execute(
+        sql,
+        params![
+            idp.id,
+            idp.name,
+            idp.issuer,
+            idp.audience,
+            idp.jwks_url,
+            idp.user_claim,
+            convert::string_list_json(&idp.allowed_domains),
+            idp.auto_provision,
+            idp.default_role.as_str(),
+            idp.enabled,
+            idp.scopes,
+            idp.created_at_ms,
+        ],
+    )
+    .map_err(to_store_error)
+}
+
 #[async_trait]
 impl IdpStore for SqliteStore {
     async fn create_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
         let idp = idp.clone();
         self.call(move |conn| {
-            conn.execute(
+            execute_with(
+                conn,
                 &format!(
                     "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
-                params![
-                    idp.id,
-                    idp.name,
-                    idp.issuer,
-                    idp.audience,
-                    idp.jwks_url,
-                    idp.user_claim,
-                    convert::string_list_json(&idp.allowed_domains),
-                    idp.auto_provision,
-                    idp.default_role.as_str(),
-                    idp.enabled,
-                    idp.scopes,
-                    idp.created_at_ms,
-                ],
-            )
-            .map_err(to_store_error)?;
+                &idp,
+            )?;
             Ok(())
         })
         .await
@@ -70,6 +83,21 @@ impl IdpStore for SqliteStore {
             stmt.query_map([], idp_from_row)
                 .and_then(Iterator::collect)
                 .map_err(to_store_error)
+        })
+        .await
+    }
+
+    async fn update_idp(&self, idp: &IdentityProvider) -> Result<bool, StoreError> {
+        let idp = idp.clone();
+        self.call(move |conn| {
+            let updated = execute_with(
+                conn,
+                "UPDATE idps SET name = ?2, issuer = ?3, audience = ?4, jwks_url = ?5, user_claim = ?6, \
+                 allowed_domains = ?7, auto_provision = ?8, default_role = ?9, enabled = ?10, scopes = ?11, \
+                 created_at_ms = ?12 WHERE id = ?1",
+                &idp,
+            )?;
+            Ok(updated > 0)
         })
         .await
     }

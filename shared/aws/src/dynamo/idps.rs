@@ -12,6 +12,7 @@ use super::store::DynamoStore;
 
 const IDP_WRITE: usize = 0;
 const ISSUER_WRITE: usize = 1;
+const OLD_ISSUER_WRITE: usize = 2;
 
 fn decode_idp(item: Item) -> Result<IdentityProvider, StoreError> {
     let stored: IdpItem = serde_dynamo::from_item(item).map_err(|e| corrupt("idp item", &e))?;
@@ -48,6 +49,40 @@ impl IdpStore for DynamoStore {
             .into_iter()
             .map(decode_idp)
             .collect()
+    }
+
+    async fn update_idp(&self, idp: &IdentityProvider) -> Result<bool, StoreError> {
+        let Some(item) = self.get_consistent(layout::idp_item_key(&idp.id)).await? else {
+            return Ok(false);
+        };
+        let old_issuer = decode_idp(item)?.issuer;
+        let mut write = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_over(IdpItem::from(idp), "idp")?);
+        if old_issuer != idp.issuer {
+            // The new issuer is claimed and the old one freed in the same transaction.
+            write = write
+                .transact_items(self.put_if_new(MarkerItem::idp_issuer(idp), "idp issuer")?)
+                .transact_items(self.delete_where(
+                    layout::idp_issuer_item_key(&old_issuer),
+                    layout::MARKER_OF,
+                    Some(&idp.id),
+                )?);
+        }
+        match write.send().await {
+            Ok(_) => Ok(true),
+            // Deleted by a concurrent call between our read and our write.
+            Err(e) if condition_failed(&e, IDP_WRITE) => Ok(false),
+            Err(e) if condition_failed(&e, ISSUER_WRITE) => Err(StoreError::AlreadyExists(
+                format!("an identity provider with issuer {}", idp.issuer),
+            )),
+            Err(e) if condition_failed(&e, OLD_ISSUER_WRITE) => Err(StoreError::Corrupt(format!(
+                "identity provider {} does not own the marker of its issuer {old_issuer}",
+                idp.id
+            ))),
+            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+        }
     }
 
     async fn delete_idp(&self, id: &str) -> Result<bool, StoreError> {

@@ -34,6 +34,23 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A transaction write that puts `item` over an item that exists (a whole replacement).
+    pub(crate) fn put_over(
+        &self,
+        item: impl Serialize,
+        what: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item = serde_dynamo::to_item(item)
+            .map_err(|e| corrupt(&format!("cannot encode {what}"), &e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(layout::EXISTS)
+            .build()
+            .map_err(|e| invalid_request(&e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// A transaction write that deletes the item at `key` if `condition` holds (`:id` bound to `id` when given,
     /// for `MARKER_OF`).
     pub(crate) fn delete_where(

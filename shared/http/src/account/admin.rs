@@ -1,15 +1,16 @@
 //! Identity providers (admin role required), and the role parsing the people routes share.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
+use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
 use sluice_core::identity::{IdentityProvider, Role, new_id};
 
-use super::{Reply, Shared, now_ms, parse_json, require_admin, store_error};
+use super::views::{not_found, nullable_string, object, rfc3339, string};
+use super::{Reply, Shared, now_ms, require_admin, store_error};
 
 pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
     match raw {
@@ -22,24 +23,152 @@ pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
 pub(super) async fn list_idps(State(state): State<Shared>, headers: HeaderMap) -> Reply {
     require_admin(&state, &headers).await?;
     let idps = state.store.list_idps().await.map_err(|e| store_error(&e))?;
-    Ok(axum::Json(json!({"idps": idps})).into_response())
+    let views: Vec<Value> = idps.iter().map(idp_view).collect();
+    Ok(axum::Json(json!({"idps": views})).into_response())
 }
 
-#[derive(Deserialize)]
-pub(super) struct NewIdp {
-    name: String,
-    #[serde(alias = "issuer_url")]
-    issuer: String,
-    audience: String,
-    jwks_url: Option<String>,
-    user_claim: Option<String>,
-    #[serde(default)]
-    allowed_domains: Vec<String>,
-    auto_provision: Option<bool>,
-    default_role: Option<String>,
-    scopes: Option<String>,
-    enabled: Option<bool>,
+/// CCAG's IdP row (`issuer_url`, `client_id`, `flow_type`, `source`, SCIM flags) with Sluice's names beside.
+fn idp_view(idp: &IdentityProvider) -> Value {
+    json!({
+        "id": idp.id,
+        "name": idp.name,
+        "issuer_url": idp.issuer,
+        "issuer": idp.issuer,
+        "client_id": idp.audience,
+        "audience": idp.audience,
+        "jwks_url": idp.jwks_url,
+        // Sluice signs people in with the browser (implicit ID token) flow whatever a client asks for.
+        "flow_type": "implicit",
+        "auto_provision": idp.auto_provision,
+        "default_role": idp.default_role.as_str(),
+        "allowed_domains": idp.allowed_domains,
+        "enabled": idp.enabled,
+        "source": "admin",
+        "created_at": rfc3339(idp.created_at_ms),
+        "created_at_ms": idp.created_at_ms,
+        "user_claim": idp.user_claim,
+        "scopes": idp.scopes,
+        "scim_enabled": false,
+        "scim_admin_groups": [],
+    })
 }
+
+/// The fields a create or update body sets (absent: keep or default).
+#[derive(Default)]
+struct IdpFields {
+    name: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    jwks_url: Option<Option<String>>,
+    user_claim: Option<Option<String>>,
+    allowed_domains: Option<Vec<String>>,
+    auto_provision: Option<bool>,
+    default_role: Option<Role>,
+    enabled: Option<bool>,
+    scopes: Option<Option<String>>,
+}
+
+const FLOW_TYPES: [&str; 3] = ["implicit", "device_code", "authorization_code"];
+
+fn boolean(body: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ApiError::invalid(format!("{field}: must be true or false"))),
+    }
+}
+
+/// One of two names for the same field (`issuer_url` / `issuer`); both given must agree.
+fn either(body: &Map<String, Value>, names: [&str; 2]) -> Result<Option<String>, ApiError> {
+    let [a, b] = names;
+    match (string(body, a)?, string(body, b)?) {
+        (Some(x), Some(y)) if x != y => Err(ApiError::invalid(format!(
+            "{a} and {b} name the same setting and differ; send one"
+        ))),
+        (x, y) => Ok(x.or(y)),
+    }
+}
+
+fn domains(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+    let bad = || ApiError::invalid("allowed_domains: must be an array of domain names");
+    match body.get("allowed_domains") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(Value::String(s)) => Ok(Some(split_list(Some(s)))),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(|d| d.trim().to_ascii_lowercase())
+                    .ok_or_else(bad)
+            })
+            .filter(|d| d.as_ref().map_or(true, |d| !d.is_empty()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
+}
+
+impl IdpFields {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let body = object(body)?;
+        if let Some(flow) = string(&body, "flow_type")?
+            && !FLOW_TYPES.contains(&flow.as_str())
+        {
+            return Err(ApiError::invalid(format!(
+                "flow_type: must be one of {}, not {flow:?}",
+                FLOW_TYPES.join(", ")
+            )));
+        }
+        let issuer = either(&body, ["issuer_url", "issuer"])?
+            .map(|raw| {
+                let issuer = raw.trim_end_matches('/').to_owned();
+                let local = issuer.starts_with("http://127.0.0.1")
+                    || issuer.starts_with("http://localhost");
+                if issuer.starts_with("https://") || local {
+                    Ok(issuer)
+                } else {
+                    Err(ApiError::invalid("issuer_url: must be an https:// URL"))
+                }
+            })
+            .transpose()?;
+        Ok(Self {
+            name: string(&body, "name")?,
+            issuer,
+            audience: either(&body, ["client_id", "audience"])?,
+            jwks_url: nullable_string(&body, "jwks_url")?,
+            user_claim: nullable_string(&body, "user_claim")?,
+            allowed_domains: domains(&body)?,
+            auto_provision: boolean(&body, "auto_provision")?,
+            default_role: string(&body, "default_role")?
+                .map(|r| role(Some(&r), Role::Member))
+                .transpose()?,
+            enabled: boolean(&body, "enabled")?,
+            scopes: nullable_string(&body, "scopes")?,
+        })
+    }
+
+    /// `idp` with these fields set over it.
+    fn apply(self, idp: IdentityProvider) -> IdentityProvider {
+        IdentityProvider {
+            name: self.name.unwrap_or(idp.name),
+            issuer: self.issuer.unwrap_or(idp.issuer),
+            audience: self.audience.unwrap_or(idp.audience),
+            jwks_url: self.jwks_url.unwrap_or(idp.jwks_url),
+            user_claim: self
+                .user_claim
+                .map_or(idp.user_claim, |c| c.unwrap_or_else(|| AUTO_CLAIM.into())),
+            allowed_domains: self.allowed_domains.unwrap_or(idp.allowed_domains),
+            auto_provision: self.auto_provision.unwrap_or(idp.auto_provision),
+            default_role: self.default_role.unwrap_or(idp.default_role),
+            enabled: self.enabled.unwrap_or(idp.enabled),
+            scopes: self.scopes.unwrap_or(idp.scopes),
+            ..idp
+        }
+    }
+}
+
+const AUTO_CLAIM: &str = "auto";
 
 pub(super) async fn create_idp(
     State(state): State<Shared>,
@@ -47,33 +176,78 @@ pub(super) async fn create_idp(
     body: Bytes,
 ) -> Reply {
     require_admin(&state, &headers).await?;
-    let b: NewIdp = parse_json(&body)?;
-    let issuer = b.issuer.trim().trim_end_matches('/').to_owned();
-    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
-    if !(issuer.starts_with("https://") || local) {
-        return Err(ApiError::invalid("issuer: must be an https:// URL").into());
+    let fields = IdpFields::parse(&body)?;
+    let missing = [
+        ("name", fields.name.is_none()),
+        ("issuer_url", fields.issuer.is_none()),
+        ("client_id (or audience)", fields.audience.is_none()),
+    ];
+    if let Some((field, _)) = missing.iter().find(|(_, absent)| *absent) {
+        return Err(ApiError::invalid(format!("{field}: required")).into());
     }
-    if b.audience.trim().is_empty() {
-        return Err(ApiError::invalid("audience: must not be empty (the OIDC client id)").into());
-    }
-    let idp = IdentityProvider {
+    let blank = IdentityProvider {
         id: new_id("idp"),
-        name: b.name,
-        issuer,
-        audience: b.audience.trim().to_owned(),
-        jwks_url: b.jwks_url,
-        user_claim: b.user_claim.unwrap_or_else(|| "auto".into()),
-        allowed_domains: b.allowed_domains,
-        auto_provision: b.auto_provision.unwrap_or(true),
-        default_role: role(b.default_role.as_deref(), Role::Member)?,
-        enabled: b.enabled.unwrap_or(true),
-        scopes: b.scopes,
+        name: String::new(),
+        issuer: String::new(),
+        audience: String::new(),
+        jwks_url: None,
+        user_claim: AUTO_CLAIM.into(),
+        allowed_domains: Vec::new(),
+        auto_provision: true,
+        default_role: Role::Member,
+        enabled: true,
+        scopes: None,
         created_at_ms: now_ms(),
     };
+    let idp = fields.apply(blank);
     state
         .store
         .create_idp(&idp)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok((StatusCode::CREATED, axum::Json(json!(idp))).into_response())
+    state.auth.forget_idps();
+    Ok((StatusCode::CREATED, axum::Json(idp_view(&idp))).into_response())
+}
+
+/// `PUT /admin/idps/{id}`: the fields sent change, the others stay (CCAG's CLI sends only what was given).
+pub(super) async fn update_idp(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    require_admin(&state, &headers).await?;
+    let fields = IdpFields::parse(&body)?;
+    let store = state.store.as_ref();
+    let current = store
+        .list_idps()
+        .await
+        .map_err(|e| store_error(&e))?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| not_found("identity provider"))?;
+    let idp = fields.apply(current);
+    if !store.update_idp(&idp).await.map_err(|e| store_error(&e))? {
+        return Err(not_found("identity provider").into());
+    }
+    state.auth.forget_idps();
+    Ok(axum::Json(json!({"updated": true, "idp": idp_view(&idp)})).into_response())
+}
+
+pub(super) async fn delete_idp(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    require_admin(&state, &headers).await?;
+    if !state
+        .store
+        .delete_idp(&id)
+        .await
+        .map_err(|e| store_error(&e))?
+    {
+        return Err(not_found("identity provider").into());
+    }
+    state.auth.forget_idps();
+    Ok(axum::Json(json!({"deleted": true, "id": id})).into_response())
 }

@@ -51,6 +51,10 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .merge(teams::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(
+            "/admin/idps/{id}",
+            put(admin::update_idp).delete(admin::delete_idp),
+        )
+        .route(
             "/admin/notifications/config",
             get(notifications::get_config)
                 .put(notifications::save_draft)

@@ -111,3 +111,81 @@ pub async fn delete_of_unknown_id_is_false(store: Arc<dyn Store>) {
             .expect("delete_idp")
     );
 }
+
+pub async fn update_replaces_the_provider_and_moves_its_issuer(store: Arc<dyn Store>) {
+    let mine = new_idp("mine");
+    let other = IdentityProvider {
+        created_at_ms: mine.created_at_ms + 1_000,
+        ..new_idp("other")
+    };
+    create(&*store, &mine).await;
+    create(&*store, &other).await;
+
+    // Every field replaced, the unset ones included.
+    let edited = IdentityProvider {
+        name: format!("{} renamed", mine.name),
+        audience: "another-client".into(),
+        jwks_url: None,
+        user_claim: "oid".into(),
+        allowed_domains: Vec::new(),
+        auto_provision: false,
+        default_role: Role::Admin,
+        enabled: false,
+        scopes: None,
+        ..mine.clone()
+    };
+    assert!(store.update_idp(&edited).await.expect("update_idp"));
+    let ids = [mine.id.as_str(), other.id.as_str()];
+    assert_eq!(
+        listed_among(&*store, &ids).await,
+        vec![edited.clone(), other.clone()]
+    );
+
+    // Another provider's issuer is refused and changes nothing.
+    let taken = IdentityProvider {
+        issuer: other.issuer.clone(),
+        ..edited.clone()
+    };
+    let err = store
+        .update_idp(&taken)
+        .await
+        .expect_err("another provider's issuer must be refused");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "got {err:?}");
+    assert_eq!(
+        listed_among(&*store, &ids).await,
+        vec![edited.clone(), other.clone()]
+    );
+
+    // A new issuer is claimed and the old one freed.
+    let moved = IdentityProvider {
+        issuer: format!("{}moved/", mine.issuer),
+        ..edited.clone()
+    };
+    assert!(store.update_idp(&moved).await.expect("update_idp"));
+    let reuse_old = IdentityProvider {
+        issuer: mine.issuer.clone(),
+        ..new_idp("reuses-old-issuer")
+    };
+    create(&*store, &reuse_old).await;
+    let claim_new = IdentityProvider {
+        issuer: moved.issuer.clone(),
+        ..new_idp("claims-new-issuer")
+    };
+    let err = store
+        .create_idp(&claim_new)
+        .await
+        .expect_err("the moved issuer is taken");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "got {err:?}");
+
+    // Deleting after a move frees the new issuer too.
+    assert!(store.delete_idp(&moved.id).await.expect("delete_idp"));
+    create(&*store, &claim_new).await;
+
+    assert!(
+        !store
+            .update_idp(&new_idp("absent"))
+            .await
+            .expect("update of an absent provider"),
+        "an absent provider is not created by an update"
+    );
+}

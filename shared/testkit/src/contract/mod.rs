@@ -152,6 +152,7 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         duplicate_issuer_is_already_exists,
         duplicate_id_is_already_exists,
         delete_of_unknown_id_is_false,
+        update_replaces_the_provider_and_moves_its_issuer,
     }
     settings {
         absent_setting_is_none,
@@ -233,6 +234,7 @@ macro_rules! store_contract_tests {
                 duplicate_issuer_is_already_exists,
                 duplicate_id_is_already_exists,
                 delete_of_unknown_id_is_false,
+                update_replaces_the_provider_and_moves_its_issuer,
             }
             settings {
                 absent_setting_is_none,
