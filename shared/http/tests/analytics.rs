@@ -638,6 +638,47 @@ async fn members_see_only_their_own_usage_and_no_org_view() {
         vec![vec![json!(1), json!(450)], vec![json!(1), json!(20)]]
     );
     assert_eq!(mine["daily"], mine["trend"]);
+    // Her models, from her person × model rollups: r1 on Sonnet, r4 on the unpriced model.
+    assert_eq!(
+        pick(
+            &mine["models"],
+            &[
+                "model",
+                "request_count",
+                "total_input",
+                "total_output",
+                "total_cache_read",
+                "avg_duration_ms",
+                "streaming_count",
+                "cost_usd"
+            ]
+        ),
+        vec![
+            vec![
+                json!(SONNET),
+                json!(1),
+                json!(100),
+                json!(50),
+                json!(300),
+                json!(400.0),
+                json!(1),
+                json!(1.0)
+            ],
+            vec![
+                json!(MYSTERY),
+                json!(1),
+                json!(10),
+                json!(10),
+                json!(0),
+                json!(100.0),
+                json!(1),
+                json!(0.0)
+            ],
+        ]
+    );
+    // 300 cache-read tokens at Sonnet 4.5's input minus cache-read rate ($3.00 − $0.30 per MTok).
+    assert_eq!(t["cache_savings_usd"], json!(0.00081));
+    assert!(mine.get("unavailable").is_none(), "{mine}");
     // The admin's own view is their own (empty) usage, not the org's.
     let (_, boss) = l.get_as(&path, Some(&l.admin)).await;
     assert_eq!(boss["totals"]["requests"], 0);

@@ -1,17 +1,15 @@
-//! `GET /admin/analytics`: one person's own usage, from their user rollups only.
-//!
-//! User rollups carry no model, so the per-model table and cache savings (which need each model's prices)
-//! cannot be computed for one person without scanning raw usage; the answer keeps `models` empty and
-//! `cache_savings_usd` null, and names both in `unavailable`.
+//! `GET /admin/analytics`: one person's own usage, from their user rollups (totals, tools, trend) and their
+//! person × model rollups (the per-model table and cache savings, which need each model's prices).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::spend::ledger::{CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, INPUT_TOKENS, OUTPUT_TOKENS};
+use crate::spend::pricing::PriceTable;
 
-use super::metrics::{cache_hit_rate, mcp_server};
-use super::rollup::{Rollup, Sums};
+use super::metrics::{cache_hit_rate, cache_savings_micros, mcp_server};
+use super::rollup::{Rollup, Sums, usd};
 use super::window::Window;
 
 /// The per-person view's top tools are capped at 20 (CCAG).
@@ -31,7 +29,7 @@ pub struct PersonTotals {
     pub total_tool_calls: u64,
     pub unique_users: u64,
     pub total_cost_usd: f64,
-    pub cache_savings_usd: Option<f64>,
+    pub cache_savings_usd: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,7 +47,7 @@ pub struct TrendPoint {
     pub cost_usd: f64,
 }
 
-/// CCAG's per-model row (always empty here; see the module doc).
+/// CCAG's per-model row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PersonModel {
     pub model: String,
@@ -76,7 +74,6 @@ pub struct PersonAnalytics {
     pub models: Vec<PersonModel>,
     pub trend: Vec<TrendPoint>,
     pub daily: Vec<TrendPoint>,
-    pub unavailable: Vec<&'static str>,
 }
 
 /// The models with unpriced requests among model day rollups (the caller passes the last 7 days, org-wide).
@@ -134,17 +131,58 @@ pub fn top_tools(sums: &Sums, limit: usize) -> Vec<ToolCount> {
     tools
 }
 
-/// The view of one person: `own` are their user rollups in the window.
+/// One row per model from a person's person × model rollups, most spent first (then most used, then by name).
+#[must_use]
+pub fn person_models(by_model: &BTreeMap<String, Sums>) -> Vec<PersonModel> {
+    let mut rows: Vec<PersonModel> = by_model
+        .iter()
+        .map(|(model, sums)| PersonModel {
+            model: model.clone(),
+            request_count: sums.requests(),
+            total_input: sums.get(INPUT_TOKENS),
+            total_output: sums.get(OUTPUT_TOKENS),
+            total_cache_read: sums.get(CACHE_READ_TOKENS),
+            total_cache_write: sums.get(CACHE_WRITE_TOKENS),
+            avg_duration_ms: sums.avg_duration_ms(),
+            streaming_count: sums.streamed(),
+            cost_usd: sums.cost_usd(),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.cost_usd
+            .total_cmp(&a.cost_usd)
+            .then_with(|| b.request_count.cmp(&a.request_count))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    rows
+}
+
+/// Person × model rollups summed per model.
+fn by_model(models: &[Rollup]) -> BTreeMap<String, Sums> {
+    let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
+    for r in models {
+        if let Some((_, model)) = r.person_model() {
+            sums.entry(model.to_owned()).or_default().add(&r.values);
+        }
+    }
+    sums
+}
+
+/// The view of one person: `own` are their user rollups in the window, `models` their person × model rollups
+/// in the same window, priced with `prices` for the cache savings.
 #[must_use]
 pub fn person_view(
     window: &Window,
     email: &str,
     own: &[Rollup],
+    models: &[Rollup],
+    prices: &PriceTable,
     unpriced_models: Vec<String>,
 ) -> PersonAnalytics {
     let rollups: Vec<&Rollup> = own.iter().collect();
     let sums = Sums::of(own);
     let points = trend(window, &rollups);
+    let per_model = by_model(models);
     PersonAnalytics {
         days: window.days,
         granularity: window.bucketing.as_str(),
@@ -165,13 +203,12 @@ pub fn person_view(
             total_tool_calls: sums.tool_calls(),
             unique_users: u64::from(sums.requests() > 0),
             total_cost_usd: sums.cost_usd(),
-            cache_savings_usd: None,
+            cache_savings_usd: usd(cache_savings_micros(&per_model, prices)),
         },
         top_tools: top_tools(&sums, PERSON_TOP_TOOLS),
-        models: Vec::new(),
+        models: person_models(&per_model),
         daily: points.clone(),
         trend: points,
-        unavailable: vec!["models", "cache_savings_usd"],
     }
 }
 
@@ -218,7 +255,38 @@ mod tests {
                 ("tool.mcp__github__list", 1),
             ],
         )];
-        let view = person_view(&window, "ada@x.io", &own, vec!["mystery".into()]);
+        let mut sonnet = rollup(
+            "2026-11-22",
+            &[
+                ("requests", 3),
+                ("cost_micros", 2_500_000),
+                ("cache_read_tokens", 200),
+                ("streamed", 3),
+            ],
+        );
+        sonnet.dimension = Dimension::PersonModel;
+        sonnet.id = "u1#claude-sonnet-4-5".into();
+        let mut mystery = rollup("2026-11-22", &[("requests", 1), ("unpriced_requests", 1)]);
+        mystery.dimension = Dimension::PersonModel;
+        mystery.id = "u1#mystery".into();
+        let view = person_view(
+            &window,
+            "ada@x.io",
+            &own,
+            &[mystery, sonnet],
+            &PriceTable::seeded(),
+            vec!["mystery".into()],
+        );
+        // Sonnet 4.5: $3 input, $0.30 cache read per MTok → 200 × $2.70 / 1e6.
+        assert!((view.totals.cache_savings_usd - 0.00054).abs() < 1e-12);
+        let models: Vec<(&str, u64)> = view
+            .models
+            .iter()
+            .map(|m| (m.model.as_str(), m.request_count))
+            .collect();
+        assert_eq!(models, vec![("claude-sonnet-4-5", 3), ("mystery", 1)]);
+        assert!((view.models[0].cost_usd - 2.5).abs() < 1e-9);
+        assert_eq!(view.models[0].streaming_count, 3);
         assert_eq!(view.granularity, "day");
         assert_eq!(view.totals.requests, 4);
         assert!((view.totals.cache_hit_rate_pct - 25.0).abs() < 1e-9);

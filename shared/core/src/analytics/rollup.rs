@@ -43,6 +43,7 @@ impl Rollup {
             "user" => Dimension::User,
             "team" => Dimension::Team,
             "model" => Dimension::Model,
+            "person_model" => Dimension::PersonModel,
             _ => return None,
         };
         Some(Self {
@@ -56,6 +57,14 @@ impl Rollup {
     #[must_use]
     pub fn get(&self, field: &str) -> u64 {
         self.values.get(field).copied().unwrap_or(0)
+    }
+
+    /// The person and the model of a person × model rollup.
+    #[must_use]
+    pub fn person_model(&self) -> Option<(&str, &str)> {
+        (self.dimension == Dimension::PersonModel)
+            .then(|| self.id.split_once('#'))
+            .flatten()
     }
 }
 
@@ -262,19 +271,30 @@ impl Filters {
             })
     }
 
+    /// Whether the person (by email or id) passes the user and team filters.
+    fn person_matches(&self, user_id: &str, people: &People) -> bool {
+        let user_ok = self.users.is_empty()
+            || self
+                .users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(people.email(user_id)) || u == user_id);
+        user_ok && self.team_matches(people.team_of(user_id), people)
+    }
+
+    fn model_matches(&self, model: &str) -> bool {
+        self.models.is_empty() || self.models.iter().any(|m| m == model)
+    }
+
     /// Whether the filters that can narrow this rollup's dimension keep it.
     #[must_use]
     pub fn keeps(&self, rollup: &Rollup, people: &People) -> bool {
         match rollup.dimension {
-            Dimension::Model => self.models.is_empty() || self.models.contains(&rollup.id),
-            Dimension::User => {
-                let user_ok = self.users.is_empty()
-                    || self.users.iter().any(|u| {
-                        u.eq_ignore_ascii_case(people.email(&rollup.id)) || *u == rollup.id
-                    });
-                user_ok && self.team_matches(people.team_of(&rollup.id), people)
-            }
+            Dimension::Model => self.model_matches(&rollup.id),
+            Dimension::User => self.person_matches(&rollup.id, people),
             Dimension::Team => self.team_matches(Some(&rollup.id), people),
+            Dimension::PersonModel => rollup.person_model().is_some_and(|(user, model)| {
+                self.person_matches(user, people) && self.model_matches(model)
+            }),
             Dimension::Key => true,
         }
     }
@@ -301,17 +321,20 @@ impl Filters {
                 (
                     "team",
                     !self.teams.is_empty(),
-                    matches!(dimension, Dimension::User | Dimension::Team),
+                    matches!(
+                        dimension,
+                        Dimension::User | Dimension::Team | Dimension::PersonModel
+                    ),
                 ),
                 (
                     "user",
                     !self.users.is_empty(),
-                    *dimension == Dimension::User,
+                    matches!(dimension, Dimension::User | Dimension::PersonModel),
                 ),
                 (
                     "model",
                     !self.models.is_empty(),
-                    *dimension == Dimension::Model,
+                    matches!(dimension, Dimension::Model | Dimension::PersonModel),
                 ),
                 ("endpoint", !self.endpoints.is_empty(), false),
             ];

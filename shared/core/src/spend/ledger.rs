@@ -10,7 +10,10 @@
 //!   `org`), fields [`COST`], [`REQUESTS`], [`UNPRICED_REQUESTS`], [`UNPRICED_TOKENS`];
 //! - rollups: `rollup#<h|d>#<key|user|team|model>#<id>#<bucket>` in family `rollup#<h|d>#<dimension>#<bucket>`,
 //!   where the bucket is `2026-11-22T09` (hour) or `2026-11-22` (day); fields: the period fields plus tokens,
-//!   outcome, latency sums, a fixed-bucket latency histogram and one `tool.<name>` count per tool called.
+//!   outcome, latency sums, a fixed-bucket latency histogram and one `tool.<name>` count per tool called;
+//! - person × model rollups: `rollup#<h|d>#person_model#<user id>#<model>#<bucket>` with the rollup fields, in
+//!   one family per person and bucket, `rollup#<h|d>#person_model#<user id>#<bucket>` (a person's own view reads
+//!   only their family, however large the organisation).
 
 use std::collections::BTreeMap;
 
@@ -106,6 +109,8 @@ pub enum Dimension {
     User,
     Team,
     Model,
+    /// One person's use of one model (id `<user id>#<model>`).
+    PersonModel,
 }
 
 impl Dimension {
@@ -116,6 +121,7 @@ impl Dimension {
             Self::User => "user",
             Self::Team => "team",
             Self::Model => "model",
+            Self::PersonModel => "person_model",
         }
     }
 }
@@ -139,6 +145,16 @@ pub fn rollup_family(granularity: Granularity, dimension: Dimension, bucket: &st
         "rollup#{}#{}#{bucket}",
         granularity.tag(),
         dimension.as_str()
+    )
+}
+
+/// The family of one person's person × model rollups in one bucket.
+#[must_use]
+pub fn person_model_family(granularity: Granularity, user_id: &str, bucket: &str) -> String {
+    format!(
+        "rollup#{}#{}#{user_id}#{bucket}",
+        granularity.tag(),
+        Dimension::PersonModel.as_str()
     )
 }
 
@@ -247,6 +263,14 @@ pub fn spend_delta(record: &UsageRecord) -> SpendDelta {
                     adds: fields.clone(),
                 });
             }
+        }
+        if let Some(user_id) = record.user_id.as_deref() {
+            let id = format!("{user_id}#{}", record.requested_model);
+            counters.push(CounterAdd {
+                key: rollup_key(granularity, Dimension::PersonModel, &id, &bucket),
+                family: person_model_family(granularity, user_id, &bucket),
+                adds: fields.clone(),
+            });
         }
     }
 
@@ -358,8 +382,8 @@ mod tests {
             find(&delta, "spend#user#u1#m2026-11").family,
             "spend#m2026-11"
         );
-        // 9 period counters + 2 granularities × 4 dimensions.
-        assert_eq!(delta.counters.len(), 17);
+        // 9 period counters + 2 granularities × (4 dimensions + person × model).
+        assert_eq!(delta.counters.len(), 19);
         assert_eq!(delta.request_id, "req_1");
     }
 
@@ -386,6 +410,12 @@ mod tests {
         assert_eq!(hour.adds.get(INCOMPLETE), None);
         let day = find(&delta, "rollup#d#key#key_a#2026-11-22");
         assert_eq!(day.adds.get(COST), Some(&5));
+        let mine = find(
+            &delta,
+            "rollup#h#person_model#u1#claude-sonnet-4-5#2026-11-22T09",
+        );
+        assert_eq!(mine.family, "rollup#h#person_model#u1#2026-11-22T09");
+        assert_eq!(mine.adds, hour.adds);
     }
 
     #[test]
@@ -395,12 +425,9 @@ mod tests {
         r.team_id = None;
         r.outcome = Outcome::ClientDisconnected;
         let delta = spend_delta(&r);
-        assert!(
-            delta
-                .counters
-                .iter()
-                .all(|c| !c.key.contains("#user#") && !c.key.contains("#team#"))
-        );
+        assert!(delta.counters.iter().all(|c| !c.key.contains("#user#")
+            && !c.key.contains("#team#")
+            && !c.key.contains("#person_model#")));
         assert_eq!(delta.counters.len(), 3 + 4);
         let day = find(&delta, "rollup#d#key#key_a#2026-11-22");
         assert_eq!(day.adds.get(INCOMPLETE), Some(&1));

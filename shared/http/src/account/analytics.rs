@@ -2,7 +2,8 @@
 //! families of the window are read here and summed by `sluice_core::analytics`; raw usage is never scanned.
 //!
 //! Reads per answer: one `counters_in` per (dimension, bucket) family, 16 at a time, e.g. 7 days hourly =
-//! 168 reads per dimension. The per-person view reads its own rollup keys in one `budget_inputs` round trip.
+//! 168 reads per dimension. The per-person view reads its own rollup keys in one `budget_inputs` round trip and
+//! its own person × model family per bucket.
 
 use std::collections::HashMap;
 
@@ -21,7 +22,8 @@ use sluice_core::analytics::{
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::spend::budget::{TeamBudget, team_budget_key};
 use sluice_core::spend::ledger::{
-    COST, Dimension, Granularity, SpendOwner, period_counter_key, rollup_family, rollup_key,
+    COST, Dimension, Granularity, SpendOwner, period_counter_key, person_model_family,
+    rollup_family, rollup_key,
 };
 use sluice_core::store::Store;
 
@@ -77,10 +79,15 @@ async fn load(
     dimension: Dimension,
     buckets: &[String],
 ) -> Result<Vec<Rollup>, ApiError> {
-    let families: Vec<String> = buckets
+    let families = buckets
         .iter()
         .map(|bucket| rollup_family(granularity, dimension, bucket))
         .collect();
+    load_families(store, families).await
+}
+
+/// Every rollup of the given families, read [`PARALLEL_READS`] at a time.
+async fn load_families(store: &dyn Store, families: Vec<String>) -> Result<Vec<Rollup>, ApiError> {
     // Owned names: a borrowing closure here makes the handler future not provably `Send` for axum.
     let pages: Vec<Vec<_>> = futures::stream::iter(families)
         .map(|family| async move { store.counters_in(&family).await })
@@ -137,6 +144,12 @@ pub(super) async fn mine(
         .await
         .map_err(|e| store_error(&e))?;
     let own: Vec<Rollup> = counters.into_values().filter_map(Rollup::parse).collect();
+    let buckets = window.rollup_buckets();
+    let families = buckets
+        .iter()
+        .map(|b| person_model_family(granularity, &user_id, b))
+        .collect();
+    let models = load_families(store, families).await?;
     // CCAG's `unpriced_models` is org-wide over the last 7 days.
     let recent = load(
         store,
@@ -146,10 +159,13 @@ pub(super) async fn mine(
     )
     .await?;
     let email = caller.email.clone().unwrap_or_default();
+    let prices = state.prices.table(store).await;
     json(&person_view(
         &window,
         &email,
         &own,
+        &models,
+        &prices,
         unpriced_models(&recent),
     ))
 }
@@ -190,7 +206,7 @@ impl Loaded {
                 Dimension::Model => loaded.model = rollups,
                 Dimension::User => loaded.user = rollups,
                 Dimension::Team => loaded.team = rollups,
-                Dimension::Key => {}
+                Dimension::Key | Dimension::PersonModel => {}
             }
         }
         Ok(loaded)
