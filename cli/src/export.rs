@@ -1,16 +1,20 @@
 //! `sluice export`: the usage ledger of finished UTC days as CSV, the same files the deployed export function
 //! writes to S3 (`sluice_core::spend::export`): one file per day under `<out>/spend/dt=YYYY-MM-DD/spend.csv`, or
 //! every day to standard output (`--out -`, one header). A line per day on standard error shows progress.
+//!
+//! With `--url` (after `sluice login`) the days come from a running Sluice's admin API
+//! (`/admin/analytics/org/export?from=D&to=D`, one request per day), in the same format and layout.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use sluice_core::spend::csv_export::{LedgerCsv, day_bounds, object_key};
+use sluice_core::spend::csv_export::{COLUMNS, LedgerCsv, day_bounds, object_key};
 use sluice_core::spend::export::{day_csv, directory, finished_days};
 
 use crate::StoreArgs;
+use crate::remote::Remote;
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -31,6 +35,9 @@ pub struct ExportArgs {
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let days = finished_days(args.from, args.to, chrono::Utc::now().date_naive())
         .map_err(|e| anyhow::anyhow!("cannot export --from {} --to {}: {e}", args.from, args.to))?;
+    if let Some(url) = &args.store.url {
+        return remote(url, &days, &args.out).await;
+    }
     let store = crate::keys::open(&args.store).await?;
     let names = directory(store.as_ref())
         .await
@@ -68,12 +75,61 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
             report(&mut progress, n + 1, total, *day, day_rows)?;
             rows += day_rows;
         }
-        writeln!(
-            std::io::stdout().lock(),
-            "Wrote {total} day file(s), {} row(s), under {}",
-            thousands(rows),
-            root.join("spend").display()
-        )?;
+        wrote(total, rows, &root)?;
+    }
+    Ok(())
+}
+
+fn wrote(days: usize, rows: u64, root: &Path) -> std::io::Result<()> {
+    writeln!(
+        std::io::stdout().lock(),
+        "Wrote {days} day file(s), {} row(s), under {}",
+        thousands(rows),
+        root.join("spend").display()
+    )
+}
+
+/// The days from a running Sluice, one request each.
+async fn remote(url: &str, days: &[NaiveDate], out: &str) -> anyhow::Result<()> {
+    let remote = Remote::connect(url)?;
+    let header = format!("{}\n", COLUMNS.join(","));
+    let mut progress = std::io::stderr().lock();
+    let (total, mut rows) = (days.len(), 0_u64);
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    for (n, day) in days.iter().enumerate() {
+        let body = remote
+            .download(&format!("/admin/analytics/org/export?from={day}&to={day}"))
+            .await
+            .with_context(|| format!("exporting {day}"))?;
+        let Some(day_rows) = body.strip_prefix(&header) else {
+            anyhow::bail!(
+                "exporting {day}: the answer is not a Sluice ledger CSV (its header differs)"
+            );
+        };
+        let count = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(day_rows.as_bytes())
+            .records()
+            .try_fold(0_u64, |n, r| r.map(|_| n + 1))
+            .with_context(|| format!("exporting {day}: the CSV does not parse"))?;
+        if out == "-" {
+            if n == 0 {
+                stdout.write_all(header.as_bytes())?;
+            }
+            stdout.write_all(day_rows.as_bytes())?;
+        } else {
+            let path = PathBuf::from(out).join(object_key(*day));
+            write_file(&path, body.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        report(&mut progress, n + 1, total, *day, count)?;
+        rows += count;
+    }
+    stdout.flush().context("writing to standard output")?;
+    if out == "-" {
+        writeln!(progress, "{total} day(s), {} row(s)", thousands(rows))?;
+    } else {
+        wrote(total, rows, Path::new(out))?;
     }
     Ok(())
 }

@@ -167,6 +167,22 @@ impl Remote {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        let text = self.send(method, path, body).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A `GET` whose answer is not JSON (a CSV download), whole.
+    pub async fn download(&self, path: &str) -> anyhow::Result<String> {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// The answer's body of a successful request; an error answer becomes an error naming status and message.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<String> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.url))
@@ -179,7 +195,14 @@ impl Remote {
             .await
             .with_context(|| format!("cannot reach Sluice at {}", self.url))?;
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
+        // A body cut short (the server failed mid-stream) is an error, never a shorter answer.
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("{method} {path}: the answer was cut short"))?;
+        if status.is_success() {
+            return Ok(text);
+        }
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status == StatusCode::UNAUTHORIZED {
             bail!(
@@ -188,13 +211,10 @@ impl Remote {
                 self.url
             );
         }
-        if !status.is_success() {
-            bail!(
-                "{method} {path}: Sluice answered {status}: {}",
-                message(&body)
-            );
-        }
-        Ok(body)
+        bail!(
+            "{method} {path}: Sluice answered {status}: {}",
+            message(&body)
+        )
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

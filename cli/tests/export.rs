@@ -3,20 +3,28 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sluice_core::identity::{Role, Team, User};
 use sluice_core::spend::csv_export::{COLUMNS, Directory, LedgerCsv};
 use sluice_core::spend::{Outcome, UsageRecord};
-use sluice_core::store::{TeamStore, UsageStore, UserStore};
+use sluice_core::store::{Store, TeamStore, UsageStore, UserStore};
+use sluice_http::{AppState, AuthConfig};
 use sluice_sqlite::SqliteStore;
 
 fn sluice(args: &[&str]) -> Output {
+    sluice_with(args, &[])
+}
+
+fn sluice_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().expect("home");
     Command::new(env!("CARGO_BIN_EXE_sluice"))
         .env_clear()
         .env("HOME", home.path())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .expect("run sluice")
@@ -231,4 +239,117 @@ fn export_refuses_unfinished_and_reversed_ranges_clearly() {
         "{}",
         text(&run.stderr)
     );
+}
+
+/// The admin API of the data folder's store on 127.0.0.1 (an ephemeral port), and an admin session token.
+async fn admin_api(dir: &Path) -> (String, String, tokio::task::JoinHandle<()>) {
+    const PASSWORD: &str = "export-test-password";
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("sluice.db")).expect("store"));
+    let auth = AuthConfig::from_lookup(
+        |k| (k == "ADMIN_PASSWORD").then(|| PASSWORD.to_owned()),
+        Duration::ZERO,
+    );
+    let app = AppState::build(store, auth).await.expect("app");
+    let router = sluice_http::admin_router(Arc::new(app));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    (url, token, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_with_url_downloads_the_same_files_from_a_running_sluice() {
+    let data = tempfile::tempdir().expect("data");
+    data_dir(data.path()).await;
+    let d = data.path().to_str().expect("utf8").to_owned();
+    let local = tempfile::tempdir().expect("local");
+    let l = local.path().to_str().expect("utf8").to_owned();
+    let range = ["--from", "2026-10-30", "--to", "2026-11-01"];
+    let run = tokio::task::spawn_blocking({
+        let (d, l) = (d.clone(), l.clone());
+        move || sluice(&[&["export"][..], &range, &["--out", &l, "--data-dir", &d]].concat())
+    })
+    .await
+    .expect("join");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    let (url, token, server) = admin_api(data.path()).await;
+    let remote = tempfile::tempdir().expect("remote");
+    let r = remote.path().to_str().expect("utf8").to_owned();
+    let (u, t) = (url.clone(), token.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        sluice_with(
+            &[&["export"][..], &range, &["--out", &r, "--url", &u]].concat(),
+            &[("SLUICE_TOKEN", &t)],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    for line in [
+        "day 1/3 2026-10-30: 2 rows",
+        "day 2/3 2026-10-31: 0 rows",
+        "day 3/3 2026-11-01: 1 row",
+    ] {
+        assert!(stderr.contains(line), "progress {line:?} in {stderr}");
+    }
+    assert!(text(&run.stdout).contains("Wrote 3 day file(s), 3 row(s)"));
+    for day in ["2026-10-30", "2026-10-31", "2026-11-01"] {
+        let file = |root: &Path| {
+            std::fs::read(root.join(format!("spend/dt={day}/spend.csv")))
+                .unwrap_or_else(|e| panic!("{day}: {e}"))
+        };
+        assert_eq!(
+            file(remote.path()),
+            file(local.path()),
+            "{day}: the API's file differs from the local export"
+        );
+    }
+
+    // To standard output: one header, every day.
+    let (u, t) = (url.clone(), token.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        sluice_with(
+            &[&["export"][..], &range, &["--url", &u]].concat(),
+            &[("SLUICE_TOKEN", &t)],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), expected_csv(&ledger()));
+
+    // A wrong token is a clear error, not an empty file.
+    let u = url.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        sluice_with(
+            &[&["export"][..], &range, &["--url", &u]].concat(),
+            &[("SLUICE_TOKEN", "not-a-token")],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(!run.status.success());
+    assert!(text(&run.stdout).is_empty(), "{}", text(&run.stdout));
+    assert!(
+        text(&run.stderr).contains("sluice login --url"),
+        "{}",
+        text(&run.stderr)
+    );
+    server.abort();
 }

@@ -809,4 +809,55 @@ async fn the_csv_exports_parse_back_to_the_ledger_rows() {
         .map(|r| r[0].clone())
         .collect();
     assert_eq!(ids, vec!["old", "r1", "r4", "now"]);
+
+    // Named UTC days, both included: day1 holds r2, r3 and r4.
+    let (status, headers, bytes) = l
+        .raw(
+            &format!("/admin/analytics/org/export?from={}&to={}", l.day1, l.day1),
+            Some(&l.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["content-disposition"],
+        format!(
+            "attachment; filename=\"sluice-org-spend-{}_{}.csv\"",
+            l.day1, l.day1
+        )
+        .as_str()
+    );
+    let ids: Vec<String> = parse_csv(&bytes)
+        .1
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(ids, vec!["r2", "r3", "r4"]);
+    let (_, _, bytes) = l
+        .raw(
+            &format!("/admin/analytics/export?from={}&to={}", l.day0, l.day1),
+            Some(&l.admin),
+        )
+        .await;
+    assert_eq!(parse_csv(&bytes).1.len(), 4);
+    for (query, needle) in [
+        (format!("from={}", l.day0), "both"),
+        (format!("from={}&to={}", l.day1, l.day0), "before"),
+        ("from=2025-01-01&to=2026-06-01".to_owned(), "366"),
+        ("from=yesterday&to=2026-06-01".to_owned(), "YYYY-MM-DD"),
+    ] {
+        let (status, body) = l
+            .get_as(
+                &format!("/admin/analytics/org/export?{query}"),
+                Some(&l.admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains(needle),
+            "{query}: {body}"
+        );
+    }
 }

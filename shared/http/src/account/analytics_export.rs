@@ -1,6 +1,8 @@
 //! `GET /admin/analytics/export?days=N` and `/admin/analytics/org/export` (admin): the usage ledger of the
-//! last `N` days (default 30, up to 366) as CSV, one row per usage record, in the one ledger format of
-//! `sluice_core::spend::csv_export` (the same as the daily S3 files and `sluice export`).
+//! last `N` days (default 30, up to 366), or of the UTC days `from=YYYY-MM-DD&to=YYYY-MM-DD` (both included, up
+//! to 366 days), as CSV, one row per usage record, in the one ledger format of
+//! `sluice_core::spend::csv_export` (the same as the daily S3 files and `sluice export`, which asks for one day
+//! at a time with `--url`).
 //!
 //! The body is streamed: the records are read one UTC day at a time (`usage_between`) and each day's rows
 //! are sent as one chunk, so memory holds one day, not the export. A store failure mid-way ends the body
@@ -17,10 +19,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use chrono::NaiveDate;
 use sluice_core::analytics::{Filters, NO_TEAM};
 use sluice_core::error::ApiError;
 use sluice_core::spend::UsageRecord;
-use sluice_core::spend::csv_export::{Directory, LedgerCsv};
+use sluice_core::spend::csv_export::{Directory, LedgerCsv, day_bounds};
 use sluice_core::store::Store;
 
 use super::analytics::{Params, filters};
@@ -30,15 +33,63 @@ const DEFAULT_DAYS: u32 = 30;
 const MAX_DAYS: u32 = 366;
 const MS_PER_DAY: i64 = 86_400_000;
 
-fn days(params: &HashMap<String, String>) -> Result<u32, ApiError> {
-    match params.get("days").map(|d| d.trim()) {
-        None | Some("") => Ok(DEFAULT_DAYS),
-        Some(d) => match d.parse::<u32>() {
-            Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(format!(
-                "days: must be a whole number from 1 to {MAX_DAYS}, got {d:?}"
-            ))),
-        },
+/// The exported span `[start_ms, end_ms)` and its name in the file name.
+struct Span {
+    start_ms: i64,
+    end_ms: i64,
+    label: String,
+}
+
+fn span(params: &HashMap<String, String>, now_ms: i64) -> Result<Span, ApiError> {
+    let text = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let end_of_now = now_ms + 1;
+    match (text("from"), text("to")) {
+        (None, None) => {
+            let days = match text("days") {
+                None => DEFAULT_DAYS,
+                Some(d) => match d.parse::<u32>() {
+                    Ok(n) if (1..=MAX_DAYS).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::invalid(format!(
+                            "days: must be a whole number from 1 to {MAX_DAYS}, got {d:?}"
+                        )));
+                    }
+                },
+            };
+            Ok(Span {
+                start_ms: end_of_now - i64::from(days) * MS_PER_DAY,
+                end_ms: end_of_now,
+                label: format!("{days}d"),
+            })
+        }
+        (Some(from), Some(to)) => {
+            let date = |field: &str, v: &str| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                    ApiError::invalid(format!("{field}: expected a date as YYYY-MM-DD, got {v:?}"))
+                })
+            };
+            let (from, to) = (date("from", from)?, date("to", to)?);
+            if to < from {
+                return Err(ApiError::invalid(format!(
+                    "to: {to} is before from ({from})"
+                )));
+            }
+            if (to - from).num_days() >= i64::from(MAX_DAYS) {
+                return Err(ApiError::invalid(format!(
+                    "from..to spans more than {MAX_DAYS} days; export a year at a time"
+                )));
+            }
+            let (start_ms, _) = day_bounds(from);
+            let (_, end_ms) = day_bounds(to);
+            Ok(Span {
+                start_ms,
+                end_ms: end_ms.min(end_of_now),
+                label: format!("{from}_{to}"),
+            })
+        }
+        _ => Err(ApiError::invalid(
+            "from and to: give both (YYYY-MM-DD, both days included) or neither",
+        )),
     }
 }
 
@@ -129,17 +180,16 @@ async fn export(
     name: &str,
 ) -> Reply {
     require_admin(state, headers).await?;
-    let days = days(params)?;
+    let span = span(params, now_ms())?;
     let store = state.store.clone();
     let users = store.list_users().await.map_err(|e| store_error(&e))?;
     let teams = store.list_teams().await.map_err(|e| store_error(&e))?;
-    let end_ms = now_ms() + 1;
     let pages = Pages {
         store,
         names: Directory::new(&users, &teams),
         filters,
-        next_ms: end_ms - i64::from(days) * MS_PER_DAY,
-        end_ms,
+        next_ms: span.start_ms,
+        end_ms: span.end_ms,
         header_sent: false,
     };
     let body = Body::from_stream(futures::stream::unfold(pages, Pages::next));
@@ -149,7 +199,7 @@ async fn export(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    let disposition = format!("attachment; filename=\"{name}-{days}d.csv\"");
+    let disposition = format!("attachment; filename=\"{name}-{}.csv\"", span.label);
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition)
