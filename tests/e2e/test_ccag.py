@@ -93,6 +93,27 @@ def test_keys_create_list_revoke_and_delete(ccag_gateway: Gateway, home: Path) -
         for _ in range(3):
             assert http.post("/v1/messages/count_tokens", json={"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
 
+    # A one-time setup link for the key: its script configures Claude Code with it, once.
+    listed, _ = ccag(home, gw, "keys", "list")
+    setup_key_id = row(listed, name + " ")[0]
+    out, _ = ccag(home, gw, "keys", "setup-token", setup_key_id, "--raw-key", secret)
+    token = out.strip()
+    assert re.fullmatch(r"st_[0-9a-f]{64}", token), out
+    script = httpx2.get(f"{gw.url}/auth/setup", params={"token": token}, timeout=10)
+    assert script.status_code == 200, script.text
+    claude_home = home.parent / f"claude-home-{nonce()}"
+    claude_home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_API_KEY"} | {"HOME": str(claude_home)}
+    done = subprocess.run(["bash", "-c", script.text], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    settings = json.loads((claude_home / ".claude" / "settings.json").read_text())
+    assert settings["env"]["ANTHROPIC_API_KEY"] == secret
+    assert settings["env"]["ANTHROPIC_BASE_URL"] == gw.url
+    again = httpx2.get(f"{gw.url}/auth/setup", params={"token": token}, timeout=10)
+    assert again.status_code == 410 and "already used" in again.text, again.text
+    _, err = ccag(home, gw, "keys", "setup-token", setup_key_id, "--raw-key", "sk-sluice-not-it", ok=False)
+    assert "400" in err and "is not the secret" in err, err
+
     limited = f"{name}-rpm"
     ccag(home, gw, "keys", "create", "--name", limited, "--rate-limit", "7")
 

@@ -184,6 +184,28 @@ pub trait CliSessionStore: Send + Sync {
     async fn delete_cli_session(&self, id: &str) -> Result<(), StoreError>;
 }
 
+/// A one-time setup token (`POST /admin/keys/{id}/setup-token`): what it hands over, sealed under the token
+/// itself, so the stored item alone cannot give the key away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupToken {
+    /// SHA-256 of the token, hex (the token itself is never stored).
+    pub id: String,
+    pub key_id: String,
+    /// The raw key, encrypted with a key derived from the token (base64).
+    pub sealed_key: String,
+    pub expires_at_ms: i64,
+}
+
+/// One-time setup tokens.
+#[async_trait]
+pub trait SetupTokenStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id is taken. The store may drop the token after `expires_at_ms`.
+    async fn put_setup_token(&self, token: &SetupToken) -> Result<(), StoreError>;
+    /// Removes and returns the token if it exists and has not expired. Of callers racing for one token, at most
+    /// one gets it.
+    async fn take_setup_token(&self, id: &str) -> Result<Option<SetupToken>, StoreError>;
+}
+
 /// Fixed-window counters with an atomic conditional increment: the primitive exact rate limits are built on.
 #[async_trait]
 pub trait CounterStore: Send + Sync {
@@ -260,6 +282,7 @@ pub trait Store:
     + IdpStore
     + SettingsStore
     + CliSessionStore
+    + SetupTokenStore
     + CounterStore
     + UsageStore
     + SpendStore
@@ -274,6 +297,7 @@ impl<T> Store for T where
         + IdpStore
         + SettingsStore
         + CliSessionStore
+        + SetupTokenStore
         + CounterStore
         + UsageStore
         + SpendStore

@@ -580,3 +580,116 @@ async fn setup_script_and_api_key_helper_work_end_to_end() {
         .expect("helper again");
     assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), token);
 }
+
+/// A setup token hands a key over once: its owner proves the secret, the one-time link's script configures Claude
+/// Code with the key (which then works), and the link is dead afterwards, for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_tokens_hand_a_key_over_once() {
+    let env = Env::start().await;
+    let url = env.serve().await;
+    let owner = env.user("ola@example.com", Role::Member).await;
+    let other = env.user("otto@example.com", Role::Member).await;
+    let session =
+        |u: &sluice_core::identity::User| env.app.auth.sessions.issue(u, support::now_s());
+    let (secret, key_id) = env.key("ola's laptop", Some(&owner.id)).await;
+    let path = format!("/admin/keys/{key_id}/setup-token");
+
+    // The secret must be the key's; someone else's key is not found.
+    let (status, body) = env
+        .post(
+            &path,
+            Some(&session(&owner)),
+            &json!({"raw_key": "sk-sluice-wrong"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("is not the secret"), "{body}");
+    let (status, _) = env
+        .post(&path, Some(&session(&other)), &json!({"raw_key": secret}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = env
+        .post(&path, Some(&session(&owner)), &json!({"raw_key": secret}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["expires_in_secs"], 300);
+    let token = answer["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("st_"), "{token}");
+    // The answer does not echo the key back.
+    assert!(!body.contains(&secret));
+
+    let link = format!("{url}/auth/setup?token={token}");
+    let fetch = |link: String| async move {
+        let resp = reqwest::get(link).await.expect("setup");
+        (resp.status().as_u16(), resp.text().await.expect("text"))
+    };
+    let (status, script) = fetch(link.clone()).await;
+    assert_eq!(status, 200, "{script}");
+    let home = tempfile::tempdir().expect("home");
+    let run = |script: String, home: std::path::PathBuf| async move {
+        tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env("HOME", home)
+            .env_remove("SLUICE_API_KEY")
+            .output()
+            .await
+            .expect("bash")
+    };
+    let out = run(script, home.path().to_owned()).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let settings: Value = serde_json::from_slice(
+        &std::fs::read(home.path().join(".claude/settings.json")).expect("settings.json"),
+    )
+    .expect("json");
+    assert_eq!(settings["env"]["ANTHROPIC_BASE_URL"], url.as_str());
+    let configured = settings["env"]["ANTHROPIC_API_KEY"].as_str().expect("key");
+    assert_eq!(configured, secret);
+    assert_eq!(
+        env.call("/v1/messages", Some(configured)).await.0,
+        StatusCode::OK
+    );
+
+    // Used once: the link now fails, and the script it answers says so and exits 1.
+    let (status, script) = fetch(link).await;
+    assert_eq!(status, 410);
+    let again = tempfile::tempdir().expect("home");
+    let out = run(script, again.path().to_owned()).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used or expired"));
+    assert!(!again.path().join(".claude/settings.json").exists());
+
+    // A key revoked after its link was made is not handed over.
+    let (status, body) = env
+        .post(&path, Some(&session(&owner)), &json!({"raw_key": secret}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token: Value = serde_json::from_str(&body).expect("json");
+    let (status, _) = env
+        .post(
+            &format!("/admin/keys/{key_id}/revoke"),
+            Some(&session(&owner)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, script) = fetch(format!(
+        "{url}/auth/setup?token={}",
+        token["token"].as_str().expect("token")
+    ))
+    .await;
+    assert_eq!(status, 410);
+    assert!(script.contains("revoked"), "{script}");
+    assert!(!script.contains(&secret));
+    // And a revoked key gets no new link.
+    let (status, body) = env
+        .post(&path, Some(&session(&owner)), &json!({"raw_key": secret}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -118,6 +118,14 @@ const MIGRATIONS: &[&str] = &[
         BEGIN INSERT INTO changes (kind, ref) VALUES ('usage', NEW.request_id); END;
     CREATE TRIGGER events_feed AFTER INSERT ON events
         BEGIN INSERT INTO changes (kind, ref) VALUES ('event', NEW.id); END;",
+    // v5: one-time setup tokens.
+    "CREATE TABLE setup_tokens (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        key_id        TEXT    NOT NULL,
+        sealed_key    TEXT    NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX setup_tokens_by_expiry ON setup_tokens (expires_at_ms);",
 ];
 
 /// The schema version this build writes and understands.

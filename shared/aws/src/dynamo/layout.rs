@@ -13,6 +13,7 @@
 //! | idp issuer  | `IDPISSUER#<issuer>`   | `IDPISSUER`   | —       | —                       | `idp_issuer`  |     |
 //! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
+//! | setup token | `SETUPTOKEN#<sha256>`  | `SETUPTOKEN`  | —       | —                       | `setup_token` | yes |
 //! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
 //! | usage       | `USAGE#<request_id>`   | `USAGE`       | `USAGEDAY#<yyyy-mm-dd>` | `<time_ms:020>#<request_id>` | `usage` | yes |
 //! | spend counter | `SPEND#<counter key>` | `SPEND`     | `<family>` | `<counter key>`        | `spend_counter` |   |
@@ -36,7 +37,7 @@ pub(crate) use ledger::{
     USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
     usage_item, usage_item_key, usage_sk_bound,
 };
-pub(crate) use runtime::{CliSessionItem, CounterItem, SettingItem};
+pub(crate) use runtime::{CliSessionItem, CounterItem, SettingItem, SetupTokenItem};
 
 use std::collections::HashMap;
 
@@ -67,6 +68,7 @@ pub mod item_type {
     pub const IDP_ISSUER: &str = "idp_issuer";
     pub const SETTING: &str = "setting";
     pub const CLI_SESSION: &str = "cli_session";
+    pub const SETUP_TOKEN: &str = "setup_token";
     pub const COUNTER: &str = "counter";
     pub const USAGE: &str = "usage";
     /// The spend function's stream filter matches exactly this value.
@@ -101,6 +103,8 @@ const SETTING_PK_PREFIX: &str = "SETTING#";
 const SETTING_SK: &str = "SETTING";
 const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
 const CLI_SESSION_SK: &str = "CLISESSION";
+const SETUP_TOKEN_PK_PREFIX: &str = "SETUPTOKEN#";
+const SETUP_TOKEN_SK: &str = "SETUPTOKEN";
 const COUNTER_PK_PREFIX: &str = "RL#";
 const COUNTER_SK_PREFIX: &str = "W#";
 
@@ -185,6 +189,10 @@ pub(crate) fn setting_item_key(key: &str) -> HashMap<String, AttributeValue> {
 
 pub(crate) fn cli_session_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{CLI_SESSION_PK_PREFIX}{id}"), CLI_SESSION_SK)
+}
+
+pub(crate) fn setup_token_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{SETUP_TOKEN_PK_PREFIX}{id}"), SETUP_TOKEN_SK)
 }
 
 /// One window of one counter: all windows of a scope share a partition, one item per window.

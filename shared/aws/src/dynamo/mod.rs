@@ -7,6 +7,7 @@
 //! - `keys`: `KeyStore` on key items and their id pointers.
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore`, uniqueness by marker items in transactions.
 //! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
+//! - `setup_tokens`: `SetupTokenStore`, taken by one conditional `DeleteItem` returning the old item.
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
 //! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
 //! - `spend`: `SpendStore`, counters and the applied marker in one transaction, budget state in one batch read.
@@ -22,6 +23,7 @@ mod keys;
 pub mod layout;
 mod ops;
 mod settings;
+mod setup_tokens;
 mod spend;
 mod store;
 mod table;

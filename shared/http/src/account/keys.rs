@@ -27,7 +27,10 @@ pub(super) fn routes() -> Router<Shared> {
             axum::routing::delete(remove).patch(update),
         )
         .route("/admin/keys/{id}/revoke", post(revoke))
-        .route("/admin/keys/{id}/setup-token", post(setup_token))
+        .route(
+            "/admin/keys/{id}/setup-token",
+            post(super::setup_tokens::create),
+        )
 }
 
 /// The caller signed in as a person (any role); virtual keys are refused.
@@ -49,7 +52,11 @@ pub(super) async fn require_person(
 }
 
 /// The key `id` as the caller may see it: members only their own, anything else reads as not found.
-async fn visible_key(state: &AppState, caller: &Caller, id: &str) -> Result<VirtualKey, ApiError> {
+pub(super) async fn visible_key(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<VirtualKey, ApiError> {
     let key = state
         .store
         .key_by_id(id)
@@ -220,20 +227,4 @@ async fn update(
         .ok_or_else(|| not_found("Key"))?;
     state.auth.forget_key(&key.key_hash);
     Ok(axum::Json(json!({"updated": true, "key": key_view(&key)})).into_response())
-}
-
-/// CCAG hands out one-time setup tokens from an in-memory map, which a Lambda fleet cannot share, and would
-/// have Sluice hold the raw key meanwhile. Sluice answers plainly instead of pretending.
-async fn setup_token(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let caller = require_person(&state, &headers).await?;
-    visible_key(&state, &caller, &id).await?;
-    Err(ApiError::invalid(
-        "setup tokens are not supported by Sluice: give the key to its owner directly and have them run \
-         `SLUICE_API_KEY=<key> bash <(curl -s <sluice-url>/auth/setup)`",
-    )
-    .into())
 }

@@ -14,6 +14,7 @@ mod notifications;
 mod pricing;
 mod settings;
 mod setup;
+mod setup_tokens;
 mod team_spend;
 mod teams;
 mod usd;

@@ -3,10 +3,12 @@
 //! `GET /auth/setup/token-script`, which signs in through the browser and caches the session token.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use sluice_core::error::ApiError;
 
+use super::setup_tokens::{self, Refused};
 use super::{Reply, Shared, base_url};
 
 const SSO_SETUP: &str = include_str!("setup_sso.sh");
@@ -20,6 +22,8 @@ const HELPER_TTL_MS: u64 = 60 * 60 * 1000;
 #[derive(Deserialize)]
 pub(super) struct SetupQuery {
     scope: Option<String>,
+    /// A one-time setup token (`POST /admin/keys/{id}/setup-token`): the script then carries its key.
+    token: Option<String>,
 }
 
 fn script(body: String) -> axum::response::Response {
@@ -40,8 +44,39 @@ pub(super) async fn setup_script(
         Some("project") => ".claude",
         _ => "$HOME/.claude",
     };
-    let has_idp = !state.auth.idps(state.store.as_ref()).await?.is_empty();
-    let template = if has_idp { SSO_SETUP } else { KEY_SETUP };
+    let mut preset_key = String::new();
+    let template = if let Some(token) = q.token.as_deref() {
+        match setup_tokens::redeem(&state, token).await? {
+            Ok(secret)
+                if secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) =>
+            {
+                preset_key = secret;
+                KEY_SETUP
+            }
+            Ok(_) => {
+                return Err(
+                    ApiError::internal("the setup token's key has an unexpected form").into(),
+                );
+            }
+            Err(refused) => {
+                let why = match refused {
+                    Refused::Gone => {
+                        "this setup link is unknown, already used or expired (links work once, for 5 minutes); ask for a new one"
+                    }
+                    Refused::KeyRevoked => {
+                        "the key of this setup link was revoked; ask for a new one"
+                    }
+                };
+                return Ok((StatusCode::GONE, script(failing_script(why))).into_response());
+            }
+        }
+    } else if state.auth.idps(state.store.as_ref()).await?.is_empty() {
+        KEY_SETUP
+    } else {
+        SSO_SETUP
+    };
     let gateway = state
         .config
         .gateway_url
@@ -52,8 +87,14 @@ pub(super) async fn setup_script(
             .replace("__GATEWAY_URL__", &gateway)
             .replace("__SLUICE_URL__", &base)
             .replace("__SETTINGS_DIR__", settings_dir)
-            .replace("__HELPER_TTL_MS__", &HELPER_TTL_MS.to_string()),
+            .replace("__HELPER_TTL_MS__", &HELPER_TTL_MS.to_string())
+            .replace("__PRESET_KEY__", &preset_key),
     ))
+}
+
+/// A script that says why and fails, for a shell that runs whatever the link answers.
+fn failing_script(why: &str) -> String {
+    format!("#!/usr/bin/env bash\necho 'Sluice setup: {why}' >&2\nexit 1\n")
 }
 
 pub(super) async fn token_script(State(state): State<Shared>, headers: HeaderMap) -> Reply {

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Configures Claude Code to use Sluice at __GATEWAY_URL__ with a virtual key (no identity provider is configured).
-# Usage: SLUICE_API_KEY=sk-sluice-... bash setup.sh   (ask your administrator for a key: `sluice keys create`)
+# Usage: SLUICE_API_KEY=sk-sluice-... bash setup.sh   (ask your administrator for a key: `sluice keys create`),
+# or the one-time link of a setup token, which carries the key: bash <(curl -fsS '<url>/auth/setup?token=st_...')
 set -euo pipefail
+PRESET_KEY="__PRESET_KEY__"
+if [ -n "$PRESET_KEY" ]; then
+  export SLUICE_API_KEY="$PRESET_KEY"
+fi
 SLUICE_URL="__SLUICE_URL__"
 GATEWAY_URL="__GATEWAY_URL__"
 SETTINGS_DIR="__SETTINGS_DIR__"

@@ -11,9 +11,9 @@
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
 //!
-//! The other ports (users, teams, IdPs, settings, CLI sessions, counters, usage, spend, events) take the whole `Store`
+//! The other ports (users, teams, IdPs, settings, CLI sessions, setup tokens, counters, usage, spend, events) take the whole `Store`
 //! behind an `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in
-//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
+//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `setup_tokens.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
 //! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
 //! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
 pub mod builders;
@@ -23,6 +23,7 @@ pub mod events;
 pub mod idps;
 pub mod keys;
 pub mod settings;
+pub mod setup_tokens;
 pub mod spend;
 pub mod teams;
 pub mod usage;
@@ -166,6 +167,13 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         complete_of_unknown_id_is_false,
         expired_session_reads_as_none,
     }
+    setup_tokens {
+        put_then_take_once,
+        expired_token_is_not_given,
+        concurrent_takes_give_it_once,
+        duplicate_id_is_already_exists,
+        take_of_unknown_id_is_none,
+    }
     counters {
         increment_counts_up,
         refuses_at_the_bound_without_counting,
@@ -247,6 +255,13 @@ macro_rules! store_contract_tests {
                 duplicate_id_is_already_exists,
                 complete_of_unknown_id_is_false,
                 expired_session_reads_as_none,
+            }
+            setup_tokens {
+                put_then_take_once,
+                expired_token_is_not_given,
+                concurrent_takes_give_it_once,
+                duplicate_id_is_already_exists,
+                take_of_unknown_id_is_none,
             }
             counters {
                 increment_counts_up,

@@ -2,10 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 use sluice_core::identity::CliSession;
+use sluice_core::store::SetupToken;
 
 use super::{
-    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SETTING_PK_PREFIX, SETTING_SK, check_type, item_type,
+    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SETTING_PK_PREFIX, SETTING_SK, SETUP_TOKEN_PK_PREFIX,
+    SETUP_TOKEN_SK, check_type, item_type,
 };
+
+/// Whole seconds for TTL, rounded up, so TTL never deletes before `expires_at_ms`.
+fn ttl_seconds(expires_at_ms: i64) -> i64 {
+    expires_at_ms.div_euclid(1000) + i64::from(expires_at_ms.rem_euclid(1000) > 0)
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SettingItem {
@@ -63,8 +70,7 @@ impl CliSessionItem {
             created_at_ms: session.created_at_ms,
             token: session.token.clone(),
             expires_at_ms,
-            expires_at: expires_at_ms.div_euclid(1000)
-                + i64::from(expires_at_ms.rem_euclid(1000) > 0),
+            expires_at: ttl_seconds(expires_at_ms),
         }
     }
 
@@ -75,6 +81,44 @@ impl CliSessionItem {
             nonce: self.nonce,
             created_at_ms: self.created_at_ms,
             token: self.token,
+        })
+    }
+}
+
+/// A one-time setup token; `expires_at` (seconds) for TTL, `expires_at_ms` for the check on take.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SetupTokenItem {
+    pk: String,
+    sk: String,
+    item_type: String,
+    id: String,
+    key_id: String,
+    sealed_key: String,
+    expires_at_ms: i64,
+    expires_at: i64,
+}
+
+impl SetupTokenItem {
+    pub(crate) fn new(token: &SetupToken) -> Self {
+        Self {
+            pk: format!("{SETUP_TOKEN_PK_PREFIX}{}", token.id),
+            sk: SETUP_TOKEN_SK.to_owned(),
+            item_type: item_type::SETUP_TOKEN.to_owned(),
+            id: token.id.clone(),
+            key_id: token.key_id.clone(),
+            sealed_key: token.sealed_key.clone(),
+            expires_at_ms: token.expires_at_ms,
+            expires_at: ttl_seconds(token.expires_at_ms),
+        }
+    }
+
+    pub(crate) fn into_token(self) -> Result<SetupToken, String> {
+        check_type(&self.pk, &self.item_type, item_type::SETUP_TOKEN)?;
+        Ok(SetupToken {
+            id: self.id,
+            key_id: self.key_id,
+            sealed_key: self.sealed_key,
+            expires_at_ms: self.expires_at_ms,
         })
     }
 }
