@@ -8,25 +8,22 @@
 //! - [`process`]: the same, returning what happened (tests and the batch log line), with the wait between
 //!   attempts handed in.
 //!
-//! Dependency rule: the store is any backend implementing `SettingsStore + EventStore`; decoding a stream image
-//! is `sluice_aws::dynamo`'s job (it owns the item layout), so no attribute name is spelt here but `item_type`
-//! and its value, which the template's stream filter spells too.
+//! Dependency rule: the store is any backend implementing `SettingsStore + EventStore`; classifying and decoding
+//! a stream image is `sluice_aws::dynamo`'s job (`stream::classify`; it owns the item layout), so no attribute
+//! name is spelt here.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::StreamExt;
-use serde_dynamo::AttributeValue;
-use sluice_core::notify::{Delivery, NotifierFactory, NotifyEvent, RetryPolicy, deliver_event};
+use sluice_aws::dynamo::layout::item_type::NOTIFY_EVENT;
+use sluice_aws::dynamo::notify_event_from_item;
+use sluice_aws::dynamo::stream::{StreamItem, classify};
+use sluice_core::notify::{Delivery, NotifierFactory, RetryPolicy, deliver_event};
 use sluice_core::store::{EventStore, SettingsStore};
-
-/// The attribute and value the stream filter selects on (`layout::ITEM_TYPE`, `layout::item_type::NOTIFY_EVENT`).
-const ITEM_TYPE: &str = "item_type";
-const NOTIFY_EVENT: &str = "notify_event";
-const INSERT: &str = "INSERT";
 
 /// Events delivered at once. Each may spend tens of seconds on a slow receiver (retries, 10 s timeouts); doing
 /// a few together keeps a batch within the function's time limit without flooding one receiver.
@@ -139,16 +136,18 @@ where
     let outcomes: Vec<Outcome> = futures::stream::iter(event.records)
         .map(|record| async move {
             let sequence_number = record.change.sequence_number.clone();
-            let event = match classify(record) {
-                Classified::NotInsert(name) => {
+            let image = record.change.new_image;
+            let decode = |item: serde_dynamo::Item| notify_event_from_item(&item.into());
+            let event = match classify(&record.event_name, image, NOTIFY_EVENT, decode) {
+                StreamItem::NotInsert(name) => {
                     tracing::debug!(?sequence_number, event_name = %name, "skipped: not an INSERT");
                     return Outcome::NotInsert;
                 }
-                Classified::NotEvent(item_type) => {
+                StreamItem::OtherType(item_type) => {
                     tracing::debug!(?sequence_number, ?item_type, "skipped: not an event item");
                     return Outcome::NotEvent;
                 }
-                Classified::Poison { pk, reason } => {
+                StreamItem::Poison { pk, reason } => {
                     tracing::error!(?sequence_number, ?pk, %reason, "event image does not decode");
                     return Outcome::Failed(Failure {
                         sequence_number,
@@ -157,7 +156,7 @@ where
                         poison: true,
                     });
                 }
-                Classified::Event(event) => event,
+                StreamItem::Wanted(event) => event,
             };
             if delivered_before.contains(&event.id) {
                 tracing::info!(event_id = %event.id, "already delivered; not sent again");
@@ -247,37 +246,5 @@ async fn delivered_event_ids<S: NotifyBackend + ?Sized>(store: &S) -> HashSet<St
             tracing::warn!(error = %e, "delivery log unreadable; events resent after a partial failure may arrive twice");
             HashSet::new()
         }
-    }
-}
-
-enum Classified {
-    NotInsert(String),
-    NotEvent(Option<String>),
-    Poison { pk: Option<String>, reason: String },
-    Event(Box<NotifyEvent>),
-}
-
-fn classify(record: EventRecord) -> Classified {
-    if record.event_name != INSERT {
-        return Classified::NotInsert(record.event_name);
-    }
-    let image = record.change.new_image;
-    if image.is_empty() {
-        tracing::warn!(
-            "INSERT without a new image: the table's StreamViewType must be NEW_IMAGE or NEW_AND_OLD_IMAGES"
-        );
-    }
-    match image.get(ITEM_TYPE) {
-        Some(AttributeValue::S(t)) if t == NOTIFY_EVENT => {}
-        Some(AttributeValue::S(t)) => return Classified::NotEvent(Some(t.clone())),
-        other => return Classified::NotEvent(other.map(|v| format!("{v:?}"))),
-    }
-    let pk = match image.get("pk") {
-        Some(AttributeValue::S(pk)) => Some(pk.clone()),
-        _ => None,
-    };
-    match sluice_aws::dynamo::notify_event_from_item(&image.into()) {
-        Ok(event) => Classified::Event(Box::new(event)),
-        Err(reason) => Classified::Poison { pk, reason },
     }
 }

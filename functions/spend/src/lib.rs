@@ -6,22 +6,18 @@
 //!   (the event source mapping has `ReportBatchItemFailures`).
 //! - [`process`]: the same, returning what happened to each kind of record (tests and the batch log line).
 //!
-//! Dependency rule: the store is any backend implementing the spend ports; decoding a stream image is
-//! `sluice_aws::dynamo`'s job (it owns the item layout), so no attribute name is spelt here but `item_type`
-//! and its value, which the template's stream filter spells too (and `pk`, only for log lines).
+//! Dependency rule: the store is any backend implementing the spend ports; classifying and decoding a stream
+//! image is `sluice_aws::dynamo`'s job (`stream::classify`; it owns the item layout), so no attribute name is
+//! spelt here.
 
-use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
-use serde_dynamo::AttributeValue;
-use sluice_core::spend::UsageRecord;
+use sluice_aws::dynamo::layout::item_type::USAGE;
+use sluice_aws::dynamo::stream::{StreamItem, classify};
+use sluice_aws::dynamo::usage_record_from_item;
 use sluice_core::spend::consumer::consume_usage;
 use sluice_core::store::{EventStore, SettingsStore, SpendStore, TeamStore, UserStore};
-
-/// The attribute and value the stream filter selects on (`layout::ITEM_TYPE`, `layout::item_type::USAGE`).
-const ITEM_TYPE: &str = "item_type";
-const USAGE: &str = "usage";
-const INSERT: &str = "INSERT";
 
 /// The spend ports `consume_usage` needs.
 pub trait SpendBackend: SpendStore + EventStore + SettingsStore + UserStore + TeamStore {}
@@ -102,18 +98,20 @@ where
     };
     for record in event.records {
         let sequence_number = record.change.sequence_number.clone();
-        let usage = match classify(record) {
-            Classified::NotInsert(name) => {
+        let image = record.change.new_image;
+        let decode = |item: serde_dynamo::Item| usage_record_from_item(item.into());
+        let usage = match classify(&record.event_name, image, USAGE, decode) {
+            StreamItem::NotInsert(name) => {
                 tracing::debug!(?sequence_number, event_name = %name, "skipped: not an INSERT");
                 report.skipped_not_insert += 1;
                 continue;
             }
-            Classified::NotUsage(item_type) => {
+            StreamItem::OtherType(item_type) => {
                 tracing::debug!(?sequence_number, ?item_type, "skipped: not a usage item");
                 report.skipped_not_usage += 1;
                 continue;
             }
-            Classified::Poison { pk, reason } => {
+            StreamItem::Poison { pk, reason } => {
                 tracing::error!(?sequence_number, ?pk, %reason, "usage image does not decode");
                 report.failures.push(Failure {
                     sequence_number,
@@ -123,7 +121,7 @@ where
                 });
                 continue;
             }
-            Classified::Usage(usage) => usage,
+            StreamItem::Wanted(usage) => usage,
         };
         match consume_usage(store, &usage, now).await {
             Ok(consumed) => {
@@ -163,37 +161,4 @@ where
         "spend batch"
     );
     report
-}
-
-enum Classified {
-    NotInsert(String),
-    NotUsage(Option<String>),
-    Poison { pk: Option<String>, reason: String },
-    Usage(Box<UsageRecord>),
-}
-
-fn classify(record: EventRecord) -> Classified {
-    if record.event_name != INSERT {
-        return Classified::NotInsert(record.event_name);
-    }
-    let image = record.change.new_image;
-    if image.is_empty() {
-        // A KEYS_ONLY or OLD_IMAGE stream: nothing to count, and nothing ever will be. Loud, once per record.
-        tracing::warn!(
-            "INSERT without a new image: the table's StreamViewType must be NEW_IMAGE or NEW_AND_OLD_IMAGES"
-        );
-    }
-    match image.get(ITEM_TYPE) {
-        Some(AttributeValue::S(t)) if t == USAGE => {}
-        Some(AttributeValue::S(t)) => return Classified::NotUsage(Some(t.clone())),
-        other => return Classified::NotUsage(other.map(|v| format!("{v:?}"))),
-    }
-    let pk = match image.get("pk") {
-        Some(AttributeValue::S(pk)) => Some(pk.clone()),
-        _ => None,
-    };
-    match sluice_aws::dynamo::usage_record_from_item(image.into()) {
-        Ok(usage) => Classified::Usage(Box::new(usage)),
-        Err(reason) => Classified::Poison { pk, reason },
-    }
 }

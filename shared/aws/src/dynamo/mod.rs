@@ -12,6 +12,7 @@
 //! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
 //! - `spend`: `SpendStore`, counters and the applied marker in one transaction, budget state in one batch read.
 //! - `events`: `EventStore`, events deduplicated by a conditional put, the delivery log; stream image decoders.
+//! - `stream`: DynamoDB Streams records classified for the stream consumers (wanted item, other, poison).
 //! - `ops`: request shapes shared by the ports (conditional puts, consistent gets, `gsi1` listings).
 //! - `error`: SDK and serde_dynamo errors mapped to `StoreError`.
 mod cli_sessions;
@@ -26,6 +27,7 @@ mod settings;
 mod setup_tokens;
 mod spend;
 mod store;
+pub mod stream;
 mod table;
 mod teams;
 mod usage;
