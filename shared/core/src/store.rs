@@ -206,6 +206,54 @@ pub trait SetupTokenStore: Send + Sync {
     async fn take_setup_token(&self, id: &str) -> Result<Option<SetupToken>, StoreError>;
 }
 
+/// The kinds of SCIM provisioning state (`sluice_core::scim` gives each its typed form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScimKind {
+    /// A bearer token an identity provider provisions with (stored by the SHA-256 of the token).
+    Token,
+    /// What SCIM says of a person beyond the user row (external id, names), by user id.
+    User,
+    /// A SCIM group and its members.
+    Group,
+}
+
+impl ScimKind {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::User => "user",
+            Self::Group => "group",
+        }
+    }
+}
+
+/// One SCIM record: opaque JSON `data`, found by kind and id, listed by kind and identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimRecord {
+    pub kind: ScimKind,
+    pub id: String,
+    pub idp_id: String,
+    pub data: String,
+}
+
+/// SCIM provisioning state, per identity provider.
+#[async_trait]
+pub trait ScimStore: Send + Sync {
+    /// Stores the record, replacing the one of the same kind and id.
+    async fn put_scim(&self, record: &ScimRecord) -> Result<(), StoreError>;
+    async fn scim_record(&self, kind: ScimKind, id: &str)
+    -> Result<Option<ScimRecord>, StoreError>;
+    /// The records of one kind and identity provider, by id.
+    async fn scim_records(
+        &self,
+        kind: ScimKind,
+        idp_id: &str,
+    ) -> Result<Vec<ScimRecord>, StoreError>;
+    /// `false` if absent.
+    async fn delete_scim(&self, kind: ScimKind, id: &str) -> Result<bool, StoreError>;
+}
+
 /// Fixed-window counters with an atomic conditional increment: the primitive exact rate limits are built on.
 #[async_trait]
 pub trait CounterStore: Send + Sync {
@@ -283,6 +331,7 @@ pub trait Store:
     + SettingsStore
     + CliSessionStore
     + SetupTokenStore
+    + ScimStore
     + CounterStore
     + UsageStore
     + SpendStore
@@ -298,6 +347,7 @@ impl<T> Store for T where
         + SettingsStore
         + CliSessionStore
         + SetupTokenStore
+        + ScimStore
         + CounterStore
         + UsageStore
         + SpendStore

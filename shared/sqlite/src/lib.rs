@@ -7,6 +7,7 @@
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore` on their tables (uniqueness by UNIQUE columns).
 //! - `settings`: `SettingsStore` on the `settings` table.
 //! - `cli_sessions`: `CliSessionStore`, expiry checked on read.
+//! - `scim`: `ScimStore` on the `scim` table (JSON records by kind and id).
 //! - `setup_tokens`: `SetupTokenStore`, taken with one `DELETE … RETURNING`.
 //! - `counters`: `CounterStore`, one UPSERT per conditional increment.
 //! - `usage`: `UsageStore` on the `usage` table (the record as JSON), idempotent by request id.
@@ -21,6 +22,7 @@ mod feed;
 mod idps;
 mod keys;
 mod migrations;
+mod scim;
 mod settings;
 mod setup_tokens;
 mod spend;

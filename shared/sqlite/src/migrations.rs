@@ -126,6 +126,15 @@ const MIGRATIONS: &[&str] = &[
         expires_at_ms INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX setup_tokens_by_expiry ON setup_tokens (expires_at_ms);",
+    // v6: SCIM provisioning state.
+    "CREATE TABLE scim (
+        kind   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        idp_id TEXT NOT NULL,
+        data   TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX scim_by_idp ON scim (kind, idp_id, id);",
 ];
 
 /// The schema version this build writes and understands.

@@ -14,6 +14,7 @@
 //! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | setup token | `SETUPTOKEN#<sha256>`  | `SETUPTOKEN`  | —       | —                       | `setup_token` | yes |
+//! | scim record | `SCIM#<kind>#<id>`     | `SCIM`        | `SCIM#<kind>#<idp id>` | `<id>`           | `scim`        |     |
 //! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
 //! | usage       | `USAGE#<request_id>`   | `USAGE`       | `USAGEDAY#<yyyy-mm-dd>` | `<time_ms:020>#<request_id>` | `usage` | yes |
 //! | spend counter | `SPEND#<counter key>` | `SPEND`     | `<family>` | `<counter key>`        | `spend_counter` |   |
@@ -37,7 +38,7 @@ pub(crate) use ledger::{
     USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
     usage_item, usage_item_key, usage_sk_bound,
 };
-pub(crate) use runtime::{CliSessionItem, CounterItem, SettingItem, SetupTokenItem};
+pub(crate) use runtime::{CliSessionItem, CounterItem, ScimItem, SettingItem, SetupTokenItem};
 
 use std::collections::HashMap;
 
@@ -69,6 +70,7 @@ pub mod item_type {
     pub const SETTING: &str = "setting";
     pub const CLI_SESSION: &str = "cli_session";
     pub const SETUP_TOKEN: &str = "setup_token";
+    pub const SCIM: &str = "scim";
     pub const COUNTER: &str = "counter";
     pub const USAGE: &str = "usage";
     /// The spend function's stream filter matches exactly this value.
@@ -105,6 +107,8 @@ const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
 const CLI_SESSION_SK: &str = "CLISESSION";
 const SETUP_TOKEN_PK_PREFIX: &str = "SETUPTOKEN#";
 const SETUP_TOKEN_SK: &str = "SETUPTOKEN";
+const SCIM_PK_PREFIX: &str = "SCIM#";
+const SCIM_SK: &str = "SCIM";
 const COUNTER_PK_PREFIX: &str = "RL#";
 const COUNTER_SK_PREFIX: &str = "W#";
 
@@ -193,6 +197,15 @@ pub(crate) fn cli_session_item_key(id: &str) -> HashMap<String, AttributeValue> 
 
 pub(crate) fn setup_token_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{SETUP_TOKEN_PK_PREFIX}{id}"), SETUP_TOKEN_SK)
+}
+
+pub(crate) fn scim_item_key(kind: &str, id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{SCIM_PK_PREFIX}{kind}#{id}"), SCIM_SK)
+}
+
+/// The `gsi1` partition listing one kind of SCIM record of one identity provider.
+pub(crate) fn scim_gsi1pk(kind: &str, idp_id: &str) -> String {
+    format!("{SCIM_PK_PREFIX}{kind}#{idp_id}")
 }
 
 /// One window of one counter: all windows of a scope share a partition, one item per window.

@@ -7,6 +7,7 @@
 //! - `keys`: `KeyStore` on key items and their id pointers.
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore`, uniqueness by marker items in transactions.
 //! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
+//! - `scim`: `ScimStore`, JSON records by kind and id, listed per identity provider on `gsi1`.
 //! - `setup_tokens`: `SetupTokenStore`, taken by one conditional `DeleteItem` returning the old item.
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
 //! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
@@ -23,6 +24,7 @@ mod idps;
 mod keys;
 pub mod layout;
 mod ops;
+mod scim;
 mod settings;
 mod setup_tokens;
 mod spend;

@@ -11,9 +11,9 @@
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
 //!
-//! The other ports (users, teams, IdPs, settings, CLI sessions, setup tokens, counters, usage, spend, events) take the whole `Store`
+//! The other ports (users, teams, IdPs, settings, CLI sessions, setup tokens, SCIM, counters, usage, spend, events) take the whole `Store`
 //! behind an `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in
-//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `setup_tokens.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
+//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
 //! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
 //! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
 pub mod builders;
@@ -22,6 +22,7 @@ pub mod counters;
 pub mod events;
 pub mod idps;
 pub mod keys;
+pub mod scim;
 pub mod settings;
 pub mod setup_tokens;
 pub mod spend;
@@ -174,6 +175,10 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         duplicate_id_is_already_exists,
         take_of_unknown_id_is_none,
     }
+    scim {
+        put_get_replace_list_and_delete,
+        kinds_and_providers_are_apart,
+    }
     counters {
         increment_counts_up,
         refuses_at_the_bound_without_counting,
@@ -262,6 +267,10 @@ macro_rules! store_contract_tests {
                 concurrent_takes_give_it_once,
                 duplicate_id_is_already_exists,
                 take_of_unknown_id_is_none,
+            }
+            scim {
+                put_get_replace_list_and_delete,
+                kinds_and_providers_are_apart,
             }
             counters {
                 increment_counts_up,

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use sluice_core::identity::CliSession;
-use sluice_core::store::SetupToken;
+use sluice_core::store::{ScimKind, ScimRecord, SetupToken};
 
 use super::{
-    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SETTING_PK_PREFIX, SETTING_SK, SETUP_TOKEN_PK_PREFIX,
-    SETUP_TOKEN_SK, check_type, item_type,
+    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SCIM_PK_PREFIX, SCIM_SK, SETTING_PK_PREFIX, SETTING_SK,
+    SETUP_TOKEN_PK_PREFIX, SETUP_TOKEN_SK, check_type, item_type, scim_gsi1pk,
 };
 
 /// Whole seconds for TTL, rounded up, so TTL never deletes before `expires_at_ms`.
@@ -119,6 +119,44 @@ impl SetupTokenItem {
             key_id: self.key_id,
             sealed_key: self.sealed_key,
             expires_at_ms: self.expires_at_ms,
+        })
+    }
+}
+
+/// A SCIM record; listed per kind and identity provider on `gsi1`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ScimItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    item_type: String,
+    id: String,
+    idp_id: String,
+    data: String,
+}
+
+impl ScimItem {
+    pub(crate) fn new(r: &ScimRecord) -> Self {
+        Self {
+            pk: format!("{SCIM_PK_PREFIX}{}#{}", r.kind.as_str(), r.id),
+            sk: SCIM_SK.to_owned(),
+            gsi1pk: scim_gsi1pk(r.kind.as_str(), &r.idp_id),
+            gsi1sk: r.id.clone(),
+            item_type: item_type::SCIM.to_owned(),
+            id: r.id.clone(),
+            idp_id: r.idp_id.clone(),
+            data: r.data.clone(),
+        }
+    }
+
+    pub(crate) fn into_record(self, kind: ScimKind) -> Result<ScimRecord, String> {
+        check_type(&self.pk, &self.item_type, item_type::SCIM)?;
+        Ok(ScimRecord {
+            kind,
+            id: self.id,
+            idp_id: self.idp_id,
+            data: self.data,
         })
     }
 }
