@@ -12,6 +12,7 @@
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
+//! - `scim`: SCIM 2.0 provisioning resources, PATCH operations, filters and the admin-group role rule.
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
 pub mod analytics;
 pub mod capabilities;
@@ -22,6 +23,7 @@ pub mod keys;
 pub mod models;
 pub mod notify;
 pub mod ratelimit;
+pub mod scim;
 pub mod shape;
 pub mod spend;
 pub mod store;
