@@ -316,6 +316,17 @@ impl Authenticator {
         {
             return Ok(u);
         }
+        // A provider that provisions through SCIM decides who exists (bootstrap admins excepted).
+        if !self.settings.admin_users.contains(&identity)
+            && sluice_core::scim::scim_enabled(store, &idp.id)
+                .await
+                .map_err(|e| unavailable(&e))?
+        {
+            return Err(forbidden(format!(
+                "User not provisioned: {identity} has not been provisioned by {} (SCIM). Contact your administrator.",
+                idp.name
+            )));
+        }
         if !idp.auto_provision && !self.settings.admin_users.contains(&identity) {
             return Err(forbidden(format!(
                 "{identity} has no Sluice account; ask an administrator to add you"

@@ -22,6 +22,32 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// Most resources one list answer holds.
 pub const MAX_RESULTS: usize = 100;
 
+/// The setting that turns SCIM on for a provider (`"true"`).
+#[must_use]
+pub fn enabled_setting(idp_id: &str) -> String {
+    format!("scim.enabled.{idp_id}")
+}
+
+/// The setting naming a provider's admin groups (a JSON array of display names).
+#[must_use]
+pub fn admin_groups_setting(idp_id: &str) -> String {
+    format!("scim.admin_groups.{idp_id}")
+}
+
+/// Whether SCIM is on for the provider (then people it has not provisioned cannot sign in).
+///
+/// # Errors
+/// The store's.
+pub async fn scim_enabled(
+    store: &(impl crate::store::SettingsStore + ?Sized),
+    idp_id: &str,
+) -> Result<bool, crate::store::StoreError> {
+    Ok(store
+        .get_setting(&enabled_setting(idp_id))
+        .await?
+        .is_some_and(|v| v == "true"))
+}
+
 /// What SCIM says of a person beyond the user row (stored as the provider's `ScimKind::User` record).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PersonAttrs {

@@ -23,7 +23,16 @@ pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
 pub(super) async fn list_idps(State(state): State<Shared>, headers: HeaderMap) -> Reply {
     require_admin(&state, &headers).await?;
     let idps = state.store.list_idps().await.map_err(|e| store_error(&e))?;
-    let views: Vec<Value> = idps.iter().map(idp_view).collect();
+    let mut views = Vec::with_capacity(idps.len());
+    for idp in &idps {
+        let (enabled, groups) = super::scim_admin::scim_view(&state, &idp.id).await?;
+        let mut view = idp_view(idp);
+        if let Some(map) = view.as_object_mut() {
+            map.insert("scim_enabled".into(), json!(enabled));
+            map.insert("scim_admin_groups".into(), json!(groups));
+        }
+        views.push(view);
+    }
     Ok(axum::Json(json!({"idps": views})).into_response())
 }
 

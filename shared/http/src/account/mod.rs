@@ -12,6 +12,8 @@ mod keys;
 mod login;
 mod notifications;
 mod pricing;
+mod scim;
+mod scim_admin;
 mod settings;
 mod setup;
 mod setup_tokens;
@@ -50,10 +52,24 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .merge(keys::routes())
         .merge(users::routes())
         .merge(teams::routes())
+        .merge(scim::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(
             "/admin/idps/{id}",
             put(admin::update_idp).delete(admin::delete_idp),
+        )
+        .route("/admin/idps/{id}/scim", put(scim_admin::set_enabled))
+        .route(
+            "/admin/idps/{id}/scim-tokens",
+            get(scim_admin::list_tokens).post(scim_admin::create_token),
+        )
+        .route(
+            "/admin/idps/{id}/scim-tokens/{token_id}",
+            delete(scim_admin::delete_token),
+        )
+        .route(
+            "/admin/idps/{id}/scim-admin-groups",
+            get(scim_admin::get_admin_groups).put(scim_admin::put_admin_groups),
         )
         .route(
             "/admin/notifications/config",

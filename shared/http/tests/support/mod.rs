@@ -227,6 +227,25 @@ impl Env {
         (s, b)
     }
 
+    /// Any method, an optional JSON body; status, headers and body.
+    pub async fn request(
+        &self,
+        method: axum::http::Method,
+        path: &str,
+        credential: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let builder = Self::with_auth(Request::builder().method(method).uri(path), credential);
+        let req = match body {
+            Some(b) => builder
+                .header("content-type", "application/scim+json")
+                .body(Body::from(b.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .expect("req");
+        self.send(req).await
+    }
+
     pub async fn raw_get(&self, path: &str) -> (StatusCode, HeaderMap, String) {
         self.send(
             Request::get(path)
