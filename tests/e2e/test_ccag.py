@@ -246,3 +246,43 @@ def httpx_admin(gw: Gateway, home: Path, path: str) -> dict:
     resp = httpx2.get(f"{gw.url}{path}", headers={"authorization": f"Bearer {token}"}, timeout=10)
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+def test_scim_enable_token_admin_groups_status_and_revoke(ccag_gateway: Gateway, home: Path) -> None:
+    gw = ccag_gateway
+    name = f"entra-{nonce()}"
+    _, err = ccag(home, gw, "idps", "create", "--name", name, "--issuer-url", f"https://{name}.example.com", "--client-id", "app")
+    assert f"[ok] IDP created: {name}" in err, err
+    _, err = ccag(home, gw, "scim", "enable", "--idp", name)
+    assert f"[ok] SCIM enabled for IDP {name}" in err, err
+    out, err = ccag(home, gw, "scim", "create-token", "--idp", name, "--name", "entra")
+    token = out.strip()
+    assert re.fullmatch(r"scim-sluice-[0-9a-f]{64}", token), out
+    token_id = re.search(rf"ID: ({ID})", err).group(1)
+    out, _ = ccag(home, gw, "scim", "list-tokens", "--idp", name)
+    assert row(out, token_id)[1:3] == [token[:20] + "...", "active"], out
+
+    # The token provisions through /scim/v2; the person shows up in `ccag users list`.
+    email = f"scim-{nonce()}@example.com"
+    scim = {"authorization": f"Bearer {token}", "content-type": "application/scim+json"}
+    created = httpx2.post(f"{gw.url}/scim/v2/Users", headers=scim, timeout=10, json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "active": True})
+    assert created.status_code == 201, created.text
+    assert created.headers["content-type"].startswith("application/scim+json")
+    out, _ = ccag(home, gw, "users", "list")
+    assert email in out
+
+    _, err = ccag(home, gw, "scim", "set-admin-groups", "--idp", name, "--groups", "Sluice Admins,Ops")
+    assert "[ok] Admin groups set" in err, err
+    out, err = ccag(home, gw, "scim", "status", "--idp", name)
+    out = out + err  # ccag prints the status block on stderr
+    assert re.search(r"SCIM Enabled:\s+yes", out), out
+    assert re.search(r"Tokens:\s+1 \(1 active\)", out), out
+    assert '"Sluice Admins"' in out and '"Ops"' in out, out
+
+    _, err = ccag(home, gw, "scim", "revoke-token", "--idp", name, "--token-id", token_id)
+    assert f"[ok] SCIM token {token_id} revoked" in err, err
+    refused = httpx2.get(f"{gw.url}/scim/v2/Users", headers=scim, timeout=10)
+    assert refused.status_code == 401, refused.text
+    _, err = ccag(home, gw, "scim", "disable", "--idp", name)
+    assert f"[ok] SCIM disabled for IDP {name}" in err, err
