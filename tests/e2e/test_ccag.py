@@ -150,6 +150,11 @@ def test_users_teams_members_and_budget(ccag_gateway: Gateway, home: Path) -> No
     team = found.group(1)
     out, err = ccag(home, gw, "teams", "list")
     assert re.search(r"ID\s+NAME\s+CREATED", err), err
+    # One Bedrock per stack: no endpoints to assign, said rather than stored and ignored.
+    shown, said = ccag(home, gw, "teams", "endpoints", team)
+    assert "No endpoints assigned." in shown + said, shown + said
+    _, err = ccag(home, gw, "teams", "set-endpoints", team, "--endpoint", "e1:1", ok=False)
+    assert "400" in err and "own stack" in err, err
     assert row(out, team)[:2] == [team, team_name]
 
     ann, bob = f"ann-{nonce()}@example.com", f"bob-{nonce()}@example.com"

@@ -213,6 +213,12 @@ fn every_path(key_id: &str, team_id: &str, user_id: &str) -> Vec<(Method, String
             json!(null),
             false,
         ),
+        (
+            Method::GET,
+            format!("/admin/teams/{team_id}/endpoints"),
+            json!(null),
+            false,
+        ),
         (Method::GET, "/admin/idps".into(), json!(null), false),
         (
             Method::POST,
@@ -818,6 +824,11 @@ async fn bad_bodies_are_400_with_a_message() {
         (Method::POST, "/admin/teams".into(), r#"{"name": "   "}"#),
         (Method::POST, format!("/admin/teams/{team}/members"), r"{}"),
         (
+            Method::PUT,
+            format!("/admin/teams/{team}/endpoints"),
+            r#"{"endpoints": [{"endpoint_id": "e1"}]}"#,
+        ),
+        (
             Method::POST,
             "/admin/idps".into(),
             r#"{"issuer_url": "https://login.example.com", "client_id": "c"}"#,
@@ -935,6 +946,11 @@ async fn unknown_ids_are_404() {
         (
             Method::GET,
             "/admin/teams/team_nope/keys".into(),
+            json!(null),
+        ),
+        (
+            Method::GET,
+            "/admin/teams/team_nope/endpoints".into(),
             json!(null),
         ),
         (

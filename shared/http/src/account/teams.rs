@@ -25,6 +25,10 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/admin/teams/{id}/members", get(members).post(add_member))
         .route("/admin/teams/{id}/members/{user_id}", delete(remove_member))
         .route("/admin/teams/{id}/keys", get(keys))
+        .route(
+            "/admin/teams/{id}/endpoints",
+            get(endpoints).put(set_endpoints),
+        )
 }
 
 /// The team with this id, else the one with this name.
@@ -187,4 +191,37 @@ async fn keys(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<St
         .map(key_view)
         .collect();
     Ok(axum::Json(json!({"keys": keys})).into_response())
+}
+
+/// Sluice sends every request to the Bedrock of its own stack (its region and cross-region profiles), so a team
+/// has no endpoint assignments to show or change.
+const ONE_BEDROCK: &str = "Sluice sends every request to the Amazon Bedrock of its own stack; there are no \
+                           per-team endpoints to assign";
+
+/// `GET /admin/teams/{id}/endpoints`: none assigned (see [`ONE_BEDROCK`]), in CCAG's shape.
+async fn endpoints(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    require_admin(&state, &headers).await?;
+    let team = team(&state, &id).await?;
+    Ok(axum::Json(json!({
+        "team_id": team.id,
+        "endpoints": [],
+        "routing_strategy": "primary_fallback",
+        "note": ONE_BEDROCK,
+    }))
+    .into_response())
+}
+
+/// `PUT /admin/teams/{id}/endpoints`: refused with the reason, rather than stored and ignored.
+async fn set_endpoints(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    require_admin(&state, &headers).await?;
+    team(&state, &id).await?;
+    Err(ApiError::invalid(ONE_BEDROCK).into())
 }
