@@ -23,15 +23,7 @@ impl DynamoStore {
         item: impl Serialize,
         what: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let item = serde_dynamo::to_item(item)
-            .map_err(|e| corrupt(&format!("cannot encode {what}"), &e))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(layout::IS_NEW)
-            .build()
-            .map_err(|e| invalid_request(&e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.put_where(item, layout::IS_NEW, what)
     }
 
     /// A transaction write that puts `item` over an item that exists (a whole replacement).
@@ -40,12 +32,21 @@ impl DynamoStore {
         item: impl Serialize,
         what: &str,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.put_where(item, layout::EXISTS, what)
+    }
+
+    fn put_where(
+        &self,
+        item: impl Serialize,
+        condition: &str,
+        what: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
         let item = serde_dynamo::to_item(item)
             .map_err(|e| corrupt(&format!("cannot encode {what}"), &e))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(layout::EXISTS)
+            .condition_expression(condition)
             .build()
             .map_err(|e| invalid_request(&e))?;
         Ok(TransactWriteItem::builder().put(put).build())

@@ -27,8 +27,7 @@ use sluice_core::spend::ledger::{
 };
 use sluice_core::store::Store;
 
-use super::{Reply, Shared, require_admin, store_error};
-use crate::auth::Caller;
+use super::{Reply, Shared, require_admin, require_person, store_error};
 
 /// How many rollup families are read at once.
 const PARALLEL_READS: usize = 16;
@@ -108,28 +107,20 @@ async fn people(store: &dyn Store) -> Result<People, ApiError> {
     Ok(People::new(&users, &teams))
 }
 
-/// The caller, a person signed in (not a virtual key).
-async fn signed_in_person(state: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = state
-        .auth
-        .authenticate(state.store.as_ref(), headers)
-        .await?;
-    if caller.key_id.is_some() || caller.user_id.is_none() {
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            "virtual keys cannot use the admin API; sign in instead",
-        ));
-    }
-    Ok(caller)
-}
-
 /// `GET /admin/analytics`: the caller's own rollups only, whatever their role.
 pub(super) async fn mine(
     State(state): State<Shared>,
     headers: HeaderMap,
     Query(params): Params,
 ) -> Reply {
-    let caller = signed_in_person(&state, &headers).await?;
+    let caller = require_person(&state, &headers).await?;
+    if caller.user_id.is_none() {
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            "virtual keys cannot use the admin API; sign in instead",
+        )
+        .into());
+    }
     let window = window(&params, Audience::Person)?;
     let store = state.store.as_ref();
     let user_id = caller.user_id.clone().unwrap_or_default();

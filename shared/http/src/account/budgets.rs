@@ -28,7 +28,7 @@ use sluice_core::spend::{
 use sluice_core::store::Store;
 
 use super::usd::{cents, optional_cents, optional_micros, percent};
-use super::{Reply, Shared, parse_json, require_admin, store_error};
+use super::{Reply, Shared, parse_json, require_admin, require_person, store_error};
 use crate::app::AppState;
 use crate::auth::Caller;
 
@@ -38,24 +38,6 @@ const DEFAULT_SHAPED_RPM: u32 = 5;
 const STATUS_EVENTS: usize = 10;
 /// How many of the newest events are searched for the caller's (events are stored org-wide).
 const EVENTS_SCANNED: usize = 500;
-
-/// The authenticated caller, any role, signed in as a person (virtual keys are refused on `/admin/*`).
-pub(super) async fn require_person(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
-    let caller = state
-        .auth
-        .authenticate(state.store.as_ref(), headers)
-        .await?;
-    if caller.key_id.is_some() {
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            "virtual keys cannot use the admin API; sign in instead",
-        ));
-    }
-    Ok(caller)
-}
 
 /// The caller's users row; 404 when the sign-in has none (CCAG answers the same).
 pub(super) async fn caller_user(state: &AppState, caller: &Caller) -> Result<User, ApiError> {

@@ -15,7 +15,7 @@ use sluice_core::keys::mint;
 use sluice_core::store::{KeyUpdate, VirtualKey};
 
 use super::views::{self, key_view, not_found};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::{Reply, Shared, now_ms, require_admin, require_person, store_error};
 use crate::app::AppState;
 use crate::auth::Caller;
 
@@ -31,24 +31,6 @@ pub(super) fn routes() -> Router<Shared> {
             "/admin/keys/{id}/setup-token",
             post(super::setup_tokens::create),
         )
-}
-
-/// The caller signed in as a person (any role); virtual keys are refused.
-pub(super) async fn require_person(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
-    let caller = state
-        .auth
-        .authenticate(state.store.as_ref(), headers)
-        .await?;
-    if caller.key_id.is_some() {
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            "virtual keys cannot use the admin API; sign in instead",
-        ));
-    }
-    Ok(caller)
 }
 
 /// The key `id` as the caller may see it: members only their own, anything else reads as not found.

@@ -156,8 +156,8 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The authenticated caller, required to be an administrator signed in as a person.
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The authenticated caller, any role, signed in as a person (virtual keys are refused on `/admin/*`).
+async fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let caller = state
         .auth
         .authenticate(state.store.as_ref(), headers)
@@ -168,6 +168,12 @@ async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Caller, 
             "virtual keys cannot use the admin API; sign in instead",
         ));
     }
+    Ok(caller)
+}
+
+/// The authenticated caller, required to be an administrator signed in as a person.
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = require_person(state, headers).await?;
     if caller.role != Role::Admin {
         return Err(ApiError::new(
             ApiErrorKind::Permission,

@@ -16,8 +16,8 @@ use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::new_id;
 use sluice_core::store::Store;
 
-use super::budgets::{caller_user, load_json, parse_object, require_person, rfc3339, save_json};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::budgets::{caller_user, load_json, parse_object, rfc3339, save_json};
+use super::{Reply, Shared, now_ms, require_admin, require_person, store_error};
 use crate::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TTL_HOURS};
 
 pub const SETTING_VIRTUAL_KEYS_ENABLED: &str = "virtual_keys_enabled";

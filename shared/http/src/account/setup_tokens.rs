@@ -21,9 +21,9 @@ use sluice_core::error::ApiError;
 use sluice_core::keys::hash_secret;
 use sluice_core::store::SetupToken;
 
-use super::keys::{require_person, visible_key};
+use super::keys::visible_key;
 use super::views::{object, string};
-use super::{Reply, Shared, base_url, now_ms, store_error};
+use super::{Reply, Shared, base_url, now_ms, require_person, store_error};
 
 /// How long a token can be used (CCAG: 5 minutes).
 pub(super) const TTL_SECS: i64 = 300;
