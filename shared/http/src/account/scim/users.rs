@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use sluice_core::identity::User;
+use sluice_core::scim::filter::{Filter, Op, Value as FilterValue};
 use sluice_core::scim::{PersonAttrs, ScimPerson};
 use sluice_core::store::{ScimKind, ScimRecord, Store, StoreError};
 
@@ -99,13 +100,51 @@ async fn all(store: &dyn Store, p: &Provider) -> Result<Vec<Managed>, ScimError>
         .collect()
 }
 
-/// Another managed person of the provider with the same externalId.
-fn external_id_taken(others: &[Managed], person: &ScimPerson, except: Option<&str>) -> bool {
-    person.attrs.external_id.as_ref().is_some_and(|x| {
-        others
-            .iter()
-            .any(|m| Some(m.user.id.as_str()) != except && m.attrs.external_id.as_ref() == Some(x))
-    })
+/// Whether another person of the provider has the same externalId (reads the provider's records, only when the
+/// person has one).
+async fn external_id_taken(
+    store: &dyn Store,
+    p: &Provider,
+    person: &ScimPerson,
+    except: Option<&str>,
+) -> Result<bool, ScimError> {
+    let Some(wanted) = person.attrs.external_id.as_ref() else {
+        return Ok(false);
+    };
+    for r in store.scim_records(ScimKind::User, &p.idp.id).await? {
+        if Some(r.id.as_str()) != except && decode_attrs(&r)?.external_id.as_ref() == Some(wanted) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The one person a `userName eq "…"` lookup names, read by email (what providers send before each create),
+/// so a lookup costs two reads, not a listing of everyone. `None` for any other filter.
+async fn by_user_name(
+    store: &dyn Store,
+    p: &Provider,
+    filter: &Filter,
+) -> Result<Option<Vec<Managed>>, ScimError> {
+    let [clause] = filter.0.as_slice() else {
+        return Ok(None);
+    };
+    let (Op::Eq, FilterValue::Text(email), "username" | "emails.value") =
+        (clause.op, &clause.value, clause.attr.as_str())
+    else {
+        return Ok(None);
+    };
+    let Some(user) = store.user_by_email(&email.to_lowercase()).await? else {
+        return Ok(Some(Vec::new()));
+    };
+    let found = match store.scim_record(ScimKind::User, &user.id).await? {
+        Some(r) if r.idp_id == p.idp.id => vec![Managed {
+            attrs: decode_attrs(&r)?,
+            user,
+        }],
+        _ => Vec::new(),
+    };
+    Ok(Some(found))
 }
 
 pub(super) async fn list(
@@ -115,7 +154,15 @@ pub(super) async fn list(
 ) -> ScimReply {
     let query = ListQuery::of(&q)?;
     let filter = query.parse_filter()?;
-    let people = all(state.store.as_ref(), &p).await?;
+    let store = state.store.as_ref();
+    let looked_up = match &filter {
+        Some(f) => by_user_name(store, &p, f).await?,
+        None => None,
+    };
+    let people = match looked_up {
+        Some(found) => found,
+        None => all(store, &p).await?,
+    };
     let matching = people
         .iter()
         .filter(|m| {
@@ -148,7 +195,7 @@ pub(super) async fn read(
 pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes) -> ScimReply {
     let person = ScimPerson::from_body(&body_json(&body)?).map_err(ScimError::invalid)?;
     let store = state.store.as_ref();
-    if external_id_taken(&all(store, &p).await?, &person, None) {
+    if external_id_taken(store, &p, &person, None).await? {
         return Err(ScimError::conflict("a user with this externalId exists"));
     }
     let user = match store.user_by_email(&person.user_name).await? {
@@ -219,7 +266,7 @@ async fn store_person(
             ),
         ));
     }
-    if external_id_taken(&all(store, p).await?, &person, Some(&m.user.id)) {
+    if external_id_taken(store, p, &person, Some(&m.user.id)).await? {
         return Err(ScimError::conflict("a user with this externalId exists"));
     }
     if person.active != m.user.active {
