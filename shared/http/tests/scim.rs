@@ -354,6 +354,15 @@ async fn existing_people_are_adopted_and_admin_groups_decide_roles() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{bo}");
+    // Not the provider's yet: its lookup finds no one, so it creates, and Sluice adopts.
+    let lookup = format!(
+        "/Users?filter={}",
+        urlencoding(r#"userName eq "bo@example.com""#)
+    );
+    assert_eq!(
+        t.scim(Method::GET, &lookup, None).await.1["totalResults"],
+        0
+    );
     let (s, adopted) = t
         .scim(
             Method::POST,
@@ -367,6 +376,10 @@ async fn existing_people_are_adopted_and_admin_groups_decide_roles() {
         "the same person, now managed by SCIM"
     );
     let bo_id = adopted["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        t.scim(Method::GET, &lookup, None).await.1["totalResults"],
+        1
+    );
     let (_, cy) = t
         .scim(
             Method::POST,
