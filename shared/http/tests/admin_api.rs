@@ -219,7 +219,55 @@ fn every_path(key_id: &str, team_id: &str, user_id: &str) -> Vec<(Method, String
             json!(null),
             false,
         ),
+        (
+            Method::PUT,
+            format!("/admin/teams/{team_id}/endpoints"),
+            json!({"endpoints": []}),
+            false,
+        ),
+        (
+            Method::GET,
+            format!("/admin/teams/{team_id}/analytics"),
+            json!(null),
+            false,
+        ),
         (Method::GET, "/admin/idps".into(), json!(null), false),
+        (
+            Method::PUT,
+            "/admin/idps/idp_any/scim".into(),
+            json!({"enabled": true}),
+            false,
+        ),
+        (
+            Method::GET,
+            "/admin/idps/idp_any/scim-tokens".into(),
+            json!(null),
+            false,
+        ),
+        (
+            Method::POST,
+            "/admin/idps/idp_any/scim-tokens".into(),
+            json!({"name": "entra"}),
+            false,
+        ),
+        (
+            Method::DELETE,
+            "/admin/idps/idp_any/scim-tokens/tok_any".into(),
+            json!(null),
+            false,
+        ),
+        (
+            Method::GET,
+            "/admin/idps/idp_any/scim-admin-groups".into(),
+            json!(null),
+            false,
+        ),
+        (
+            Method::PUT,
+            "/admin/idps/idp_any/scim-admin-groups".into(),
+            json!({"groups": ["Admins"]}),
+            false,
+        ),
         (
             Method::POST,
             "/admin/idps".into(),
@@ -959,6 +1007,46 @@ async fn unknown_ids_are_404() {
             json!({"enabled": false}),
         ),
         (Method::DELETE, "/admin/idps/idp_nope".into(), json!(null)),
+        (
+            Method::PUT,
+            "/admin/teams/team_nope/endpoints".into(),
+            json!({"endpoints": []}),
+        ),
+        (
+            Method::GET,
+            "/admin/teams/team_nope/analytics".into(),
+            json!(null),
+        ),
+        (
+            Method::PUT,
+            "/admin/idps/idp_nope/scim".into(),
+            json!({"enabled": true}),
+        ),
+        (
+            Method::GET,
+            "/admin/idps/idp_nope/scim-tokens".into(),
+            json!(null),
+        ),
+        (
+            Method::POST,
+            "/admin/idps/idp_nope/scim-tokens".into(),
+            json!({"name": "entra"}),
+        ),
+        (
+            Method::DELETE,
+            "/admin/idps/idp_nope/scim-tokens/tok_nope".into(),
+            json!(null),
+        ),
+        (
+            Method::GET,
+            "/admin/idps/idp_nope/scim-admin-groups".into(),
+            json!(null),
+        ),
+        (
+            Method::PUT,
+            "/admin/idps/idp_nope/scim-admin-groups".into(),
+            json!({"groups": ["Admins"]}),
+        ),
     ];
     for (method, path, body) in cases {
         let (s, b) = org
