@@ -7,9 +7,14 @@
 //! unpriced model leaves it empty, which is not the same as free); people by email and teams by name, falling
 //! back to the stored id when the person or team no longer exists, so no row loses its attribution.
 //!
+//! Every text cell (ids, emails, team names, models, region) goes through [`neutralise`] (the OWASP CSV
+//! injection rule): a name such as `=HYPERLINK("http://x","y")` is shown by a spreadsheet, never run. The numbers
+//! Sluice formats itself (times, tokens, cost, durations, counts) are written as they are.
+//!
 //! The day helpers ([`day_bounds`], [`object_key`]) fix the partition layout `spend/dt=YYYY-MM-DD/spend.csv`
 //! the Glue table in `template.yaml` reads.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 
@@ -76,17 +81,41 @@ impl Directory {
     }
 }
 
-/// One record as the fields of a row, in [`COLUMNS`] order.
+/// The characters a spreadsheet reads as the start of a formula (or strips before looking for one), per OWASP.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A text cell that a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, tab or carriage return gets
+/// a leading `'` (OWASP's CSV injection rule; Excel and LibreOffice hide the quote and show the rest), any other
+/// is unchanged.
+///
+/// For cells that carry text someone typed or sent (team names, emails, key names, model names): a team named
+/// `=HYPERLINK("http://x","y")` would otherwise be a live link in finance's spreadsheet. Not for the numbers
+/// Sluice formats itself: a negative amount stays `-1.50`, a number, because no one else chose its first
+/// character. Applying it twice changes nothing more (the first character is then `'`).
+#[must_use]
+pub fn neutralise(text: &str) -> Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+fn text_cell(text: &str) -> String {
+    neutralise(text).into_owned()
+}
+
+/// One record as the fields of a row, in [`COLUMNS`] order; the text cells [`neutralise`]d.
 #[must_use]
 pub fn row(record: &UsageRecord, names: &Directory) -> [String; 16] {
     [
-        record.request_id.clone(),
+        text_cell(&record.request_id),
         format_time(record.time_ms),
-        names.user(record.user_id.as_deref()).to_owned(),
-        names.team(record.team_id.as_deref()).to_owned(),
-        record.key_id.clone(),
-        record.requested_model.clone(),
-        record.bedrock_model_id.clone(),
+        text_cell(names.user(record.user_id.as_deref())),
+        text_cell(names.team(record.team_id.as_deref())),
+        text_cell(&record.key_id),
+        text_cell(&record.requested_model),
+        text_cell(&record.bedrock_model_id),
         record.input_tokens.to_string(),
         record.output_tokens.to_string(),
         record.cache_read_tokens.to_string(),
@@ -95,7 +124,7 @@ pub fn row(record: &UsageRecord, names: &Directory) -> [String; 16] {
         record.duration_ms.to_string(),
         outcome_name(record.outcome).to_owned(),
         record.tool_names.len().to_string(),
-        record.region.clone().unwrap_or_default(),
+        text_cell(record.region.as_deref().unwrap_or_default()),
     ]
 }
 
@@ -312,6 +341,81 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(&rows[1][5], "model,with \"quotes\"");
         assert_eq!(&rows[0][3], "Research, \"Core\"");
+    }
+
+    /// The names an attacker would give a team, person, key or model to run a formula in finance's spreadsheet.
+    const HOSTILE: [&str; 6] = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tX",
+        "\rX",
+    ];
+
+    #[test]
+    fn cells_that_start_a_formula_get_a_leading_quote_and_others_stay() {
+        for text in HOSTILE {
+            assert_eq!(neutralise(text), format!("'{text}"), "{text:?}");
+        }
+        for text in [
+            "",
+            "ada@example.com",
+            "Research",
+            "claude-opus-4-8",
+            "a=b",
+            "1-2",
+            "'=x",
+        ] {
+            assert!(
+                matches!(neutralise(text), Cow::Borrowed(t) if t == text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(neutralise(&neutralise("=1+1")), "'=1+1", "idempotent");
+    }
+
+    #[test]
+    fn hostile_names_in_every_text_column_come_out_neutralised_and_numbers_do_not() {
+        for hostile in HOSTILE {
+            let mut r = record();
+            r.request_id = hostile.to_owned();
+            r.key_id = hostile.to_owned();
+            r.requested_model = hostile.to_owned();
+            r.bedrock_model_id = hostile.to_owned();
+            r.region = Some(hostile.to_owned());
+            r.team_id = Some("team_x".to_owned());
+            let team = Team {
+                id: "team_x".to_owned(),
+                name: hostile.to_owned(),
+                created_at_ms: 0,
+            };
+            let user = User {
+                id: "usr_ada".to_owned(),
+                email: hostile.to_owned(),
+                role: Role::Member,
+                team_id: None,
+                active: true,
+                idp: "local".to_owned(),
+                created_at_ms: 0,
+            };
+            let names = Directory::new(&[user], &[team]);
+            let mut writer = LedgerCsv::new(Vec::new()).expect("header");
+            writer.write(&r, &names).expect("row");
+            let text = String::from_utf8(writer.finish().expect("finish")).expect("utf8");
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+            let expected = format!("'{hostile}");
+            for column in [0, 2, 3, 4, 5, 6, 15] {
+                assert_eq!(
+                    &rows[0][column], expected,
+                    "{} of {hostile:?}",
+                    COLUMNS[column]
+                );
+            }
+            assert_eq!(&rows[0][11], "12.345678");
+            assert_eq!(&rows[0][7], "1000");
+        }
     }
 
     #[test]
