@@ -310,3 +310,59 @@ async fn a_missing_bucket_fails_the_invocation_with_the_key_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn names_that_look_like_formulas_are_neutralised_in_the_s3_object() {
+    // GIVEN a team, a person, a key and a model named like spreadsheet formulas (OWASP CSV injection)
+    let env = env().await;
+    let hostile = "=HYPERLINK(\"http://x\",\"y\")";
+    env.store
+        .create_team(&Team {
+            id: "team_evil".into(),
+            name: hostile.into(),
+            created_at_ms: 0,
+        })
+        .await
+        .expect("team");
+    env.store
+        .create_user(&User {
+            id: "usr_evil".into(),
+            email: "@SUM(A1)".into(),
+            role: Role::Member,
+            team_id: Some("team_evil".into()),
+            active: true,
+            idp: "local".into(),
+            created_at_ms: 0,
+        })
+        .await
+        .expect("user");
+    let mut r = record("req_x", "2026-11-02T10:00:00Z", Some("usr_evil"), Some(5));
+    r.team_id = Some("team_evil".into());
+    r.key_id = "-2+3".into();
+    r.requested_model = "+1".into();
+    r.bedrock_model_id = "\tX".into();
+    r.region = Some("\rX".into());
+    assert!(env.store.put_usage(&r).await.expect("put"));
+
+    // WHEN the day is exported to S3
+    let event = serde_json::json!({"day": "2026-11-02"});
+    sluice_export::handle(&env.store, &env.sink, event, at("2026-11-03T00:15:00Z"))
+        .await
+        .expect("export");
+
+    // THEN every text cell starts with a quote and the numbers are unchanged
+    let rows = rows(&object(&env, "spend/dt=2026-11-02/spend.csv").await);
+    let row: Vec<&str> = rows[0].iter().map(String::as_str).collect();
+    assert_eq!(
+        [row[2], row[3], row[4], row[5], row[6], row[15]],
+        [
+            "'@SUM(A1)",
+            "'=HYPERLINK(\"http://x\",\"y\")",
+            "'-2+3",
+            "'+1",
+            "'\tX",
+            "'\rX"
+        ]
+    );
+    assert_eq!((row[7], row[11]), ("1200", "0.000005"));
+}
