@@ -59,7 +59,8 @@ fn record(
 /// r1 21 Nov Ada (Research) Sonnet $1.00, in 100 out 50 read 300, 400 ms, Bash ×2
 /// r2 22 Nov Bo (Ops) Sonnet $2.00, in 200 out 100 read 100, 1 500 ms, mcp__github__a
 /// r3 22 Nov Cy (no team) Haiku $0.50, in 50 out 10, 200 ms, web_search
-/// r4 22 Nov a key without person or team, unpriced model, in 10 out 10, 100 ms
+/// r4 22 Nov a key without person or team, unpriced model, in 10 out 10, 100 ms: charged at the book's dearest
+///    rates ($15 / $75 per MTok) = $0.0009
 fn ledger() -> Vec<UsageRecord> {
     vec![
         record(
@@ -229,7 +230,7 @@ fn overview_totals_prior_period_and_filter_options() {
     );
     let o = &view.overview;
     assert_eq!((o.requests, o.unique_users, o.unpriced_requests), (4, 3, 1));
-    assert!(close(o.cost_usd, 3.5));
+    assert!(close(o.cost_usd, 3.5009));
     assert_eq!(
         (o.input_tokens, o.output_tokens, o.cache_read_tokens),
         (360, 170, 400)
@@ -258,13 +259,13 @@ fn spend_by_team_with_the_no_team_remainder_by_person_and_model_and_a_forecast()
         .iter()
         .map(|p| (p.team_name.as_str(), p.bucket.as_str(), p.cost_usd))
         .collect();
-    // 22 Nov: $2.50 in all, $2.00 of it Ops → $0.50 (Cy and the unpriced key) without a team.
+    // 22 Nov: $2.5009 in all, $2.00 of it Ops → $0.5009 (Cy, and the unpriced key at its fallback price) without a team.
     assert_eq!(
         series,
         vec![
             ("Ops", "2026-11-22", 2.0),
             ("Research", "2026-11-21", 1.0),
-            (NO_TEAM, "2026-11-22", 0.5)
+            (NO_TEAM, "2026-11-22", 0.5009)
         ]
     );
     let teams: Vec<_> = view
@@ -274,7 +275,7 @@ fn spend_by_team_with_the_no_team_remainder_by_person_and_model_and_a_forecast()
         .collect();
     assert_eq!(
         teams,
-        vec![("Ops", 2.0, 1), ("Research", 1.0, 1), (NO_TEAM, 0.5, 2)]
+        vec![("Ops", 2.0, 1), ("Research", 1.0, 1), (NO_TEAM, 0.5009, 2)]
     );
     let users: Vec<_> = view
         .by_user
@@ -307,9 +308,9 @@ fn spend_by_team_with_the_no_team_remainder_by_person_and_model_and_a_forecast()
         .collect();
     assert_eq!(
         models,
-        vec![(SONNET, 3.0, 2), (HAIKU, 0.5, 1), (MYSTERY, 0.0, 1)]
+        vec![(SONNET, 3.0, 2), (HAIKU, 0.5, 1), (MYSTERY, 0.0009, 1)]
     );
-    // Days $1.00, $2.50: slope 1.5, intercept 1.0 → $4.00 and $5.50 over the next min(7, 2) days.
+    // Days $1.00, $2.5009: slope 1.5009, intercept 1.0 → $4.0018 and $5.5027 over the next min(7, 2) days.
     let forecast: Vec<_> = view
         .forecast
         .iter()
@@ -319,9 +320,9 @@ fn spend_by_team_with_the_no_team_remainder_by_person_and_model_and_a_forecast()
         forecast,
         vec![
             ("2026-11-21", 1.0, false),
-            ("2026-11-22", 2.5, false),
-            ("2026-11-23", 4.0, true),
-            ("2026-11-24", 5.5, true)
+            ("2026-11-22", 2.5009, false),
+            ("2026-11-23", 4.0018, true),
+            ("2026-11-24", 5.5027, true)
         ]
     );
 }

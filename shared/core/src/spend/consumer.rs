@@ -1,7 +1,8 @@
 //! The spend consumer: what happens to each usage record after it is stored. The same code runs in
 //! `functions/spend` (fed by DynamoDB Streams) and in `sluice serve` (fed by the SQLite change feed).
 //!
-//! 1. Apply the record's counter additions once (the store's marker makes replays no-ops).
+//! 1. Apply the record's counter additions once (the store's marker makes replays no-ops); an unpriced record is
+//!    charged at the fallback price of the table in force (`super::fallback`), never nothing.
 //! 2. Read the budgets that apply to the record's user and team with their period spend, and store one
 //!    event per reached threshold (scope, threshold, period), deduplicated by the event id. This step runs
 //!    on replays too: a consumer that stopped between the two steps delivers its events on the retry, and
@@ -10,9 +11,11 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::budget::{AppliedBudget, BudgetState, inputs_to_read};
-use super::ledger::spend_delta;
+use super::fallback::charged_micros;
+use super::ledger::spend_delta_with;
 use super::period::Period;
 use super::policy::{Action, crossed};
+use super::pricing::{OVERRIDES_KEY, PriceOverrides, PriceTable};
 use super::scope::BudgetScope;
 use super::usage::UsageRecord;
 use crate::notify::{
@@ -42,14 +45,24 @@ pub async fn consume_usage<S>(
 where
     S: SpendStore + EventStore + SettingsStore + UserStore + TeamStore + ?Sized,
 {
-    let applied = store.apply_spend(&spend_delta(record)).await?;
+    // An unpriced record is charged at the fallback price of the table in force (admin rows included).
+    let prices = match record.cost_micros {
+        Some(_) => PriceTable::seeded(),
+        None => prices_in_force(store).await?,
+    };
+    let delta = spend_delta_with(record, &prices);
+    let applied = store.apply_spend(&delta).await?;
     let mut consumed = Consumed {
         applied,
         new_events: Vec::new(),
     };
-    if record.cost_micros.unwrap_or(0) == 0
-        || (record.user_id.is_none() && record.team_id.is_none())
-    {
+    let charged = charged_micros(
+        &prices,
+        record.cost_micros,
+        &record.bedrock_model_id,
+        &record.tokens(),
+    );
+    if charged == 0 || (record.user_id.is_none() && record.team_id.is_none()) {
         return Ok(consumed);
     }
     let at = Utc
@@ -99,6 +112,24 @@ where
         }
     }
     Ok(consumed)
+}
+
+/// The seeded table with the admin's rows, as the gateway prices with; a setting that does not parse is
+/// logged and the seeded table used (as the gateway does).
+async fn prices_in_force<S>(store: &S) -> Result<PriceTable, StoreError>
+where
+    S: SettingsStore + ?Sized,
+{
+    let Some(text) = store.get_setting(OVERRIDES_KEY).await? else {
+        return Ok(PriceTable::seeded());
+    };
+    Ok(PriceOverrides::parse(&text).map_or_else(
+        |e| {
+            tracing::error!(key = OVERRIDES_KEY, error = %e, "price overrides are not valid JSON; using the seeded prices");
+            PriceTable::seeded()
+        },
+        |overrides| overrides.table(),
+    ))
 }
 
 async fn lookup_names<S>(

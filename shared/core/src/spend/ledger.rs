@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::fallback::charged_micros;
 use super::period::{Period, PeriodWindow};
+use super::pricing::PriceTable;
 use super::usage::{Outcome, UsageRecord};
 
 pub const COST: &str = "cost_micros";
@@ -207,24 +209,35 @@ pub struct SpendDelta {
     pub counters: Vec<CounterAdd>,
 }
 
-/// The additions one usage record makes. Unpriced records add requests and tokens but no cost, so they are
-/// never blocked and stay visible as unpriced.
+/// The additions one usage record makes, an unpriced record charged at the fallback price of the seeded
+/// table (see [`spend_delta_with`]).
 #[must_use]
 pub fn spend_delta(record: &UsageRecord) -> SpendDelta {
+    spend_delta_with(record, &PriceTable::seeded())
+}
+
+/// The additions one usage record makes. An unpriced record (no price row for its model when the gateway
+/// wrote it) is never free: it adds its tokens at the fallback price of `prices` (`super::fallback`) to
+/// [`COST`], and counts in [`UNPRICED_REQUESTS`] / [`UNPRICED_TOKENS`], so budgets block on it and finance
+/// sees which models need a price row.
+#[must_use]
+pub fn spend_delta_with(record: &UsageRecord, prices: &PriceTable) -> SpendDelta {
     let tokens = record.input_tokens
         + record.output_tokens
         + record.cache_read_tokens
         + record.cache_write_tokens;
     let mut money = BTreeMap::new();
     money.insert(REQUESTS.to_owned(), 1);
-    match record.cost_micros {
-        Some(cost) => {
-            money.insert(COST.to_owned(), cost);
-        }
-        None => {
-            money.insert(UNPRICED_REQUESTS.to_owned(), 1);
-            money.insert(UNPRICED_TOKENS.to_owned(), tokens);
-        }
+    let cost = charged_micros(
+        prices,
+        record.cost_micros,
+        &record.bedrock_model_id,
+        &record.tokens(),
+    );
+    money.insert(COST.to_owned(), cost);
+    if record.cost_micros.is_none() {
+        money.insert(UNPRICED_REQUESTS.to_owned(), 1);
+        money.insert(UNPRICED_TOKENS.to_owned(), tokens);
     }
 
     let mut counters = Vec::new();
@@ -388,10 +401,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unpriced_record_adds_no_cost_but_counts_its_tokens() {
-        let delta = spend_delta(&record(None));
+    fn an_unpriced_record_is_charged_at_its_family_fallback_and_counted_as_unpriced() {
+        let mut r = record(None);
+        r.bedrock_model_id = "us.anthropic.claude-sonnet-9-v1:0".into();
+        let delta = spend_delta(&r);
         let counter = find(&delta, "spend#user#u1#d2026-11-22");
-        assert_eq!(counter.adds.get(COST), None);
+        // Sonnet's dearest seeded rates: 10 in × $3 + 20 out × $15 + 30 read × $0.30 + 40 write × $3.75 per MTok
+        // = 30 + 300 + 9 + 150 µ$.
+        assert_eq!(counter.adds.get(COST), Some(&489));
         assert_eq!(counter.adds.get(UNPRICED_REQUESTS), Some(&1));
         assert_eq!(counter.adds.get(UNPRICED_TOKENS), Some(&100));
     }

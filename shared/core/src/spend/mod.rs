@@ -5,6 +5,7 @@
 //! - `csv_export`: the usage ledger as CSV (one writer for S3 exports, `sluice export` and admin downloads).
 //! - `export`: daily ledger exports (one CSV per finished UTC day) to an `ExportSink` (S3, a folder).
 //! - `consumer`: what happens to each stored usage record: counters once, then threshold events.
+//! - `fallback`: what a model without a price row is charged (never free): its family's dearest rates.
 //! - `budget`: budgets as stored (user, team, org default) and the state a request is judged on.
 //! - `money`: integer micro-dollars, parsed from and formatted as USD strings (never floats in counters).
 //! - `pricing`: per-model prices, the seeded table and admin overrides, longest-prefix lookup, exact cost.
@@ -16,6 +17,7 @@ pub mod budget;
 pub mod consumer;
 pub mod csv_export;
 pub mod export;
+pub mod fallback;
 pub mod ledger;
 pub mod money;
 pub mod period;

@@ -4,8 +4,9 @@
 //! are summed in `u128` and rounded once, which makes a cost exact, deterministic and free of float drift.
 //! A model is priced by the longest prefix in the table that matches its id (requested id or Bedrock id, with
 //! the Bedrock `us.anthropic.` style prefix also tried stripped), so `claude-sonnet-4-5…` takes a
-//! `claude-sonnet-4-5` row over `claude-sonnet-4`. A model no row matches is `Unpriced`: it is recorded and
-//! shown to admins, and never blocked, since refusing work over a missing price row would be worse.
+//! `claude-sonnet-4-5` row over `claude-sonnet-4`. Every catalogued model has a row (tested). A model no row
+//! matches is `Unpriced` on its usage record, so admins see it needs a row, but it is never free: the spend
+//! counters budgets judge on charge it at the fallback price of `super::fallback`.
 
 use std::collections::BTreeMap;
 
@@ -73,6 +74,29 @@ const SEED: &[(&str, ModelPrice)] = &[
     (
         "claude-haiku-4",
         usd(1_000_000, 5_000_000, 100_000, 1_250_000, 2_000_000),
+    ),
+    // Claude 3.x, still reachable by raw Bedrock id: Anthropic's list prices for those models.
+    (
+        "claude-3-opus",
+        usd(15_000_000, 75_000_000, 1_500_000, 18_750_000, 30_000_000),
+    ),
+    (
+        "claude-3-5-sonnet",
+        usd(3_000_000, 15_000_000, 300_000, 3_750_000, 6_000_000),
+    ),
+    (
+        "claude-3-5-haiku",
+        usd(800_000, 4_000_000, 80_000, 1_000_000, 1_600_000),
+    ),
+    (
+        "claude-3-haiku",
+        usd(250_000, 1_250_000, 30_000, 300_000, 500_000),
+    ),
+    // Fable 5 has no published price: it is charged as the dearest row of the book (Opus 4 / 4.1 rates) until
+    // an admin row (`PUT /admin/pricing/claude-fable-5`) says otherwise.
+    (
+        "claude-fable-5",
+        usd(15_000_000, 75_000_000, 1_500_000, 18_750_000, 30_000_000),
     ),
 ];
 
@@ -542,6 +566,33 @@ mod tests {
             Some(PriceSource::Admin)
         );
         assert_eq!(table.rows().len(), PriceTable::seeded().rows().len());
+    }
+
+    #[test]
+    fn every_catalogued_model_has_a_price_row_by_any_of_its_ids() {
+        let table = PriceTable::seeded();
+        for entry in crate::models::CATALOG {
+            let ids = [entry.id, entry.bedrock_base]
+                .into_iter()
+                .chain(entry.aliases.iter().copied())
+                .map(str::to_owned)
+                .chain(["us", "eu", "global"].map(|geo| format!("{geo}.{}", entry.bedrock_base)));
+            for id in ids {
+                assert!(table.lookup(&id).is_some(), "{id} has no price row");
+            }
+        }
+    }
+
+    #[test]
+    fn claude_3_5_haiku_by_raw_bedrock_id_is_priced_at_its_list_price() {
+        let u = usage(1_000_000, 1_000_000, 0, 0);
+        // $0.80 + $4.00
+        assert_eq!(
+            PriceTable::seeded()
+                .price("us.anthropic.claude-3-5-haiku-20241022-v1:0", &u)
+                .micros(),
+            Some(4_800_000)
+        );
     }
 
     #[test]
