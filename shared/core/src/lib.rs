@@ -2,6 +2,7 @@
 //!
 //! - `error`: the Anthropic error contract and the one mapping from upstream failures to it.
 //! - `models`: the model catalogue and requested-id → Bedrock-id mapping.
+//! - `model_access`: which raw Bedrock ids and ARNs a caller may invoke (the configured geography, an allowlist).
 //! - `capabilities`: what each model accepts on Bedrock, and what Bedrock rejected at run time.
 //! - `shape`: Anthropic request → Bedrock InvokeModel body.
 //! - `translate`: Bedrock stream chunks → Anthropic SSE frames; non-streaming normalisation.
@@ -20,6 +21,7 @@ pub mod count;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod model_access;
 pub mod models;
 pub mod notify;
 pub mod ratelimit;

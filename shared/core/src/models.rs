@@ -2,7 +2,8 @@
 //!
 //! Rules (learned from CCAG's incidents): exact match on the catalogue or a configured mapping, then a date-suffix
 //! fallback only — never a loose prefix match (that once routed Opus 4.8 to a retired Opus 4.0). Ids that already are
-//! Bedrock ids or ARNs pass through. `[1m]`-style suffixes are stripped and remembered.
+//! Bedrock ids or ARNs pass through, marked `ModelSource::Raw` so the gateway can hold them to the configured
+//! geography (`crate::model_access`). `[1m]`-style suffixes are stripped and remembered.
 
 use std::collections::BTreeMap;
 
@@ -130,6 +131,19 @@ pub struct ResolvedModel {
     /// The client asked for the 1M-context variant (`[1m]`).
     pub long_context: bool,
     pub capabilities: Capabilities,
+    /// How the id was resolved; raw ids are checked against the residency rules (`crate::model_access`).
+    pub source: ModelSource,
+}
+
+/// How a requested id became a Bedrock id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A catalogued id, routed through the configured geography's inference profile.
+    Catalog,
+    /// An administrator mapping (`SLUICE_MODEL_MAP`), used verbatim.
+    Mapped,
+    /// A Bedrock id, profile id or ARN the client sent, passed through.
+    Raw,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -171,8 +185,12 @@ impl ModelResolver {
             return Err(ModelError::Empty);
         }
         let long_context = suffix.is_some_and(|s| s.eq_ignore_ascii_case("1m"));
-        let done = |invoke_id: String, count_id: Option<String>, family: String| ResolvedModel {
+        let done = |invoke_id: String,
+                    count_id: Option<String>,
+                    family: String,
+                    source: ModelSource| ResolvedModel {
             requested: requested.to_owned(),
+            source,
             capabilities: capabilities_for(&family),
             invoke_id,
             count_id,
@@ -186,6 +204,7 @@ impl ModelResolver {
                 target.to_owned(),
                 entry.map(|e| e.bedrock_base.to_owned()),
                 entry.map_or_else(|| bare.to_owned(), |e| e.id.to_owned()),
+                ModelSource::Mapped,
             ));
         }
         if bare.contains('.') || bare.starts_with("arn:") {
@@ -195,6 +214,7 @@ impl ModelResolver {
                 bare.to_owned(),
                 entry.map(|e| e.bedrock_base.to_owned()),
                 entry.map_or_else(|| bare.to_owned(), |e| e.id.to_owned()),
+                ModelSource::Raw,
             ));
         }
         let entry = catalog_lookup(bare)
@@ -204,6 +224,7 @@ impl ModelResolver {
             format!("{}.{}", self.prefix, entry.bedrock_base),
             Some(entry.bedrock_base.to_owned()),
             entry.id.to_owned(),
+            ModelSource::Catalog,
         ))
     }
 
