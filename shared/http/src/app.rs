@@ -40,6 +40,10 @@ pub struct AuthConfig {
     /// `SLUICE_GATEWAY_URL`: where Claude Code sends inference (`ANTHROPIC_BASE_URL` in setup scripts), when the
     /// gateway has its own address (two Function URLs); defaults to the sign-in address.
     pub gateway_url: Option<String>,
+    /// `SLUICE_TRUSTED_PROXY=cloudfront`: requests arrive through CloudFront, whose `CloudFront-Viewer-Address`
+    /// header then names the client for login throttling. Only safe when the Function URL cannot be reached
+    /// except through CloudFront (origin access control), since a direct caller could set the header.
+    pub trust_cloudfront_viewer_address: bool,
     /// Warm-instance cache time for keys and users.
     pub cache_ttl: Duration,
 }
@@ -49,7 +53,7 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 impl AuthConfig {
     /// Reads `ADMIN_USERNAME`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_ENABLE`, `ADMIN_USERS`, `OIDC_ISSUER`, `OIDC_AUDIENCE`,
     /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `SLUICE_SESSION_SECRET`,
-    /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL` through `get`.
+    /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL`, `SLUICE_TRUSTED_PROXY` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, cache_ttl: Duration) -> Self {
         let non_empty = |k: &str| {
             get(k)
@@ -95,6 +99,8 @@ impl AuthConfig {
             public_url: non_empty("SLUICE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             gateway_url: non_empty("SLUICE_GATEWAY_URL")
                 .map(|u| u.trim_end_matches('/').to_owned()),
+            trust_cloudfront_viewer_address: non_empty("SLUICE_TRUSTED_PROXY")
+                .is_some_and(|v| v.eq_ignore_ascii_case("cloudfront")),
             cache_ttl,
         }
     }

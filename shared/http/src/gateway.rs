@@ -338,9 +338,10 @@ async fn rate_limit_event(state: &GatewayState, caller: &Caller, rpm: u32, now_m
 }
 
 async fn messages(State(state): State<Shared>, req: Request) -> Reply {
-    let (headers, body, request_id) = read_body(&state, req).await?;
+    // Admission reads only the headers: an unauthenticated caller is refused before its body is read.
     let started = std::time::Instant::now();
-    let admitted = admit(&state, &headers).await?;
+    let admitted = admit(&state, req.headers()).await?;
+    let (headers, body, request_id) = read_body(&state, req).await?;
     let caller = &admitted.caller;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
     let model = resolve(&state, &req.model)?;
@@ -409,8 +410,8 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
 }
 
 async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
+    let admitted = admit(&state, req.headers()).await?;
     let (headers, body, _) = read_body(&state, req).await?;
-    let admitted = admit(&state, &headers).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
     let model = resolve(&state, &req.model)?;
     let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;

@@ -152,8 +152,27 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             "/admin/analytics/org/export",
             get(analytics_export::export_org),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            person_before_body,
+        ))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Refuses an `/admin/*` request whose headers carry no person's credential before its handler's body extractor
+/// reads the body: an anonymous client cannot make Sluice read megabytes. The handler checks the role as before.
+async fn person_before_body(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().starts_with("/admin/")
+        && let Err(e) = require_person(&state, req.headers()).await
+    {
+        return axum::response::IntoResponse::into_response(ErrorReply(e));
+    }
+    next.run(req).await
 }
 
 /// The authenticated caller, any role, signed in as a person (virtual keys are refused on `/admin/*`).
