@@ -18,7 +18,8 @@ pub enum KeysCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Requests per minute for this key (0 or absent: unlimited).
+        /// Requests per minute for this key (0 or absent: no limit of its own; a person's keys also share the
+        /// per-person limit, `person_rate_limit_rpm`).
         #[arg(long)]
         rpm: Option<u32>,
         /// The person the key belongs to (their sign-in email); spend and limits are attributed to them.
@@ -125,6 +126,21 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 && store.team_by_id(team).await?.is_none()
             {
                 anyhow::bail!("no team with id {team}");
+            }
+            // The same per-person key quota as the admin API: whoever creates the keys, one person's are bounded.
+            if let Some(owner) = &user_id {
+                let quota = sluice_http::limits::max_keys_per_person(store.as_ref()).await?;
+                let active = store
+                    .list_keys()
+                    .await?
+                    .iter()
+                    .filter(|k| k.user_id.as_ref() == Some(owner) && k.revoked_at_ms.is_none())
+                    .count();
+                if active >= usize::try_from(quota).unwrap_or(usize::MAX) {
+                    anyhow::bail!(
+                        "this person already has {active} active keys, the most one person may own (max_keys_per_person = {quota}); revoke one first or raise the setting"
+                    );
+                }
             }
             let minted = mint();
             let key = VirtualKey {

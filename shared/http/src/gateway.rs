@@ -15,7 +15,8 @@ use sluice_core::capabilities::Learned;
 use sluice_core::count::{CountCache, CountSource, estimate_tokens};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::keys::looks_like_key;
-use sluice_core::models::{CATALOG, ModelError, ModelResolver, ResolvedModel};
+use sluice_core::model_access::{Residency, check_raw_id};
+use sluice_core::models::{CATALOG, ModelError, ModelResolver, ModelSource, ResolvedModel};
 use sluice_core::notify::{
     EventDetail, EventType, NotificationPayload, NotifyEvent, RateLimitDetail, rate_limit_event_id,
 };
@@ -28,6 +29,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, credential, key_rate_scope};
 use crate::budget::{BudgetGate, BudgetVerdict};
 use crate::config::GatewayConfig;
+use crate::limits::{LimitsGate, person_rate_scope};
 use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
 use crate::reply::{ErrorReply, RequestId, request_id};
@@ -42,6 +44,8 @@ pub struct GatewayState {
     pub counts: CountCache,
     pub ledger: Arc<UsageLedger>,
     pub budgets: BudgetGate,
+    /// The per-person rate limit and the raw-model allowlist, cached like budget states.
+    pub limits: LimitsGate,
     /// The last rate-limit window a `rate_limit_hit` event was written for, per key (one per key per minute).
     rate_events: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub config: GatewayConfig,
@@ -71,6 +75,7 @@ impl GatewayState {
                 Arc::clone(&app.prices),
             )),
             budgets: BudgetGate::new(config.budget_cache_ttl),
+            limits: LimitsGate::new(config.budget_cache_ttl),
             rate_events: std::sync::Mutex::default(),
             app,
             upstream,
@@ -143,11 +148,36 @@ async fn read_body(
     Ok((parts.headers, bytes, request_id))
 }
 
-fn resolve(state: &GatewayState, requested: &str) -> Result<ResolvedModel, ApiError> {
-    state.resolver.resolve(requested).map_err(|e| match e {
+/// The Bedrock id for a requested model. A raw Bedrock id or ARN must keep to the configured geography and
+/// region or be allowlisted (`sluice_core::model_access`): a member cannot step around data residency. The
+/// allowlist is read only for raw ids; if it cannot be read, the residency rules alone decide.
+async fn resolve(
+    state: &GatewayState,
+    requested: &str,
+    caller: &Caller,
+) -> Result<ResolvedModel, ApiError> {
+    let model = state.resolver.resolve(requested).map_err(|e| match e {
         ModelError::Unknown(..) => ApiError::new(ApiErrorKind::NotFound, e.to_string()),
         ModelError::Empty => ApiError::invalid(e.to_string()),
-    })
+    })?;
+    if model.source == ModelSource::Raw {
+        let allowlist = match state.limits.limits(state.app.store.as_ref()).await {
+            Ok(limits) => limits.allowed_models.clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "model allowlist unavailable; judging the raw id on the residency rules alone");
+                Vec::new()
+            }
+        };
+        let residency = Residency {
+            prefix: state.resolver.prefix(),
+            region: state.config.region.as_deref(),
+        };
+        check_raw_id(&model.invoke_id, residency, &allowlist).map_err(|why| {
+            tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, model = %model.invoke_id, "raw model id refused");
+            ApiError::invalid(why)
+        })?;
+    }
+    Ok(model)
 }
 
 impl GatewayState {
@@ -211,8 +241,11 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
         }
         _ => app.auth.authenticate(app.store.as_ref(), headers).await?,
     };
-    // The rate-limit increment and the budget read are independent: one round trip for both.
-    let rate = async {
+    // The rate-limit increments and the budget read are independent: one round trip for all. A person's requests,
+    // whatever the credential (session, OIDC token, any of their keys), also count on one per-person counter at the
+    // org's `person_rate_limit_rpm`; the key's own limit, when it has one, applies as well. The two increments run
+    // together, so a request refused by one may have used a place in the other: never more than either limit.
+    let key_rate = async {
         match (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
             (Some(rpm), Some(scope)) => app
                 .limiter
@@ -222,6 +255,25 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
             _ => Ok(None),
         }
     };
+    let person_rate = async {
+        let Some(user_id) = caller.user_id.as_deref() else {
+            return Ok(None);
+        };
+        let rpm = state.limits.limits(app.store.as_ref()).await?.person_rpm;
+        app.limiter
+            .admit(
+                app.store.as_ref(),
+                &person_rate_scope(user_id),
+                u64::from(rpm),
+                now_ms,
+            )
+            .await
+            .map(|admission| Some((rpm, admission)))
+    };
+    let rate = async {
+        let (key, person) = tokio::join!(key_rate, person_rate);
+        Ok::<_, sluice_core::store::StoreError>((key?, person?))
+    };
     let budget = state.budgets.state(
         app.store.as_ref(),
         caller.user_id.as_deref(),
@@ -229,9 +281,16 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
         now,
     );
     let (rate, budget) = tokio::join!(rate, budget);
-    if let Some((rpm, Admission::Refused { retry_after_secs })) =
-        rate.map_err(|e| unavailable(&e))?
-    {
+    let (key_admission, person_admission) = rate.map_err(|e| unavailable(&e))?;
+    if let Some((rpm, Admission::Refused { retry_after_secs })) = person_admission {
+        tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, rpm, "person rate limited");
+        return Err(ApiError::new(
+            ApiErrorKind::RateLimit,
+            format!("Rate limit exceeded: each person may make {rpm} requests per minute across all their sign-ins and keys. Retry after {retry_after_secs} seconds."),
+        )
+        .with_retry_after(retry_after_secs));
+    }
+    if let Some((rpm, Admission::Refused { retry_after_secs })) = key_admission {
         tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
         rate_limit_event(state, &caller, rpm, now_ms).await;
         return Err(ApiError::new(
@@ -344,7 +403,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     let (headers, body, request_id) = read_body(&state, req).await?;
     let caller = &admitted.caller;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
-    let model = resolve(&state, &req.model)?;
+    let model = resolve(&state, &req.model, caller).await?;
     tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
     let usage_context = |thinking: bool| UsageContext {
@@ -413,7 +472,7 @@ async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
     let admitted = admit(&state, req.headers()).await?;
     let (headers, body, _) = read_body(&state, req).await?;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
-    let model = resolve(&state, &req.model)?;
+    let model = resolve(&state, &req.model, &admitted.caller).await?;
     let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;
     let key = CountCache::key(&model.family, &shaped);
     let now = Instant::now();

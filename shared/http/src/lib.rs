@@ -6,6 +6,7 @@
 //! - `app`: state shared by both routers (store, authenticator, rate limiter, sign-in configuration).
 //! - `account`: `admin_router(state)` — `/auth/*` sign-in and setup, and the first `/admin/*` routes.
 //! - `ratelimit`: exact per-key limits on the store's conditional counters.
+//! - `limits`: org limits covering every credential — the per-person rate limit, the raw-model allowlist, the key quota.
 //! - `reply`: Anthropic error envelope responses, request ids.
 //! - `config`: gateway settings from the environment.
 //! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
@@ -22,6 +23,7 @@ pub mod budget;
 pub mod config;
 pub mod gateway;
 pub mod identity;
+pub mod limits;
 pub mod notify_webhook;
 pub mod prices;
 pub mod ratelimit;

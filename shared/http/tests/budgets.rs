@@ -160,21 +160,25 @@ async fn spend_crossing_80_then_100_percent_warns_then_blocks_with_one_event_eac
 #[tokio::test]
 async fn the_budget_read_goes_with_the_rate_limit_and_is_cached() {
     let f = fixture().await;
-    // Uncached: each warm admission is the conditional counter update and one batch read of the budget state.
+    // Uncached: each warm admission of a person's key is the conditional update of the key's counter and of the
+    // person's, one batch read of the budget state and one of the org limits (person rate limit, allowlist).
     let gw = gateway(&f, "0").await;
     gw.admit(&f.headers).await.expect("cold");
     let _ = f.log.take();
     gw.admit(&f.headers).await.expect("warm");
     let mut calls = f.log.take();
     calls.sort();
-    assert_eq!(calls, ["BatchGetItem", "UpdateItem"]);
+    assert_eq!(
+        calls,
+        ["BatchGetItem", "BatchGetItem", "UpdateItem", "UpdateItem"]
+    );
 
-    // Cached (the default 5 s): the warm admission is the counter update alone.
+    // Cached (the default 5 s): the warm admission is the two counter updates alone, made concurrently.
     let gw = gateway(&f, "5").await;
     gw.admit(&f.headers).await.expect("cold");
     let _ = f.log.take();
     gw.admit(&f.headers).await.expect("warm");
-    assert_eq!(f.log.take(), ["UpdateItem"]);
+    assert_eq!(f.log.take(), ["UpdateItem", "UpdateItem"]);
 }
 
 #[tokio::test]

@@ -128,6 +128,14 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             None => None,
         },
     };
+    if let Some(owner) = &user_id {
+        check_key_quota(
+            &state,
+            owner,
+            admin && Some(owner) != caller.user_id.as_ref(),
+        )
+        .await?;
+    }
     let minted = mint();
     let key = VirtualKey {
         id: minted.id,
@@ -149,6 +157,40 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let mut answer = key_view(&key);
     answer["key"] = json!(minted.secret);
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// A person may own at most `max_keys_per_person` active keys (default 20), whoever creates them: an admin creating
+/// keys for someone is held to the same number, so the quota bounds what one person's credentials can do.
+async fn check_key_quota(
+    state: &AppState,
+    owner: &str,
+    for_someone_else: bool,
+) -> Result<(), ApiError> {
+    let quota = crate::limits::max_keys_per_person(state.store.as_ref())
+        .await
+        .map_err(|e| store_error(&e))?;
+    let active = state
+        .store
+        .list_keys()
+        .await
+        .map_err(|e| store_error(&e))?
+        .iter()
+        .filter(|k| k.user_id.as_deref() == Some(owner) && k.revoked_at_ms.is_none())
+        .count();
+    if active >= usize::try_from(quota).unwrap_or(usize::MAX) {
+        let whose = if for_someone_else {
+            "This person already has"
+        } else {
+            "You already have"
+        };
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            format!(
+                "{whose} {active} active keys, the most one person may own (max_keys_per_person = {quota}). Revoke a key first, or ask an administrator to raise the setting."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn revoke(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {

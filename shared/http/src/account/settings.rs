@@ -19,6 +19,11 @@ use sluice_core::store::Store;
 use super::budgets::{caller_user, load_json, parse_object, rfc3339, save_json};
 use super::{Reply, Shared, now_ms, require_admin, require_person, store_error};
 use crate::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TTL_HOURS};
+use crate::limits::{
+    DEFAULT_MAX_KEYS_PER_PERSON, DEFAULT_PERSON_RATE_LIMIT_RPM, MAX_MAX_KEYS_PER_PERSON,
+    MAX_PERSON_RATE_LIMIT_RPM, OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS,
+    SETTING_MAX_KEYS_PER_PERSON, SETTING_PERSON_RATE_LIMIT_RPM, parse_allowlist, parse_limit,
+};
 
 pub const SETTING_VIRTUAL_KEYS_ENABLED: &str = "virtual_keys_enabled";
 pub const SETTING_WEBSEARCH_MODE: &str = "websearch_mode";
@@ -47,6 +52,18 @@ pub(super) async fn list(State(state): State<Shared>, headers: HeaderMap) -> Rep
     let login = setting(store, SETTING_ADMIN_LOGIN_ENABLED).await?;
     let ttl = setting(store, SETTING_SESSION_TTL_HOURS).await?;
     let mode = setting(store, SETTING_WEBSEARCH_MODE).await?;
+    let limits = OrgLimits::from_settings(
+        setting(store, SETTING_PERSON_RATE_LIMIT_RPM)
+            .await?
+            .as_deref(),
+        setting(store, SETTING_ALLOWED_BEDROCK_MODELS)
+            .await?
+            .as_deref(),
+    );
+    let max_keys = setting(store, SETTING_MAX_KEYS_PER_PERSON)
+        .await?
+        .and_then(|raw| parse_limit(&raw, MAX_MAX_KEYS_PER_PERSON))
+        .unwrap_or(DEFAULT_MAX_KEYS_PER_PERSON);
     Ok(axum::Json(json!({
         // Sluice accepts virtual keys always (see `put`).
         "virtual_keys_enabled": true,
@@ -54,6 +71,9 @@ pub(super) async fn list(State(state): State<Shared>, headers: HeaderMap) -> Rep
             || login.is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
         "session_token_ttl_hours": ttl.as_deref().and_then(ttl_hours).unwrap_or(DEFAULT_SESSION_TTL_HOURS),
         "websearch_mode": mode.unwrap_or_else(|| "enabled".to_owned()),
+        "person_rate_limit_rpm": limits.person_rpm,
+        "max_keys_per_person": max_keys,
+        "allowed_bedrock_models": limits.allowed_models,
     }))
     .into_response())
 }
@@ -68,7 +88,8 @@ fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// `PUT /admin/settings/{key}` with `{"value": "<string>"}` (numbers and booleans are taken as their text).
+/// `PUT /admin/settings/{key}` with `{"value": "<string>"}` (numbers and booleans are taken as their text; for
+/// `allowed_bedrock_models` also a JSON array of ids, stored as that array).
 pub(super) async fn put(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -79,6 +100,7 @@ pub(super) async fn put(
     let body = parse_object(&body)?;
     let value = match body.get("value") {
         Some(Value::String(s)) => s.trim().to_owned(),
+        Some(v @ Value::Array(_)) if key == SETTING_ALLOWED_BEDROCK_MODELS => v.to_string(),
         Some(v @ (Value::Bool(_) | Value::Number(_))) => v.to_string(),
         _ => return Err(ApiError::invalid("Missing required field: value (a string)").into()),
     };
@@ -119,9 +141,30 @@ pub(super) async fn put(
             }
             mode.to_owned()
         }
+        SETTING_PERSON_RATE_LIMIT_RPM => {
+            let rpm = parse_limit(&value, MAX_PERSON_RATE_LIMIT_RPM).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{key}: value must be a whole number of requests per minute from 1 to {MAX_PERSON_RATE_LIMIT_RPM} (default {DEFAULT_PERSON_RATE_LIMIT_RPM}); every person is limited"
+                ))
+            })?;
+            answer["applies"] = json!("within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance");
+            rpm.to_string()
+        }
+        SETTING_MAX_KEYS_PER_PERSON => parse_limit(&value, MAX_MAX_KEYS_PER_PERSON)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{key}: value must be a whole number of keys from 1 to {MAX_MAX_KEYS_PER_PERSON} (default {DEFAULT_MAX_KEYS_PER_PERSON})"
+                ))
+            })?
+            .to_string(),
+        SETTING_ALLOWED_BEDROCK_MODELS => {
+            let ids = parse_allowlist(&value).map_err(|e| ApiError::invalid(format!("{key}: {e}")))?;
+            answer["applies"] = json!("within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance");
+            serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned())
+        }
         _ => {
             return Err(ApiError::invalid(format!(
-                "Unknown setting: {key} (settable: {SETTING_ADMIN_LOGIN_ENABLED}, {SETTING_SESSION_TTL_HOURS}, {SETTING_VIRTUAL_KEYS_ENABLED}, {SETTING_WEBSEARCH_MODE})"
+                "Unknown setting: {key} (settable: {SETTING_ADMIN_LOGIN_ENABLED}, {SETTING_SESSION_TTL_HOURS}, {SETTING_VIRTUAL_KEYS_ENABLED}, {SETTING_WEBSEARCH_MODE}, {SETTING_PERSON_RATE_LIMIT_RPM}, {SETTING_MAX_KEYS_PER_PERSON}, {SETTING_ALLOWED_BEDROCK_MODELS})"
             ))
             .into());
         }
