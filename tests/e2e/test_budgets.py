@@ -66,8 +66,11 @@ def verify(header: str, body: bytes, secret: str) -> bool:
 
 @pytest.fixture(scope="module")
 def budget_gateway(launcher: Launcher, sim: Sim) -> Gateway:
-    # No budget cache: a crossing acts as soon as the in-process spend consumer has counted it.
-    return launcher.gateway(sim, SLUICE_BUDGET_CACHE_SECS="0", ADMIN_PASSWORD=ADMIN_PASSWORD)
+    # No budget cache: a crossing acts as soon as the in-process spend consumer has counted it. The webhook
+    # receiver is on loopback over plain HTTP, which only the test setting allows.
+    return launcher.gateway(
+        sim, SLUICE_BUDGET_CACHE_SECS="0", SLUICE_ALLOW_PRIVATE_WEBHOOKS="true", ADMIN_PASSWORD=ADMIN_PASSWORD
+    )
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ use sluice_aws::notify::{AwsNotifiers, EVENT_SOURCE};
 use sluice_core::notify::{
     ACTIVE_CONFIG_KEY, Backoff, BudgetDetail, BudgetPeriod, Categories, Destination, EventDetail,
     EventType, NotificationConfig, NotificationPayload, NotifyEvent, RetryPolicy, SIGNATURE_HEADER,
-    budget_event_id, verify_signature,
+    WebhookPolicy, budget_event_id, verify_signature,
 };
 use sluice_core::store::{EventStore, SettingsStore};
 use sluice_http::notify_webhook::DestinationNotifiers;
@@ -65,7 +65,9 @@ async fn fixture() -> Fixture {
         .expect("table");
     Fixture {
         store: sluice_aws::dynamo_store(&config, &table),
-        notifiers: DestinationNotifiers::new(Some(Arc::new(AwsNotifiers::new(&config)))),
+        // The webhook receiver is on loopback over plain HTTP: the test setting, on explicitly.
+        notifiers: DestinationNotifiers::new(Some(Arc::new(AwsNotifiers::new(&config))))
+            .with_webhook_policy(WebhookPolicy::AllowPrivate),
         config,
         table,
     }

@@ -15,9 +15,11 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sluice_core::identity::Role;
 use sluice_core::notify::{
-    Backoff, NotificationPayload, RetryPolicy, SIGNATURE_HEADER, active_config, verify_signature,
+    Backoff, NotificationPayload, RetryPolicy, SIGNATURE_HEADER, WebhookPolicy, active_config,
+    verify_signature,
 };
 use sluice_core::store::Store;
+use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::{AppState, AuthConfig, admin_router};
 use sluice_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -39,7 +41,12 @@ struct Admin {
 }
 
 impl Admin {
+    /// With the test setting on: the receivers here are on loopback over plain HTTP.
     async fn start() -> Self {
+        Self::start_with(WebhookPolicy::AllowPrivate).await
+    }
+
+    async fn start_with(policy: WebhookPolicy) -> Self {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
         let app = AppState::build(
             store.clone(),
@@ -47,6 +54,9 @@ impl Admin {
         )
         .await
         .expect("app")
+        .with_notifiers(Arc::new(
+            DestinationNotifiers::new(None).with_webhook_policy(policy),
+        ))
         // Millisecond waits between attempts, so a failing receiver costs the test nothing.
         .with_notify_test_retry(RetryPolicy {
             attempts: 3,
@@ -241,8 +251,78 @@ async fn members_are_refused_and_callers_without_credentials_must_sign_in() {
 }
 
 #[tokio::test]
+async fn webhooks_to_private_addresses_and_userinfo_tricks_are_refused_unless_the_test_setting_is_on()
+ {
+    // GIVEN the admin API as deployed (no test setting)
+    let api = Admin::start_with(WebhookPolicy::PublicHttps).await;
+    let put = |url: &str| {
+        api.admin(
+            Method::PUT,
+            "/admin/notifications/config",
+            Some(json!({"destination_type": "webhook", "destination_value": url})),
+        )
+    };
+    // WHEN an admin points the webhook at the metadata service, the runtime API, loopback or a private network
+    // THEN it is refused with the reason, and nothing is saved
+    for (url, needle) in [
+        (
+            "http://evil\\@127.0.0.1/",
+            "user name, password or backslash",
+        ),
+        (
+            "https://user@hooks.example.com/",
+            "user name, password or backslash",
+        ),
+        ("http://127.0.0.1/", "must use https"),
+        (
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "must use https",
+        ),
+        ("http://hooks.example.com/", "must use https"),
+        (
+            "https://169.254.169.254/latest/meta-data/",
+            "public address",
+        ),
+        ("https://[::1]/", "public address"),
+        ("https://10.0.0.1/", "public address"),
+        ("https://localhost/", "public address"),
+        ("https://2130706433/", "public address"),
+        ("https://[::ffff:127.0.0.1]/", "public address"),
+        ("https://[fd00:ec2::254]/", "public address"),
+        ("file:///etc/passwd", "not an absolute https URL"),
+    ] {
+        assert_invalid(&put(url).await, needle);
+    }
+    assert_eq!(api.config().await["draft"], Value::Null);
+    // A public HTTPS receiver is accepted.
+    let (status, body) = put("https://hooks.example.com/sluice").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // With the test setting on, a loopback receiver over plain HTTP is accepted, the backslash trick still not.
+    let local = Admin::start().await;
+    let (status, body) = local
+        .admin(
+            Method::PUT,
+            "/admin/notifications/config",
+            Some(json!({"destination_type": "webhook", "destination_value": "http://127.0.0.1:9/hook"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_invalid(
+        &local
+            .admin(
+                Method::PUT,
+                "/admin/notifications/config",
+                Some(json!({"destination_type": "webhook", "destination_value": "http://evil\\@127.0.0.1/"})),
+            )
+            .await,
+        "backslash",
+    );
+}
+
+#[tokio::test]
 async fn bad_destinations_and_categories_are_refused_with_a_message_that_says_why() {
-    let api = Admin::start().await;
+    let api = Admin::start_with(WebhookPolicy::PublicHttps).await;
     let put = |body: Value| api.admin(Method::PUT, "/admin/notifications/config", Some(body));
 
     let cases = [
@@ -252,7 +332,7 @@ async fn bad_destinations_and_categories_are_refused_with_a_message_that_says_wh
         ),
         (
             json!({"destination_type": "webhook", "destination_value": "hooks.example.com"}),
-            "not an absolute http(s) URL",
+            "not an absolute https URL",
         ),
         (
             json!({"destination_type": "sns", "destination_value": "arn:aws:sns:us-east-1::alerts"}),

@@ -12,11 +12,14 @@ use axum::routing::post;
 use chrono::Utc;
 use sluice_core::notify::{
     AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, SIGNATURE_HEADER,
-    deliver_with_retries, verify_signature,
+    WebhookPolicy, deliver_with_retries, verify_signature,
 };
 use sluice_http::notify_webhook::WebhookNotifier;
 
 const SECRET: &str = "whsec_receiver_test";
+
+/// The receivers here are on loopback over plain HTTP, which only the test setting allows.
+const LOCAL: WebhookPolicy = WebhookPolicy::AllowPrivate;
 
 /// What the receiver saw: each request's body, and whether its signature verified.
 #[derive(Default)]
@@ -87,7 +90,7 @@ const QUICK: Backoff = Backoff {
 #[tokio::test]
 async fn delivers_a_signed_payload_the_receiver_verifies() {
     let (url, receiver) = start_receiver(&[]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
     let payload = NotificationPayload::synthetic(Utc::now());
 
     let receipt = notifier.deliver(&payload).await.expect("delivered");
@@ -105,7 +108,7 @@ async fn delivers_a_signed_payload_the_receiver_verifies() {
 #[tokio::test]
 async fn a_receiver_with_another_secret_refuses_the_signature() {
     let (url, receiver) = start_receiver(&[]).await;
-    let notifier = WebhookNotifier::new(&url, "whsec_not_the_receivers").expect("notifier");
+    let notifier = WebhookNotifier::new(&url, "whsec_not_the_receivers", LOCAL).expect("notifier");
 
     let err = notifier
         .deliver(&NotificationPayload::synthetic(Utc::now()))
@@ -123,7 +126,7 @@ async fn a_receiver_with_another_secret_refuses_the_signature() {
 #[tokio::test]
 async fn server_errors_are_retried_until_the_third_attempt_delivers() {
     let (url, receiver) = start_receiver(&[500, 500]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
     let payload = NotificationPayload::synthetic(Utc::now());
 
     let log = deliver_with_retries(&notifier, &payload, 5, &QUICK, tokio::time::sleep).await;
@@ -159,7 +162,7 @@ async fn server_errors_are_retried_until_the_third_attempt_delivers() {
 #[tokio::test]
 async fn a_client_error_is_not_retried() {
     let (url, receiver) = start_receiver(&[400]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
 
     let log = deliver_with_retries(
         &notifier,
@@ -188,8 +191,8 @@ async fn an_unreachable_receiver_is_a_retryable_error() {
         .local_addr()
         .expect("addr")
         .port();
-    let notifier =
-        WebhookNotifier::new(&format!("http://127.0.0.1:{port}/hook"), SECRET).expect("notifier");
+    let notifier = WebhookNotifier::new(&format!("http://127.0.0.1:{port}/hook"), SECRET, LOCAL)
+        .expect("notifier");
 
     let log = deliver_with_retries(
         &notifier,
@@ -220,8 +223,8 @@ async fn a_receiver_slower_than_the_timeout_is_a_retryable_timeout() {
         .expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let notifier =
-        WebhookNotifier::with_timeout(&url, SECRET, Duration::from_millis(200)).expect("notifier");
+    let notifier = WebhookNotifier::with_timeout(&url, SECRET, LOCAL, Duration::from_millis(200))
+        .expect("notifier");
 
     let err = notifier
         .deliver(&NotificationPayload::synthetic(Utc::now()))
@@ -248,7 +251,7 @@ async fn a_redirect_is_reported_not_followed() {
         .expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let notifier = WebhookNotifier::new(&url, SECRET).expect("notifier");
+    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
 
     let err = notifier
         .deliver(&NotificationPayload::synthetic(Utc::now()))
@@ -260,4 +263,41 @@ async fn a_redirect_is_reported_not_followed() {
         "{err}"
     );
     assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn without_the_test_setting_private_targets_and_tricks_are_refused_before_any_request() {
+    // GIVEN a receiver on loopback
+    let (url, receiver) = start_receiver(&[]).await;
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .expect("port");
+    // WHEN notifiers are built as deployed (PublicHttps) for it and for the usual SSRF targets
+    for target in [
+        url.clone(),
+        format!("http://evil\\@127.0.0.1:{port}/hook"),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
+        format!("https://2130706433:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("https://[::1]:{port}/hook"),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://10.0.0.1/".to_owned(),
+        "http://hooks.example.com/".to_owned(),
+    ] {
+        // THEN each is refused as a configuration error, not retried
+        let err =
+            WebhookNotifier::new(&target, SECRET, WebhookPolicy::PublicHttps).expect_err(&target);
+        assert!(matches!(err, NotifyError::Config(_)), "{target}: {err}");
+        assert!(!err.is_retryable());
+    }
+    // AND the receiver saw nothing, while the test setting still delivers to it
+    assert!(receiver.received.lock().expect("lock").requests.is_empty());
+    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
+    notifier
+        .deliver(&NotificationPayload::synthetic(Utc::now()))
+        .await
+        .expect("delivered");
+    assert_eq!(receiver.received.lock().expect("lock").requests.len(), 1);
 }

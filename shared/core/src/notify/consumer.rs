@@ -8,18 +8,30 @@ use std::time::Duration;
 use chrono::Utc;
 use rand::Rng;
 
-use super::destination::Destination;
+use super::destination::{Destination, DestinationError};
 use super::event::{
     ACTIVE_CONFIG_KEY, DeliveryRecord, NotificationConfig, NotifyEvent, destination_value,
 };
 use super::payload::NotificationPayload;
 use super::port::Notifier;
 use super::retry::{Backoff, DeliveryLog, deliver_with_retries};
+#[cfg(doc)]
+use super::webhook_target::WebhookPolicy;
 use crate::store::{EventStore, SettingsStore, StoreError};
 
 /// Builds the adapter for a destination (webhook in `sluice-http`, SNS and EventBridge in `sluice-aws`).
 pub trait NotifierFactory: Send + Sync {
     fn notifier(&self, destination: &Destination) -> Arc<dyn Notifier>;
+
+    /// Checks a destination before it is saved: its URL or ARN, a webhook against the [`WebhookPolicy`] the
+    /// factory delivers under (`PublicHttps` unless the factory says otherwise), so a saved destination is one
+    /// this factory will deliver to.
+    ///
+    /// # Errors
+    /// The first problem found.
+    fn validate(&self, destination: &Destination) -> Result<(), DestinationError> {
+        destination.validate()
+    }
 }
 
 /// How many attempts one delivery makes, and how long it waits between them.

@@ -1,11 +1,10 @@
 //! The one configured destination (CCAG's model: a single destination, with categories toggled on it).
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::payload::Category;
+use super::webhook_target::{WebhookPolicy, webhook_url_allowed};
 
 /// Where notifications go. Serialized with a `type` tag: `{"type":"webhook","url":…,"secret":…}`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +39,20 @@ impl std::fmt::Debug for Destination {
 /// Why a destination cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DestinationError {
-    #[error("webhook URL must use https (plain http only for localhost / loopback addresses): {0}")]
+    #[error("webhook URL must use https: {0}")]
     InsecureWebhook(String),
-    #[error("webhook URL is not an absolute http(s) URL with a host: {0}")]
+    #[error("webhook URL is not an absolute https URL with a host: {0}")]
     MalformedUrl(String),
+    #[error(
+        "webhook URL must not carry a user name, password or backslash before its host (parsers disagree on \
+         which host that is): {0}"
+    )]
+    AmbiguousAuthority(String),
+    #[error(
+        "webhook URL must reach a public address, not localhost, a loopback, private, link-local or metadata \
+         address: {0}"
+    )]
+    PrivateTarget(String),
     #[error("webhook secret must not be empty")]
     EmptySecret,
     #[error("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC): {0}")]
@@ -74,14 +83,23 @@ impl Destination {
         }
     }
 
-    /// Checks the shape of the URL or ARN; whether it answers is the "test" step's job.
+    /// Checks the shape of the URL or ARN, a webhook under [`WebhookPolicy::PublicHttps`]; whether it answers
+    /// is the "test" step's job.
     ///
     /// # Errors
     /// The first problem found.
     pub fn validate(&self) -> Result<(), DestinationError> {
+        self.validate_for(WebhookPolicy::PublicHttps)
+    }
+
+    /// As [`Destination::validate`], a webhook URL checked against `policy` ([`webhook_url_allowed`]).
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate_for(&self, policy: WebhookPolicy) -> Result<(), DestinationError> {
         match self {
             Self::Webhook { url, secret } => {
-                webhook_url_allowed(url)?;
+                webhook_url_allowed(url, policy)?;
                 if secret.is_empty() {
                     return Err(DestinationError::EmptySecret);
                 }
@@ -172,74 +190,9 @@ impl DestinationConfig {
     }
 }
 
-/// HTTPS, or plain HTTP to a loopback host only (local receivers and tests): a webhook body is signed, not
-/// encrypted, and spend figures should not cross a network in clear.
-///
-/// # Errors
-/// `MalformedUrl` without a scheme or host, `InsecureWebhook` for plain HTTP to another host.
-pub fn webhook_url_allowed(url: &str) -> Result<(), DestinationError> {
-    let malformed = || DestinationError::MalformedUrl(url.to_owned());
-    let (scheme, rest) = url.split_once("://").ok_or_else(malformed)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split_once(']').ok_or_else(malformed)?.0
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() {
-        return Err(malformed());
-    }
-    if scheme.eq_ignore_ascii_case("https") {
-        return Ok(());
-    }
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(malformed());
-    }
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        Ok(())
-    } else {
-        Err(DestinationError::InsecureWebhook(url.to_owned()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn webhook_urls_need_https_except_on_loopback() {
-        assert!(webhook_url_allowed("https://hooks.example.com/sluice").is_ok());
-        assert!(webhook_url_allowed("HTTPS://hooks.example.com").is_ok());
-        assert!(webhook_url_allowed("http://127.0.0.1:8080/hook").is_ok());
-        assert!(webhook_url_allowed("http://localhost/hook").is_ok());
-        assert!(webhook_url_allowed("http://[::1]:9000/").is_ok());
-        assert_eq!(
-            webhook_url_allowed("http://hooks.example.com/x"),
-            Err(DestinationError::InsecureWebhook(
-                "http://hooks.example.com/x".to_owned()
-            ))
-        );
-        // userinfo must not make a remote host look local
-        assert!(matches!(
-            webhook_url_allowed("http://localhost@evil.example.com/"),
-            Err(DestinationError::InsecureWebhook(_))
-        ));
-        assert!(matches!(
-            webhook_url_allowed("ftp://example.com"),
-            Err(DestinationError::MalformedUrl(_))
-        ));
-        assert!(matches!(
-            webhook_url_allowed("hooks.example.com"),
-            Err(DestinationError::MalformedUrl(_))
-        ));
-        assert!(matches!(
-            webhook_url_allowed("https:///path"),
-            Err(DestinationError::MalformedUrl(_))
-        ));
-    }
 
     #[test]
     fn targets_are_recognised_by_their_arn_prefix() {
@@ -299,6 +252,21 @@ mod tests {
             .validate(),
             Err(DestinationError::EmptySecret)
         );
+    }
+
+    #[test]
+    fn webhooks_are_validated_against_the_policy() {
+        let local = Destination::Webhook {
+            url: "http://127.0.0.1:8080/hook".to_owned(),
+            secret: "whsec_x".to_owned(),
+        };
+        assert_eq!(
+            local.validate(),
+            Err(DestinationError::InsecureWebhook(
+                "http://127.0.0.1:8080/hook".to_owned()
+            ))
+        );
+        assert_eq!(local.validate_for(WebhookPolicy::AllowPrivate), Ok(()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! - `payload`: the event body every destination receives (CCAG's schema, `source: "sluice"`).
 //! - `destination`: the configured destination (webhook, SNS topic, EventBridge bus) and its categories.
+//! - `webhook_target`: where a webhook may point (HTTPS to a public address; SSRF) and the test setting lifting it.
 //! - `signature`: the `x-sluice-signature` webhook header — signing and verification for receivers.
 //! - `event`: stored events (deduplicated by id), the draft / active configuration and the delivery log.
 //! - `consumer`: delivering one stored event to the active destination, logged.
@@ -16,13 +17,12 @@ pub mod payload;
 pub mod port;
 pub mod retry;
 pub mod signature;
+pub mod webhook_target;
 
 pub use consumer::{
     Delivery, NotifierFactory, RetryPolicy, active_config, config_at, deliver_event,
 };
-pub use destination::{
-    Categories, Destination, DestinationConfig, DestinationError, webhook_url_allowed,
-};
+pub use destination::{Categories, Destination, DestinationConfig, DestinationError};
 pub use event::{
     ACTIVE_CONFIG_KEY, DRAFT_CONFIG_KEY, DeliveryRecord, NotificationConfig, NotifyEvent,
     budget_event_id, destination_value, rate_limit_event_id,
@@ -37,3 +37,4 @@ pub use signature::{
     SIGNATURE_HEADER, SignatureError, generate_webhook_secret, sign, signature_header,
     verify_signature,
 };
+pub use webhook_target::{WebhookPolicy, is_public_ip, webhook_url_allowed};

@@ -209,8 +209,10 @@ pub(super) async fn save_draft(
             .into());
         }
     };
-    destination
-        .validate()
+    // The notifiers' check: a webhook to a private address only where they would deliver to one.
+    state
+        .notifiers
+        .validate(&destination)
         .map_err(|e| ApiError::invalid(format!("destination_value: {e}")))?;
     let now = now_ms();
     // A new id on every save: a test that was running against the previous draft cannot mark this one tested.
