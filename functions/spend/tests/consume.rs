@@ -106,26 +106,27 @@ async fn sample_batch_adds_hand_computed_totals_fails_only_the_poison_record_and
     );
 
     // THEN the period counters hold the sums of the records' costs (hand-computed from the file):
-    // alice: 1 500 (21st) + 14 850 + 217 500 (22nd); bob: 9 000 + one unpriced record of 100 + 50 tokens.
+    // alice: 1 500 (21st) + 14 850 + 217 500 (22nd); bob: 9 000 + one unpriced record of 100 + 50 tokens, charged
+    // at the book's dearest rates ($15 / $75 per MTok, no family in its id): 1 500 + 3 750 = 5 250.
     let expected: BTreeMap<String, (u64, u64, u64, u64)> = [
         ("spend#user#u_alice#d2026-11-22", (232_350, 2, 0, 0)),
         ("spend#team#t_platform#d2026-11-22", (232_350, 2, 0, 0)),
-        ("spend#user#u_bob#d2026-11-22", (9_000, 2, 1, 150)),
-        ("spend#team#t_data#d2026-11-22", (9_000, 2, 1, 150)),
-        ("spend#org#org#d2026-11-22", (241_350, 4, 1, 150)),
+        ("spend#user#u_bob#d2026-11-22", (14_250, 2, 1, 150)),
+        ("spend#team#t_data#d2026-11-22", (14_250, 2, 1, 150)),
+        ("spend#org#org#d2026-11-22", (246_600, 4, 1, 150)),
         ("spend#user#u_alice#d2026-11-21", (1_500, 1, 0, 0)),
         ("spend#team#t_platform#d2026-11-21", (1_500, 1, 0, 0)),
         ("spend#org#org#d2026-11-21", (1_500, 1, 0, 0)),
         ("spend#user#u_alice#w2026-11-16", (233_850, 3, 0, 0)),
         ("spend#team#t_platform#w2026-11-16", (233_850, 3, 0, 0)),
-        ("spend#user#u_bob#w2026-11-16", (9_000, 2, 1, 150)),
-        ("spend#team#t_data#w2026-11-16", (9_000, 2, 1, 150)),
-        ("spend#org#org#w2026-11-16", (242_850, 5, 1, 150)),
+        ("spend#user#u_bob#w2026-11-16", (14_250, 2, 1, 150)),
+        ("spend#team#t_data#w2026-11-16", (14_250, 2, 1, 150)),
+        ("spend#org#org#w2026-11-16", (248_100, 5, 1, 150)),
         ("spend#user#u_alice#m2026-11", (233_850, 3, 0, 0)),
         ("spend#team#t_platform#m2026-11", (233_850, 3, 0, 0)),
-        ("spend#user#u_bob#m2026-11", (9_000, 2, 1, 150)),
-        ("spend#team#t_data#m2026-11", (9_000, 2, 1, 150)),
-        ("spend#org#org#m2026-11", (242_850, 5, 1, 150)),
+        ("spend#user#u_bob#m2026-11", (14_250, 2, 1, 150)),
+        ("spend#team#t_data#m2026-11", (14_250, 2, 1, 150)),
+        ("spend#org#org#m2026-11", (248_100, 5, 1, 150)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -142,10 +143,10 @@ async fn sample_batch_adds_hand_computed_totals_fails_only_the_poison_record_and
         .budget_inputs(&[], &keys)
         .await
         .expect("budget_inputs");
-    assert_eq!(counters[&keys[0]].get(COST), 9_000);
+    assert_eq!(counters[&keys[0]].get(COST), 14_250);
     assert_eq!(counters[&keys[1]].get(COST), 233_850);
 
-    // Rollups carry the tokens: the unpriced model's hourly rollup has its 150 tokens and no cost.
+    // Rollups carry the tokens: the unpriced model's hourly rollup has its 150 tokens and its fallback charge.
     let unpriced = store
         .counters_in("rollup#h#model#2026-11-22T10")
         .await
@@ -154,7 +155,7 @@ async fn sample_batch_adds_hand_computed_totals_fails_only_the_poison_record_and
         .iter()
         .find(|c| c.key == "rollup#h#model#claude-experimental-x#2026-11-22T10")
         .expect("unpriced model rollup");
-    assert_eq!(unpriced.get(COST), 0);
+    assert_eq!(unpriced.get(COST), 5_250);
     assert_eq!(unpriced.get(UNPRICED_TOKENS), 150);
 
     let families: Vec<String> = periods
@@ -372,8 +373,12 @@ async fn real_stream_records_are_counted_once_however_often_they_come() {
     let totals = period_totals(&store, &["d2026-11-22", "m2026-11"]).await;
     assert_eq!(totals["spend#user#u_dana#d2026-11-22"], (102_000, 2, 0, 0));
     assert_eq!(totals["spend#team#t_ml#m2026-11"], (102_000, 2, 0, 0));
-    assert_eq!(totals["spend#user#u_eve#d2026-11-22"], (3_000, 2, 1, 1_200));
-    assert_eq!(totals["spend#org#org#d2026-11-22"], (105_000, 4, 1, 1_200));
+    // The unpriced record: 1 000 in × $15 + 200 out × $75 per MTok (the book's dearest rates) = 30 000.
+    assert_eq!(
+        totals["spend#user#u_eve#d2026-11-22"],
+        (33_000, 2, 1, 1_200)
+    );
+    assert_eq!(totals["spend#org#org#d2026-11-22"], (135_000, 4, 1, 1_200));
     assert!(!totals.contains_key("spend#team#t_ml#d2026-11-21"));
 }
 
