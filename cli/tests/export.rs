@@ -181,6 +181,59 @@ async fn export_to_a_folder_writes_one_file_per_day_in_the_s3_layout() {
 }
 
 #[tokio::test]
+async fn export_neutralises_names_that_look_like_formulas() {
+    // GIVEN a team, a person, a key and a model named like spreadsheet formulas (OWASP CSV injection)
+    let data = tempfile::tempdir().expect("data");
+    let store = SqliteStore::open(&data.path().join("sluice.db")).expect("store");
+    let team = Team {
+        id: "team_ops".into(),
+        name: "=HYPERLINK(\"http://x\",\"y\")".into(),
+        created_at_ms: 0,
+    };
+    let (mut user, _) = people();
+    user.email = "@SUM(A1)".into();
+    store.create_team(&team).await.expect("team");
+    store.create_user(&user).await.expect("user");
+    let mut r = record("req_1", "2026-10-30T08:00:00Z", Some("usr_li"), Some(4_500));
+    r.key_id = "-2+3".into();
+    r.requested_model = "+1".into();
+    r.bedrock_model_id = "\tX".into();
+    r.region = Some("\rX".into());
+    store.put_usage(&r).await.expect("usage");
+    drop(store);
+
+    // WHEN the day is exported to standard output
+    let d = data.path().to_str().expect("utf8");
+    let run = sluice(&[
+        "export",
+        "--from",
+        "2026-10-30",
+        "--to",
+        "2026-10-30",
+        "--data-dir",
+        d,
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    // THEN every text cell starts with a quote and the numbers are unchanged
+    let mut reader = csv::Reader::from_reader(run.stdout.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let row = &rows[0];
+    assert_eq!(
+        [&row[2], &row[3], &row[4], &row[5], &row[6], &row[15]],
+        [
+            "'@SUM(A1)",
+            "'=HYPERLINK(\"http://x\",\"y\")",
+            "'-2+3",
+            "'+1",
+            "'\tX",
+            "'\rX"
+        ]
+    );
+    assert_eq!((&row[7], &row[11]), ("100", "0.004500"));
+}
+
+#[tokio::test]
 async fn export_to_stdout_writes_one_header_and_every_day() {
     let data = tempfile::tempdir().expect("data");
     data_dir(data.path()).await;

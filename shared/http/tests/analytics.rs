@@ -305,7 +305,8 @@ async fn overview_counts_the_window_against_the_prior_period_and_lists_filter_va
     let o = &body["overview"];
     assert_eq!(o["requests"], 4);
     assert_eq!(o["unique_users"], 3);
-    assert_eq!(o["cost_usd"], 3.5);
+    // r4's unpriced model is charged at the book's dearest rates: 10 in × $15 + 10 out × $75 per MTok = $0.0009.
+    assert_eq!(o["cost_usd"], 3.5009);
     assert_eq!(
         (
             o["input_tokens"].clone(),
@@ -344,13 +345,14 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
     let l = Ledger::write().await;
     let body = l.org("/admin/analytics/org/spend", "").await;
     let (d0, d1) = (l.day0.to_string(), l.day1.to_string());
-    // day1: $2.50 in all, Ops $2.00, Research $0 (r4 unpriced) → $0.50 without a team (cy).
+    // day1: $2.5009 in all, Ops $2.00, Research $0.0009 (r4 unpriced, charged at the book's dearest rates) → $0.50
+    // without a team (cy).
     assert_eq!(
         pick(&body["timeseries"], &["team_name", "bucket", "cost_usd"]),
         vec![
             vec![json!("Ops"), json!(d1), json!(2.0)],
             vec![json!("Research"), json!(d0), json!(1.0)],
-            vec![json!("Research"), json!(d1), json!(0.0)],
+            vec![json!("Research"), json!(d1), json!(0.0009)],
             vec![json!("__none__"), json!(d1), json!(0.5)],
         ]
     );
@@ -361,7 +363,7 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
         ),
         vec![
             vec![json!("Ops"), json!(2.0), json!(1)],
-            vec![json!("Research"), json!(1.0), json!(2)],
+            vec![json!("Research"), json!(1.0009), json!(2)],
             vec![json!("__none__"), json!(0.5), json!(1)]
         ]
     );
@@ -387,7 +389,7 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
             vec![
                 json!("ann@example.com"),
                 json!("Research"),
-                json!(1.0),
+                json!(1.0009),
                 json!(2),
                 json!(470)
             ],
@@ -409,10 +411,10 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
         vec![
             vec![json!(SONNET), json!(3.0), json!(2)],
             vec![json!(HAIKU), json!(0.5), json!(1)],
-            vec![json!(MYSTERY), json!(0.0), json!(1)]
+            vec![json!(MYSTERY), json!(0.0009), json!(1)]
         ]
     );
-    // Days $1.00 and $2.50: slope 1.5 → $4.00 and $5.50 on the next min(7, 2) days.
+    // Days $1.00 and $2.5009: slope 1.5009 → $4.0018 and $5.5027 on the next min(7, 2) days.
     let (f2, f3) = (
         (l.day1 + Days::days(1)).to_string(),
         (l.day1 + Days::days(2)).to_string(),
@@ -421,12 +423,12 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
         pick(&body["forecast"], &["day", "cost_usd", "is_forecast"]),
         vec![
             vec![json!(d0), json!(1.0), json!(false)],
-            vec![json!(d1), json!(2.5), json!(false)],
-            vec![json!(f2), json!(4.0), json!(true)],
-            vec![json!(f3), json!(5.5), json!(true)],
+            vec![json!(d1), json!(2.5009), json!(false)],
+            vec![json!(f2), json!(4.0018), json!(true)],
+            vec![json!(f3), json!(5.5027), json!(true)],
         ]
     );
-    // Research's monthly budget: its priced records in the current month.
+    // Research's monthly budget: its records in the current month, the unpriced one at its fallback charge.
     let month = Period::Monthly.window(l.now).key;
     let spent: u64 = l
         .records
@@ -435,7 +437,14 @@ async fn spend_by_team_person_and_model_with_budget_status_and_forecast() {
             r.team_id.as_deref() == Some("team_research")
                 && Period::Monthly.window_at_ms(r.time_ms).key == month
         })
-        .filter_map(|r| r.cost_micros)
+        .map(|r| {
+            sluice_core::spend::fallback::charged_micros(
+                &sluice_core::spend::PriceTable::seeded(),
+                r.cost_micros,
+                &r.bedrock_model_id,
+                &r.tokens(),
+            )
+        })
         .sum();
     assert_eq!(
         body["budget_status"],
@@ -529,7 +538,7 @@ async fn models_show_mix_histogram_percentiles_cache_rate_and_tokens() {
         vec![
             vec![json!(SONNET), json!(2), json!(3.0)],
             vec![json!(HAIKU), json!(1), json!(0.5)],
-            vec![json!(MYSTERY), json!(1), json!(0.0)]
+            vec![json!(MYSTERY), json!(1), json!(0.0009)]
         ]
     );
     // Sonnet: 400 ms (≤ 500) and 1 500 ms (≤ 2 000). p50 rank 1 → 500; p95, p99 rank 2 → 2 000.
@@ -622,7 +631,7 @@ async fn members_see_only_their_own_usage_and_no_org_view() {
             t["total_cost_usd"].clone(),
             t["unique_users"].clone()
         ),
-        (json!(2), json!(1.0), json!(1))
+        (json!(2), json!(1.0009), json!(1))
     );
     // 300 / (110 + 300) = 73.17 %
     assert_eq!(t["cache_hit_rate_pct"], 73.2);
@@ -859,5 +868,87 @@ async fn the_csv_exports_parse_back_to_the_ledger_rows() {
                 .contains(needle),
             "{query}: {body}"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_csv_download_neutralises_names_that_look_like_formulas() {
+    // GIVEN a team, a person, a key and models named like spreadsheet formulas (OWASP CSV injection)
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
+    let app = Arc::new(
+        AppState::build(
+            store.clone(),
+            AuthConfig::from_lookup(|_| None, Duration::ZERO),
+        )
+        .await
+        .expect("app"),
+    );
+    let hostile = "=HYPERLINK(\"http://x\",\"y\")";
+    store
+        .create_team(&Team {
+            id: "team_evil".into(),
+            name: hostile.into(),
+            created_at_ms: 0,
+        })
+        .await
+        .expect("team");
+    let boss = sluice_http::auth::new_user("boss@example.com", Role::Admin, "test");
+    let mut evil = sluice_http::auth::new_user("@SUM(A1)", Role::Member, "test");
+    evil.team_id = Some("team_evil".into());
+    store.create_user(&boss).await.expect("admin");
+    store.create_user(&evil).await.expect("user");
+    let mut r = record(
+        "r_evil",
+        Utc::now().timestamp_millis() - 60_000,
+        &evil,
+        "+1",
+        Some(1_500_000),
+        [7, 8, 0],
+        10,
+        &[],
+    );
+    r.key_id = "-2+3".into();
+    r.bedrock_model_id = "\tX".into();
+    r.region = Some("\rX".into());
+    assert!(store.put_usage(&r).await.expect("usage"));
+    let router = admin_router(app.clone());
+    let token = app.auth.sessions.issue(&boss, Utc::now().timestamp());
+
+    // WHEN an admin downloads the ledger, plain and with the org filters
+    for path in [
+        "/admin/analytics/export?days=2",
+        "/admin/analytics/org/export?days=2&team=team_evil",
+    ] {
+        let resp = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+
+        // THEN every text cell starts with a quote and the numbers are unchanged
+        let (_, rows) = parse_csv(&bytes);
+        assert_eq!(rows.len(), 1, "{path}");
+        let row = &rows[0];
+        assert_eq!(
+            [&row[2], &row[3], &row[4], &row[5], &row[6], &row[15]],
+            [
+                "'@sum(a1)", // new_user lowercases the email
+                "'=HYPERLINK(\"http://x\",\"y\")",
+                "'-2+3",
+                "'+1",
+                "'\tX",
+                "'\rX"
+            ],
+            "{path}"
+        );
+        assert_eq!((row[7].as_str(), row[11].as_str()), ("7", "1.500000"));
     }
 }
