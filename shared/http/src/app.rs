@@ -197,9 +197,8 @@ impl AppState {
             );
         }
         let prices = Arc::new(PriceBook::load(store.as_ref(), REFRESH_EVERY).await?);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
+        // The IdP client: discovery and JWKS follow no redirect off the checked origin.
+        let http = crate::identity::http_client()
             .map_err(|e| StoreError::Unavailable(format!("http client: {e}")))?;
         let auth = Authenticator::new(
             SessionTokens::new(secret.as_bytes(), Duration::from_secs(ttl_hours * 3600)),

@@ -21,7 +21,11 @@ pub struct Discovery {
     pub jwks_uri: String,
 }
 
-/// A client suited to IdP calls: 5 s timeouts, few redirects, rustls. Build one per process.
+/// Redirects an IdP call may follow, all within the origin it started at.
+const MAX_REDIRECTS: usize = 3;
+
+/// A client suited to IdP calls: 5 s timeouts, rustls, redirects only within the origin ([`same_origin_only`]).
+/// Build one per process.
 ///
 /// # Errors
 /// When the TLS backend cannot be initialised.
@@ -29,8 +33,36 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(HTTP_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(same_origin_only())
         .build()
+}
+
+/// Follows a redirect only to the same scheme, host and port as the URL that was checked (up to three, e.g. a
+/// trailing-slash fix), and fails the call on any other: the URL checked by [`checked_url`] is the only place the
+/// metadata and keys may come from, and a redirect to another host (an internal address, the instance metadata
+/// service), to plain HTTP or to `file:` would undo that check. Another port on the same host is another origin.
+#[must_use]
+pub fn same_origin_only() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else {
+            return attempt.stop();
+        };
+        let next = attempt.url();
+        let same = next.scheme() == first.scheme()
+            && next.host() == first.host()
+            && next.port_or_known_default() == first.port_or_known_default();
+        if !same {
+            let error = format!(
+                "redirect to another origin refused: {}",
+                next.origin().ascii_serialization()
+            );
+            attempt.error(error)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Accepts `https://` anywhere and `http://` only to loopback names, so keys cannot be swapped in transit.
@@ -115,6 +147,80 @@ mod tests {
         assert!(checked_url("http://evil.example/?localhost").is_err());
         assert!(checked_url("file:///etc/passwd").is_err());
         assert!(checked_url("not a url").is_err());
+    }
+
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::Query;
+    use axum::http::{StatusCode, header::LOCATION};
+    use axum::routing::get;
+
+    /// Serves `router` on a free 127.0.0.1 port; returns the port.
+    async fn serve(router: axum::Router) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+        port
+    }
+
+    #[tokio::test]
+    async fn metadata_and_keys_follow_no_redirect_to_another_origin() {
+        // GIVEN another server that counts what reaches it, and an IdP that redirects wherever it is told
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        let other = serve(axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { axum::Json(serde_json::json!({"keys": []})) }
+        }))
+        .await;
+        let idp = serve(
+            axum::Router::new()
+                .route(
+                    "/go",
+                    get(|Query(q): Query<HashMap<String, String>>| async move {
+                        (StatusCode::FOUND, [(LOCATION, q["to"].clone())])
+                    }),
+                )
+                .route(
+                    "/jwks",
+                    get(|| async { axum::Json(serde_json::json!({"keys": []})) }),
+                ),
+        )
+        .await;
+        let http = http_client().expect("client");
+        let go = |to: &str| {
+            let mut url = Url::parse(&format!("http://127.0.0.1:{idp}/go")).expect("url");
+            url.query_pairs_mut().append_pair("to", to);
+            url
+        };
+
+        // WHEN a fetch is redirected to another port, host or scheme THEN it fails and nothing is fetched there
+        for to in [
+            format!("http://127.0.0.1:{other}/jwks"),
+            format!("http://localhost:{other}/jwks"),
+            format!("http://localhost:{idp}/jwks"),
+            format!("https://127.0.0.1:{idp}/jwks"),
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "file:///etc/passwd".to_owned(),
+        ] {
+            let err = get_json(&http, go(&to)).await.expect_err(&to);
+            // reqwest itself does not follow to `file:`; the 3xx is then the (failed) answer.
+            assert!(
+                err.contains("redirect") || err.contains("302"),
+                "{to}: {err}"
+            );
+        }
+        let issuer = format!("http://127.0.0.1:{idp}/go?to=http://127.0.0.1:{other}/x");
+        assert!(fetch_discovery(&http, &issuer).await.is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "the other origin was asked");
+
+        // AND a redirect within the origin is followed
+        let keys = get_json(&http, go("/jwks")).await.expect("same origin");
+        assert_eq!(keys, serde_json::json!({"keys": []}));
     }
 
     #[test]
