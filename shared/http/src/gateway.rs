@@ -173,7 +173,7 @@ async fn resolve(
             region: state.config.region.as_deref(),
         };
         check_raw_id(&model.invoke_id, residency, &allowlist).map_err(|why| {
-            tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, model = %model.invoke_id, "raw model id refused");
+            tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, model = ?model.invoke_id, "raw model id refused");
             ApiError::invalid(why)
         })?;
     }
@@ -404,7 +404,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     let caller = &admitted.caller;
     let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
     let model = resolve(&state, &req.model, caller).await?;
-    tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = %model.requested, invoke_id = %model.invoke_id, stream = req.stream, "messages");
+    tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = ?model.requested, invoke_id = ?model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
     let usage_context = |thinking: bool| UsageContext {
         request_id: request_id.clone(),
@@ -481,7 +481,7 @@ async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
     }
     let counted = match &model.count_id {
         Some(id) => state.upstream.count_tokens(id, Bytes::from(shaped)).await.map_err(|e| {
-            tracing::info!(model = %id, error = %e, "Bedrock could not count tokens; answering with the estimate");
+            tracing::info!(model = ?id, error = %e, "Bedrock could not count tokens; answering with the estimate");
         }),
         None => Err(()),
     };

@@ -47,11 +47,11 @@ where
     }
     match rejection_target(&err.message, &report.forwarded_betas, &req.body) {
         Some(Rejected::Beta(b)) => {
-            tracing::warn!(family = %model.family, beta = %b, "Bedrock rejected a beta; dropping it for this model and retrying once");
+            tracing::warn!(family = %model.family, beta = ?b, "Bedrock rejected a beta; dropping it for this model and retrying once");
             learned.reject_beta(&model.family, &b);
         }
         Some(Rejected::Field(f)) => {
-            tracing::warn!(family = %model.family, field = %f, "Bedrock rejected a field; dropping it for this model and retrying once");
+            tracing::warn!(family = %model.family, field = ?f, "Bedrock rejected a field; dropping it for this model and retrying once");
             learned.reject_field(&model.family, &f);
         }
         None => return Err(ApiError::from_upstream(&err, &model.requested)),

@@ -1,8 +1,17 @@
 //! One router, two hosts: the Lambda streaming runtime when `AWS_LAMBDA_RUNTIME_API` is set, `axum::serve` otherwise.
 
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::reply::ErrorReply;
 
 /// Whether this process was started by the Lambda runtime.
 #[must_use]
@@ -26,8 +35,155 @@ pub fn init_logging() {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
+            .with_writer(OneLine(std::io::stderr))
             .init();
+    }
+}
+
+/// A log writer that keeps each event on one line: a newline or carriage return inside an event (a value logged
+/// with `%` that came from a client) is written as a backslash and `n` (or `r`), so no input can forge a log line.
+/// The text formatter hands each formatted event to the writer in one `write_all`, ending with its newline.
+#[derive(Debug, Clone, Copy)]
+pub struct OneLine<M>(pub M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for OneLine<M> {
+    type Writer = OneLineWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        OneLineWriter(self.0.make_writer())
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        OneLineWriter(self.0.make_writer_for(meta))
+    }
+}
+
+/// The writer of [`OneLine`].
+#[derive(Debug)]
+pub struct OneLineWriter<W>(W);
+
+impl<W: Write> Write for OneLineWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, end): (&[u8], &[u8]) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, b"\n"),
+            None => (buf, b""),
+        };
+        if !body.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        // Byte-wise is safe: `\n` and `\r` never occur inside a multi-byte UTF-8 sequence.
+        let mut line = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                _ => line.push(b),
+            }
+        }
+        line.extend_from_slice(end);
+        self.0.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The `Host` names a local server answers to, against DNS rebinding: a web page on `evil.example` whose name
+/// is re-pointed at 127.0.0.1 makes the browser send `Host: evil.example` to this server, and is refused.
+/// Accepted: IP literals (a page served from an IP address is not a rebinding), `localhost`, and the host of
+/// `SLUICE_PUBLIC_URL` (how people reach this server by name).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedHosts {
+    public_host: Option<String>,
+    public_url: Option<String>,
+}
+
+impl AllowedHosts {
+    #[must_use]
+    pub fn new(public_url: Option<&str>) -> Self {
+        let public_host = public_url.and_then(|u| {
+            let rest = u.split_once("://").map_or(u, |(_, r)| r);
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+            host_name(authority)
+        });
+        Self {
+            public_host,
+            public_url: public_url.map(str::to_owned),
+        }
+    }
+
+    /// Whether a request with this `Host` (or `:authority`) value is answered.
+    #[must_use]
+    pub fn allows(&self, host: &str) -> bool {
+        let Some(name) = host_name(host) else {
+            return false;
+        };
+        name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || self.public_host.as_deref() == Some(name.as_str())
+    }
+}
+
+/// The lower-case name of `host[:port]` (IPv6 kept in brackets), without a trailing dot; `None` when malformed.
+fn host_name(authority: &str) -> Option<String> {
+    let a = authority.trim();
+    let name = if let Some(rest) = a.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        format!("[{inside}]")
+    } else {
+        match a.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name.to_owned(),
+            Some(_) => return None,
+            None => a.to_owned(),
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    (!name.is_empty()).then_some(name)
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Middleware for a local server: refuses a request whose `Host` is not one of `allowed` with 403 and the
+/// Anthropic error envelope (`permission_error`), before anything else looks at it. A request without any host
+/// (HTTP/1.0 tools) passes: browsers, the only clients a rebinding page can drive, always send one.
+pub async fn check_host(
+    State(allowed): State<Arc<AllowedHosts>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        .or_else(|| req.uri().authority().map(ToString::to_string));
+    match host {
+        Some(host) if !allowed.allows(&host) => {
+            tracing::warn!(
+                ?host,
+                "request for a host this server is not; refused (DNS rebinding)"
+            );
+            let fix = match &allowed.public_url {
+                Some(url) => format!("reach Sluice at {url}"),
+                None => "reach Sluice at its IP address or localhost, or set SLUICE_PUBLIC_URL to the address \
+                         clients use"
+                    .to_owned(),
+            };
+            ErrorReply(ApiError::new(
+                ApiErrorKind::Permission,
+                format!("Host {host:?} is not an address of this server; {fix}"),
+            ))
+            .into_response()
+        }
+        _ => next.run(req).await,
     }
 }
 
@@ -122,4 +278,124 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt;
+
+    #[test]
+    fn loopback_names_ip_literals_and_the_public_host_are_allowed() {
+        let allowed = AllowedHosts::new(Some("https://sluice.example.com:8443/base"));
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST.:8080",
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "[::1]",
+            "10.0.0.5:8080",
+            "sluice.example.com",
+            "sluice.example.com:8443",
+        ] {
+            assert!(allowed.allows(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8080",
+            "sluice.example.com.evil.example",
+            "localhost:80:80",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!allowed.allows(host), "{host}");
+        }
+        assert!(!AllowedHosts::new(None).allows("sluice.example.com"));
+    }
+
+    async fn status_for(host: &str) -> (StatusCode, String) {
+        let router = Router::new()
+            .route(
+                "/v1/messages",
+                axum::routing::post(|| async { "inference" }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(AllowedHosts::new(None)),
+                check_host,
+            ));
+        let req = axum::http::Request::post("/v1/messages")
+            .header("host", host)
+            .body(Body::empty())
+            .expect("req");
+        let resp = router.oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_rebound_host_is_refused_with_the_anthropic_envelope() {
+        let (status, body) = status_for("evil.example:8080").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "permission_error", "{body}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("SLUICE_PUBLIC_URL")),
+            "{body}"
+        );
+        for host in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"] {
+            assert_eq!(
+                status_for(host).await,
+                (StatusCode::OK, "inference".to_owned()),
+                "{host}"
+            );
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_newline_in_a_displayed_value_stays_on_its_line() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(OneLine(move || writer.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let name = "x\nINFO forged: admin signed in\r";
+            tracing::warn!(%name, "failed admin login");
+            tracing::info!("next");
+        });
+        let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
+        let lines: Vec<&str> = logs.lines().collect();
+        assert_eq!(lines.len(), 2, "{logs}");
+        assert!(
+            lines[0].contains(r"failed admin login name=x\nINFO forged: admin signed in\r"),
+            "{logs}"
+        );
+        assert!(lines[1].ends_with("next"), "{logs}");
+    }
 }

@@ -197,9 +197,12 @@ impl UsageFallback for FileUsageFallback {
         let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
         line.push('\n');
         let _guard = self.lock.lock().await;
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut options = tokio::fs::OpenOptions::new();
+        options.create(true).append(true);
+        // Usage records name people: readable by this user only.
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options
             .open(&self.path)
             .await
             .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
