@@ -681,7 +681,7 @@ async fn members_see_only_their_own_usage_and_no_org_view() {
                 json!(0),
                 json!(100.0),
                 json!(1),
-                json!(0.0)
+                json!(0.0009)
             ],
         ]
     );
