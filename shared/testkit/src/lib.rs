@@ -6,6 +6,8 @@
 //! - `idp`: `TestIdp`, a loopback OpenID provider (discovery, JWKS, implicit-flow `/authorize`) with test keys.
 //! - `fixtures`: builders for domain values with unique ids, so tests can share a store.
 //! - `moto`: starts `moto_server` on a free loopback port (one per test binary via `MotoServer::shared`).
+//! - `iam`: a second moto server that enforces IAM, and users with a function's policy from the template.
+//! - `template`: `template.yaml`'s function policies, intrinsic functions resolved against a test's resources.
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
 //! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
@@ -13,9 +15,11 @@ pub mod aws;
 pub mod calls;
 pub mod contract;
 pub mod fixtures;
+pub mod iam;
 pub mod idp;
 pub mod moto;
 pub mod sim;
+pub mod template;
 
 pub use aws::{aws_sdk_config, aws_sdk_config_patient};
 pub use fixtures::unique_name;

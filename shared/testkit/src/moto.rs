@@ -39,7 +39,7 @@ impl MotoServer {
     /// # Errors
     /// If the binary is missing (with install instructions), exits early, or is not ready in 60 s.
     pub fn start() -> anyhow::Result<Self> {
-        Self::start_mode(false)
+        Self::start_mode(&Launch::Threaded)
     }
 
     /// Starts moto serving one request at a time. moto applies conditional writes without a lock, so under
@@ -50,14 +50,26 @@ impl MotoServer {
     /// # Errors
     /// As `start`.
     pub fn start_serial() -> anyhow::Result<Self> {
-        Self::start_mode(true)
+        Self::start_mode(&Launch::Script {
+            source: SERIAL_MOTO,
+            env: &[],
+        })
     }
 
-    fn start_mode(serial: bool) -> anyhow::Result<Self> {
+    /// Starts moto through a Python `source` run by moto's interpreter as `python -c source 127.0.0.1 <port>`,
+    /// with `env` added to its environment (`crate::iam` patches moto this way before serving).
+    ///
+    /// # Errors
+    /// As `start`.
+    pub(crate) fn start_script(source: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_mode(&Launch::Script { source, env })
+    }
+
+    fn start_mode(launch: &Launch<'_>) -> anyhow::Result<Self> {
         let binary = find_binary()?;
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
-            match Self::start_on_free_port(&binary, serial) {
+            match Self::start_on_free_port(&binary, launch) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = Some(e),
             }
@@ -101,21 +113,25 @@ impl MotoServer {
         self.child.id()
     }
 
-    fn start_on_free_port(binary: &Path, serial: bool) -> anyhow::Result<Self> {
+    fn start_on_free_port(binary: &Path, launch: &Launch<'_>) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log_path =
             std::env::temp_dir().join(format!("sluice-moto-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let mut command = if serial {
-            // moto's own app, run by the interpreter moto_server was installed with, without threads.
-            let mut c = Command::new(interpreter_of(binary)?);
-            c.args(["-c", SERIAL_MOTO, "127.0.0.1", &port.to_string()]);
-            c
-        } else {
-            let mut c = Command::new(binary);
-            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-            c
+        let mut command = match launch {
+            Launch::Threaded => {
+                let mut c = Command::new(binary);
+                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                c
+            }
+            // moto's own app, run by the interpreter moto_server was installed with.
+            Launch::Script { source, env } => {
+                let mut c = Command::new(interpreter_of(binary)?);
+                c.args(["-c", source, "127.0.0.1", &port.to_string()]);
+                c.envs(env.iter().copied());
+                c
+            }
         };
         let child = command
             .stdin(Stdio::null())
@@ -179,6 +195,15 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log_path);
     }
+}
+
+/// How moto is run: `moto_server` itself, or a Python script around moto's app.
+enum Launch<'a> {
+    Threaded,
+    Script {
+        source: &'a str,
+        env: &'a [(&'a str, &'a str)],
+    },
 }
 
 /// moto's WSGI app under werkzeug with one thread: requests are handled one after another (HTTP/1.0, a
