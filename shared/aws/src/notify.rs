@@ -16,6 +16,12 @@ use sluice_core::notify::{
 /// EventBridge `Source` of every event; rules match on it.
 pub const EVENT_SOURCE: &str = "sluice.notifications";
 
+/// What to do when IAM refuses a delivery: the stack's role may publish only to the listed topics and buses.
+const SNS_DENIED_HINT: &str = "the function's role may not publish to this topic: add its ARN to the stack's \
+     NotifyTopicArns parameter (template.yaml) and deploy";
+const EVENTBRIDGE_DENIED_HINT: &str = "the function's role may not put events on this bus: add its ARN to the \
+     stack's NotifyEventBusArns parameter (template.yaml) and deploy";
+
 /// SNS refuses longer subjects.
 const SUBJECT_MAX_CHARS: usize = 100;
 
@@ -93,7 +99,7 @@ impl Notifier for SnsNotifier {
             .message(message)
             .send()
             .await
-            .map_err(|e| classify_sdk(&e))?;
+            .map_err(|e| with_denied_hint(classify_sdk(&e), SNS_DENIED_HINT))?;
         Ok(DeliveryReceipt {
             reference: out.message_id().unwrap_or("no MessageId").to_owned(),
         })
@@ -155,7 +161,7 @@ impl Notifier for EventBridgeNotifier {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| classify_sdk(&e))?;
+            .map_err(|e| with_denied_hint(classify_sdk(&e), EVENTBRIDGE_DENIED_HINT))?;
         // PutEvents answers 200 even when an entry was refused; the refusal is in the entry.
         let first = out.entries().first();
         if out.failed_entry_count() > 0 {
@@ -163,10 +169,13 @@ impl Notifier for EventBridgeNotifier {
             let message = first
                 .and_then(|e| e.error_message())
                 .unwrap_or("no message");
-            return Err(classify_code(
-                code,
-                None,
-                format!("PutEvents entry failed: {code}: {message}"),
+            return Err(with_denied_hint(
+                classify_code(
+                    code,
+                    None,
+                    format!("PutEvents entry failed: {code}: {message}"),
+                ),
+                EVENTBRIDGE_DENIED_HINT,
             ));
         }
         let event_id = first.and_then(|e| e.event_id()).unwrap_or("no EventId");
@@ -198,6 +207,19 @@ where
         SdkError::ConstructionFailure(_) => NotifyError::Config(detail),
         // A response that could not be read, and any kind the SDK adds later: worth another try.
         _ => NotifyError::Unavailable(detail),
+    }
+}
+
+/// An access-denied refusal (SNS `AuthorizationError`, `AccessDenied`, `AccessDeniedException`) is permanent
+/// until the stack's permissions change; its message says which parameter to change.
+fn with_denied_hint(err: NotifyError, hint: &str) -> NotifyError {
+    match err {
+        NotifyError::Rejected(message)
+            if message.contains("AccessDenied") || message.contains("AuthorizationError") =>
+        {
+            NotifyError::Rejected(format!("{message} ({hint})"))
+        }
+        other => other,
     }
 }
 
