@@ -22,6 +22,7 @@
 import io
 import json
 import os
+import signal
 import sys
 import threading
 from urllib.parse import urlparse
@@ -206,6 +207,18 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 
 werkzeug.serving.BaseWSGIServer.request_queue_size = 4096
+
+
+def remove_log_and_exit(*_):
+    # The test binary's watchdog (or MotoServer's drop) ends this server with SIGTERM; the log goes with it.
+    try:
+        os.remove(LOG_PATH)
+    except OSError:
+        pass
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, remove_log_and_exit)
 moto_app = DomainDispatcherApplication(create_backend_app)
 
 
