@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
 
-use crate::identity::{CliSession, IdentityProvider, Team, User};
+use crate::identity::{CliSession, IdentityLink, IdentityProvider, Team, User};
 use crate::notify::{DeliveryRecord, NotifyEvent};
 use crate::spend::UsageRecord;
 use crate::spend::ledger::{Counter, SpendDelta};
@@ -159,6 +159,18 @@ pub trait IdpStore: Send + Sync {
     async fn delete_idp(&self, id: &str) -> Result<bool, StoreError>;
 }
 
+/// Sign-in bindings: which person an `(issuer, subject)` is. Unique per `(issuer, subject)`.
+#[async_trait]
+pub trait IdentityLinkStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the `(issuer, subject)` is bound already (to anyone).
+    async fn create_link(&self, link: &IdentityLink) -> Result<(), StoreError>;
+    async fn link(&self, issuer: &str, subject: &str) -> Result<Option<IdentityLink>, StoreError>;
+    /// The bindings of one person, oldest first.
+    async fn links_of(&self, user_id: &str) -> Result<Vec<IdentityLink>, StoreError>;
+    /// `false` if absent.
+    async fn delete_link(&self, issuer: &str, subject: &str) -> Result<bool, StoreError>;
+}
+
 /// Runtime settings: string values by key.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
@@ -179,8 +191,14 @@ pub trait CliSessionStore: Send + Sync {
         expires_at_ms: i64,
     ) -> Result<(), StoreError>;
     async fn cli_session(&self, id: &str) -> Result<Option<CliSession>, StoreError>;
-    /// Records the token of a pending session. `false` if the session does not exist.
-    async fn complete_cli_session(&self, id: &str, token: &str) -> Result<bool, StoreError>;
+    /// Records the token of a pending session and the hash of the one-time code that redeems it. `false` if the
+    /// session does not exist.
+    async fn complete_cli_session(
+        &self,
+        id: &str,
+        token: &str,
+        code_hash: &str,
+    ) -> Result<bool, StoreError>;
     async fn delete_cli_session(&self, id: &str) -> Result<(), StoreError>;
 }
 
@@ -328,6 +346,7 @@ pub trait Store:
     + UserStore
     + TeamStore
     + IdpStore
+    + IdentityLinkStore
     + SettingsStore
     + CliSessionStore
     + SetupTokenStore
@@ -344,6 +363,7 @@ impl<T> Store for T where
         + UserStore
         + TeamStore
         + IdpStore
+        + IdentityLinkStore
         + SettingsStore
         + CliSessionStore
         + SetupTokenStore

@@ -76,6 +76,8 @@ impl AuthConfig {
             audience: non_empty("OIDC_AUDIENCE").unwrap_or_default(),
             jwks_url: non_empty("OIDC_JWKS_URL"),
             user_claim: non_empty("OIDC_USER_CLAIM").unwrap_or_else(|| "auto".into()),
+            emails_verified: non_empty("OIDC_EMAILS_VERIFIED")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             allowed_domains: list("OIDC_ALLOWED_DOMAINS"),
             auto_provision: true,
             default_role: Role::Member,
@@ -206,6 +208,7 @@ impl AppState {
             AuthSettings {
                 admin_users: config.admin_users.clone(),
                 env_idp: config.env_idp.clone(),
+                admin_username: config.admin_username.clone(),
             },
             config.cache_ttl,
         );

@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::{IdentityProvider, Role, User, check_domain, identity_from_claims};
+use sluice_core::identity::{
+    BindContext, BindRefusal, IdentityError, IdentityLink, IdentityProvider, Role, SignIn, User,
+    check_domain, may_bind, sign_in_of,
+};
 use sluice_core::keys::{hash_secret, looks_like_key};
-use sluice_core::store::{Store, StoreError, VirtualKey};
+use sluice_core::store::{ScimKind, Store, StoreError, VirtualKey};
 
 use crate::identity::{OidcVerifier, SessionTokens, peek_issuer};
 
@@ -130,6 +133,14 @@ pub struct AuthSettings {
     pub admin_users: Vec<String>,
     /// The identity provider from `OIDC_ISSUER` / `OIDC_AUDIENCE` / `OIDC_JWKS_URL`, if configured.
     pub env_idp: Option<IdentityProvider>,
+    /// The break-glass administrator's username (`ADMIN_USERNAME`, lower-case): reached by the password only.
+    pub admin_username: String,
+}
+
+/// The setting under which a person's sessions issued before a time (Unix seconds) are refused.
+#[must_use]
+pub fn sessions_floor_setting(user_id: &str) -> String {
+    format!("sessions_not_before:{user_id}")
 }
 
 pub struct Authenticator {
@@ -139,6 +150,7 @@ pub struct Authenticator {
     keys: TtlCache<Option<VirtualKey>>,
     users: TtlCache<Option<User>>,
     idps: TtlCache<Vec<IdentityProvider>>,
+    session_floors: TtlCache<Option<i64>>,
 }
 
 fn unauthorized(msg: &str) -> ApiError {
@@ -175,6 +187,7 @@ impl Authenticator {
             keys: TtlCache::new(cache_ttl),
             users: TtlCache::new(cache_ttl),
             idps: TtlCache::new(cache_ttl.max(Duration::from_secs(30))),
+            session_floors: TtlCache::new(cache_ttl),
         }
     }
 
@@ -270,7 +283,52 @@ impl Authenticator {
             .user(store, &claims.sub)
             .await?
             .ok_or_else(|| unauthorized("the session's user no longer exists"))?;
+        if self
+            .sessions_floor(store, &user.id)
+            .await?
+            .is_some_and(|floor| claims.iat < floor)
+        {
+            return Err(unauthorized("this session was signed out; sign in again"));
+        }
         person(user, Via::Session)
+    }
+
+    async fn sessions_floor(
+        &self,
+        store: &dyn Store,
+        user_id: &str,
+    ) -> Result<Option<i64>, ApiError> {
+        let now = Instant::now();
+        if let Some(floor) = self.session_floors.get(user_id, now) {
+            return Ok(floor);
+        }
+        let floor = store
+            .get_setting(&sessions_floor_setting(user_id))
+            .await
+            .map_err(|e| unavailable(&e))?
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        self.session_floors.put(user_id.to_owned(), floor, now);
+        Ok(floor)
+    }
+
+    /// Ends every session token of the person issued up to now (sign-out, or an administrator's "revoke
+    /// sessions"): tokens issued before the next whole second are refused. Other instances stop accepting them
+    /// within their cache time.
+    ///
+    /// # Errors
+    /// 500 on store failure.
+    pub async fn revoke_sessions(
+        &self,
+        store: &dyn Store,
+        user_id: &str,
+        now_s: i64,
+    ) -> Result<(), ApiError> {
+        store
+            .put_setting(&sessions_floor_setting(user_id), &(now_s + 1).to_string())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.session_floors.forget(user_id);
+        Ok(())
     }
 
     async fn by_oidc(
@@ -295,29 +353,155 @@ impl Authenticator {
         person(user, Via::Oidc(idp.name.clone()))
     }
 
-    /// The person a verified ID token names: found by identity, or created when the IdP provisions automatically.
+    /// The person a verified ID token names: the one its `(issuer, sub)` is bound to; else, on a first sign-in,
+    /// an unclaimed person it may claim (see `sluice_core::identity::may_bind`) or a new one when the provider
+    /// provisions automatically. Every first sign-in ends bound.
     ///
     /// # Errors
-    /// 403 when the domain is not allowed or the person is unknown and not provisioned; 500 on store failure.
+    /// 403 when the token's identity does not count (unverified email, display name), the domain is not allowed,
+    /// the person is bound to another sign-in or the break-glass admin, or is unknown and not provisioned; 500 on
+    /// store failure.
     pub async fn provision(
         &self,
         store: &dyn Store,
         idp: &IdentityProvider,
         claims: &serde_json::Value,
     ) -> Result<User, ApiError> {
-        let identity = identity_from_claims(claims, &idp.user_claim)
-            .map_err(|e| unauthorized(&e.to_string()))?;
-        check_domain(claims, &identity, &idp.allowed_domains)
+        let sign_in = sign_in_of(claims, idp).map_err(|e| match e {
+            IdentityError::NoSubject => unauthorized("invalid identity token: no subject"),
+            other => forbidden(other.to_string()),
+        })?;
+        check_domain(sign_in.verified_email.as_deref(), &idp.allowed_domains)
             .map_err(|e| forbidden(e.to_string()))?;
-        if let Some(u) = store
-            .user_by_email(&identity)
+        if let Some(user) = self.bound_user(store, idp, &sign_in).await? {
+            return Ok(user);
+        }
+        if sign_in.identity == self.settings.admin_username {
+            tracing::warn!(idp = %idp.name, subject = ?sign_in.subject, "sign-in naming the break-glass admin refused");
+            return Err(forbidden(
+                "this identity is the break-glass administrator's, which signs in with the password only",
+            ));
+        }
+        let existing = store
+            .user_by_email(&sign_in.identity)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let user = match existing {
+            Some(existing) => {
+                let links = store
+                    .links_of(&existing.id)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                let enabled = self.idps(store).await?;
+                let provisioned_by_idp = store
+                    .scim_record(ScimKind::User, &existing.id)
+                    .await
+                    .map_err(|e| unavailable(&e))?
+                    .is_some_and(|r| r.idp_id == idp.id);
+                let cx = BindContext {
+                    idp,
+                    configured_idp: self.settings.env_idp.as_ref(),
+                    enabled_idps: enabled.len(),
+                    provisioned_by_idp,
+                };
+                if let Err(refusal) = may_bind(&existing, &links, &sign_in, cx) {
+                    tracing::warn!(user_id = %existing.id, idp = %idp.name, subject = ?sign_in.subject, reason = %refusal, "sign-in refused: not bound to this person");
+                    return Err(forbidden(link_advice(&refusal, idp, &sign_in)));
+                }
+                existing
+            }
+            None => self.create_person(store, idp, &sign_in).await?,
+        };
+        self.bind(store, idp, &sign_in, user).await
+    }
+
+    /// The person this sign-in is bound to. A binding whose person is gone (deleting a person removes their
+    /// bindings first, so only a deletion that failed half-way leaves one) is refused, not reused: the gateway's
+    /// role may not delete, and an administrator decides.
+    async fn bound_user(
+        &self,
+        store: &dyn Store,
+        idp: &IdentityProvider,
+        sign_in: &SignIn,
+    ) -> Result<Option<User>, ApiError> {
+        let Some(link) = store
+            .link(&idp.issuer, &sign_in.subject)
+            .await
+            .map_err(|e| unavailable(&e))?
+        else {
+            return Ok(None);
+        };
+        match store
+            .user_by_id(&link.user_id)
             .await
             .map_err(|e| unavailable(&e))?
         {
-            return Ok(u);
+            Some(user) => Ok(Some(user)),
+            None => Err(forbidden(format!(
+                "this sign-in ({} at {}) belongs to a person who was deleted; an administrator can remove the \
+                 binding: sluice users unlink {} --issuer {} --subject {}",
+                sign_in.subject, idp.name, link.user_id, idp.issuer, sign_in.subject
+            ))),
+        }
+    }
+
+    /// Records that this sign-in is `user` from now on. Of two racing first sign-ins one binds; the other finds
+    /// the binding and gets its person.
+    async fn bind(
+        &self,
+        store: &dyn Store,
+        idp: &IdentityProvider,
+        sign_in: &SignIn,
+        user: User,
+    ) -> Result<User, ApiError> {
+        let link = IdentityLink {
+            issuer: idp.issuer.clone(),
+            subject: sign_in.subject.clone(),
+            user_id: user.id.clone(),
+            linked_by: "sign-in".to_owned(),
+            created_at_ms: now_s() * 1000,
+        };
+        match store.create_link(&link).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, idp = %idp.name, subject = ?sign_in.subject, "sign-in bound to person");
+                Ok(user)
+            }
+            Err(StoreError::AlreadyExists(_)) => self
+                .bound_user(store, idp, sign_in)
+                .await?
+                .ok_or_else(|| ApiError::internal("sign-in binding raced and lost; retry")),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    /// Whether this sign-in makes an administrator (`ADMIN_USERS`): only a verified email of the provider the
+    /// stack was configured with.
+    fn is_bootstrap_admin(&self, idp: &IdentityProvider, sign_in: &SignIn) -> bool {
+        self.settings
+            .env_idp
+            .as_ref()
+            .is_some_and(|env| env.id == idp.id)
+            && sign_in
+                .verified_email
+                .as_ref()
+                .is_some_and(|e| self.settings.admin_users.contains(e))
+    }
+
+    async fn create_person(
+        &self,
+        store: &dyn Store,
+        idp: &IdentityProvider,
+        sign_in: &SignIn,
+    ) -> Result<User, ApiError> {
+        let identity = &sign_in.identity;
+        let bootstrap = self.is_bootstrap_admin(idp, sign_in);
+        if !bootstrap && self.settings.admin_users.contains(identity) {
+            return Err(forbidden(format!(
+                "{identity} is reserved for the identity provider this Sluice was configured with"
+            )));
         }
         // A provider that provisions through SCIM decides who exists (bootstrap admins excepted).
-        if !self.settings.admin_users.contains(&identity)
+        if !bootstrap
             && sluice_core::scim::scim_enabled(store, &idp.id)
                 .await
                 .map_err(|e| unavailable(&e))?
@@ -327,28 +511,31 @@ impl Authenticator {
                 idp.name
             )));
         }
-        if !idp.auto_provision && !self.settings.admin_users.contains(&identity) {
+        if !idp.auto_provision && !bootstrap {
             return Err(forbidden(format!(
                 "{identity} has no Sluice account; ask an administrator to add you"
             )));
         }
-        let role = if self.settings.admin_users.contains(&identity) {
+        let role = if bootstrap {
             Role::Admin
         } else {
             idp.default_role
         };
-        let user = new_user(&identity, role, &idp.name);
+        let user = new_user(identity, role, &idp.name);
         match store.create_user(&user).await {
             Ok(()) => {
                 tracing::info!(user_id = %user.id, role = role.as_str(), idp = %idp.name, "user provisioned");
                 Ok(user)
             }
-            // Two first requests raced: the other one created the row.
+            // Two first sign-ins raced: the other one created the row (and binds it, or we do).
             Err(StoreError::AlreadyExists(_)) => store
-                .user_by_email(&identity)
+                .user_by_email(identity)
                 .await
                 .map_err(|e| unavailable(&e))?
-                .ok_or_else(|| ApiError::internal("user provisioning raced and lost the row")),
+                .filter(|u| u.idp == idp.name)
+                .ok_or_else(|| {
+                    ApiError::internal("user provisioning raced and lost the row; retry")
+                }),
             Err(e) => Err(unavailable(&e)),
         }
     }
@@ -404,6 +591,20 @@ impl Authenticator {
     /// to its next request (other instances see it when their cache entry expires).
     pub fn forget_key(&self, key_hash: &str) {
         self.keys.forget(key_hash);
+    }
+}
+
+/// The 403 message of a sign-in that may not become an existing person: why, and how an administrator links it.
+fn link_advice(refusal: &BindRefusal, idp: &IdentityProvider, sign_in: &SignIn) -> String {
+    match refusal {
+        BindRefusal::LocalAdmin => format!("{refusal}"),
+        BindRefusal::BoundElsewhere { email }
+        | BindRefusal::OtherProvider { email, .. }
+        | BindRefusal::NotVerified { email } => format!(
+            "This sign-in ({} at {}) is not linked to {email}: {refusal}. An administrator can link the accounts: \
+             sluice users link {email} --issuer {} --subject {}",
+            sign_in.subject, idp.name, idp.issuer, sign_in.subject
+        ),
     }
 }
 

@@ -200,8 +200,8 @@ async fn oidc_token_signs_a_person_in_and_provisions_them() {
     );
     // An ES256 token from the same provider works too.
     let es = env.idp.mint(
-        json!({"iss": env.idp.issuer(), "aud": support::AUDIENCE, "sub": "s2", "email": "new.person@example.com",
-               "iat": now_s(), "exp": now_s() + 600}),
+        json!({"iss": env.idp.issuer(), "aud": support::AUDIENCE, "sub": "sub-new.person@example.com",
+               "email": "new.person@example.com", "email_verified": true, "iat": now_s(), "exp": now_s() + 600}),
         "ES256",
         "ec-1",
     );
@@ -276,23 +276,25 @@ async fn login_attempts_are_rate_limited() {
     assert_eq!(&statuses[10..], &[429, 429]);
 }
 
-#[tokio::test]
-async fn cli_browser_sign_in_end_to_end_gives_a_token_that_works_on_messages() {
-    let env = Env::start().await;
-    let session = uuid::Uuid::new_v4().to_string();
-    // 1. The helper opens the browser at /auth/cli/login; Sluice redirects to the IdP.
-    let (status, headers, _) = env
-        .raw_get(&format!(
-            "/auth/cli/login?session={session}&login_hint=cli.user@example.com"
-        ))
-        .await;
+/// A PKCE pair: (verifier, base64url(SHA-256(verifier))).
+fn pkce(verifier: &str) -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier.to_owned(), challenge)
+}
+
+/// The browser's part of a CLI sign-in started at `login` (a path with query): Sluice → IdP → callback → complete.
+/// Returns the `redirect` complete answers (the loopback URL with the one-time code).
+async fn browser_signs_in(env: &Env, login: &str) -> String {
+    let (status, headers, _) = env.raw_get(login).await;
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
     let to_idp = headers["location"].to_str().expect("location").to_owned();
     assert!(
         to_idp.starts_with(&format!("{}/authorize?", env.idp.issuer())),
         "{to_idp}"
     );
-    // 2. The IdP signs the person in and redirects to the callback with the token in the fragment.
     let back = support::follow_idp(&to_idp).await;
     assert!(back.contains("/auth/cli/callback#"), "{back}");
     let fragment = back.split_once('#').expect("fragment").1;
@@ -301,56 +303,155 @@ async fn cli_browser_sign_in_end_to_end_gives_a_token_that_works_on_messages() {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(params["state"], session);
-    // Before completion the poll says pending.
-    let (_, body) = env
-        .get(&format!("/auth/cli/poll?session={session}"), None)
-        .await;
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).expect("json")["status"],
-        "pending"
-    );
-    // 3. The callback page posts the token.
     let (status, body) = env
         .post(
             "/auth/cli/complete",
             None,
-            &json!({"session": session, "token": params["id_token"]}),
+            &json!({"session": params["state"], "token": params["id_token"]}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // 4. The helper's poll gets a Sluice session token, once.
-    let (_, body) = env
-        .get(&format!("/auth/cli/poll?session={session}"), None)
+    serde_json::from_str::<Value>(&body).expect("json")["redirect"]
+        .as_str()
+        .expect("redirect")
+        .to_owned()
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    url.split_once('?')
+        .expect("query")
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .expect("param")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn cli_browser_sign_in_end_to_end_gives_a_token_that_works_on_messages() {
+    let env = Env::start().await;
+    let session = uuid::Uuid::new_v4().to_string();
+    let (verifier, challenge) = pkce("a-verifier-of-the-helper-that-is-long-enough-0123456789");
+    // 1-3. The helper opens the browser at /auth/cli/login with its loopback port and PKCE challenge; the person
+    // signs in at the IdP; the callback page completes and is sent to the helper's loopback with a one-time code.
+    let redirect = browser_signs_in(
+        &env,
+        &format!(
+            "/auth/cli/login?session={session}&port=49152&code_challenge={challenge}&login_hint=cli.user@example.com"
+        ),
+    )
+    .await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:49152/callback?code="),
+        "{redirect}"
+    );
+    assert_eq!(query_param(&redirect, "state"), session);
+    let code = query_param(&redirect, "code");
+    // 4. The helper redeems code + verifier for a Sluice session token, once.
+    let (status, body) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": code, "code_verifier": verifier}),
+        )
         .await;
-    let poll: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(poll["status"], "complete", "{body}");
-    let token = poll["token"].as_str().expect("token");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = serde_json::from_str::<Value>(&body).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     assert_eq!(
-        env.call("/v1/messages", Some(token)).await.0,
+        env.call("/v1/messages", Some(&token)).await.0,
         StatusCode::OK
     );
-    let (_, body) = env
+    let (status, _) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "handed out once");
+}
+
+/// The attack the loopback flow closes: someone starts a sign-in and sends the link to a victim who is signed in
+/// at the IdP. The victim's browser completes it, but the code goes to the victim's own loopback; the starter,
+/// who knows the session id and their own verifier, gets nothing — not by polling, not without the code, and a
+/// guess ends the sign-in.
+#[tokio::test]
+async fn a_sign_in_link_sent_to_someone_else_gives_its_sender_nothing() {
+    let env = Env::start().await;
+    let session = uuid::Uuid::new_v4().to_string();
+    let (verifier, challenge) = pkce("the-attackers-own-verifier-0123456789-abcdefghijklmnop");
+    let link = format!(
+        "/auth/cli/login?session={session}&port=50000&code_challenge={challenge}&login_hint=victim@example.com"
+    );
+    let redirect = browser_signs_in(&env, &link).await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:50000/"),
+        "{redirect}"
+    );
+    // The old way in is closed.
+    let (status, body) = env
         .get(&format!("/auth/cli/poll?session={session}"), None)
         .await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(!body.contains("eyJ"), "{body}");
+    // Without the code (it went to the victim's machine) the verifier is worthless, and the try ends the sign-in.
+    let (status, body) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": "0".repeat(64), "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let code = query_param(&redirect, "code");
+    let (status, _) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": code, "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(
-        serde_json::from_str::<Value>(&body).expect("json")["status"],
-        "not_found"
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the sign-in ended at the wrong guess"
     );
+    // And a code that leaked (browser history) is worthless without the helper's verifier.
+    let session = uuid::Uuid::new_v4().to_string();
+    let (_, challenge) = pkce("the-victims-helper-verifier-0123456789-abcdefghijklmnop");
+    let redirect = browser_signs_in(
+        &env,
+        &format!("/auth/cli/login?session={session}&port=50001&code_challenge={challenge}&login_hint=victim@example.com"),
+    )
+    .await;
+    let (status, _) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": query_param(&redirect, "code"), "code_verifier": "the-attackers-own-verifier-0123456789-abcdefghijklmnop"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn cli_sign_in_refuses_a_bad_token_and_stores_nothing() {
     let env = Env::start().await;
     let session = uuid::Uuid::new_v4().to_string();
+    let (verifier, challenge) = pkce("verifier-of-a-sign-in-that-gets-bad-tokens-0123456789");
     let (status, _, _) = env
-        .raw_get(&format!("/auth/cli/login?session={session}"))
+        .raw_get(&format!(
+            "/auth/cli/login?session={session}&port=49999&code_challenge={challenge}"
+        ))
         .await;
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
     // Right signature but the nonce of another sign-in.
     let foreign = env.idp.mint(
         json!({"iss": env.idp.issuer(), "aud": support::AUDIENCE, "sub": "x", "email": "x@example.com",
-               "nonce": "not-this-session", "iat": now_s(), "exp": now_s() + 600}),
+               "email_verified": true, "nonce": "not-this-session", "iat": now_s(), "exp": now_s() + 600}),
         "RS256",
         "rsa-1",
     );
@@ -370,13 +471,23 @@ async fn cli_sign_in_refuses_a_bad_token_and_stores_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, body) = env
-        .get(&format!("/auth/cli/poll?session={session}"), None)
+    // Nothing was stored: there is no token to redeem (and asking does not end a pending sign-in).
+    let (status, _) = env
+        .post(
+            "/auth/cli/token",
+            None,
+            &json!({"session": session, "code": "c", "code_verifier": verifier}),
+        )
         .await;
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).expect("json")["status"],
-        "pending"
-    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let pending = env
+        .app
+        .store
+        .cli_session(&session)
+        .await
+        .expect("store")
+        .expect("still pending");
+    assert_eq!((pending.token, pending.code_hash), (None, None));
     let (status, _) = env
         .post(
             "/auth/cli/complete",
@@ -385,8 +496,21 @@ async fn cli_sign_in_refuses_a_bad_token_and_stores_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::GONE);
-    let (status, _, _) = env.raw_get("/auth/cli/login?session=not-a-uuid").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for bad in [
+        "/auth/cli/login?session=not-a-uuid&port=49999&code_challenge=".to_owned() + &challenge,
+        format!("/auth/cli/login?session={}", uuid::Uuid::new_v4()),
+        format!(
+            "/auth/cli/login?session={}&port=80&code_challenge={challenge}",
+            uuid::Uuid::new_v4()
+        ),
+        format!(
+            "/auth/cli/login?session={}&port=49999&code_challenge=short",
+            uuid::Uuid::new_v4()
+        ),
+    ] {
+        let (status, _, _) = env.raw_get(&bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
 
 #[tokio::test]
@@ -402,7 +526,10 @@ async fn setup_scripts_point_claude_code_at_sluice() {
     let (status, helper) = env.get("/auth/setup/token-script", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        helper.contains("/auth/cli/login?session=") && helper.contains("/auth/cli/poll?session="),
+        helper.contains("/auth/cli/login?session=")
+            && helper.contains("code_challenge=")
+            && helper.contains("/auth/cli/token")
+            && !helper.contains("/auth/cli/poll"),
         "{helper}"
     );
     for script in [&setup, &helper] {
@@ -526,7 +653,7 @@ async fn setup_script_and_api_key_helper_work_end_to_end() {
         login_url.starts_with(&format!("{url}/auth/cli/login?session=")),
         "{login_url}"
     );
-    // The "browser": Sluice → IdP → callback fragment → complete.
+    // The "browser": Sluice → IdP → callback fragment → complete → the helper's loopback listener.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -554,6 +681,24 @@ async fn setup_script_and_api_key_helper_work_end_to_end() {
         .await
         .expect("complete");
     assert_eq!(done.status(), 200);
+    let redirect = done.json::<Value>().await.expect("json")["redirect"]
+        .as_str()
+        .expect("redirect")
+        .to_owned();
+    // A request for another sign-in's state is not taken by the listener.
+    let wrong_state = redirect.replace(&params["state"], &uuid::Uuid::new_v4().to_string());
+    assert_eq!(
+        client
+            .get(&wrong_state)
+            .send()
+            .await
+            .expect("listener")
+            .status(),
+        404
+    );
+    let landed = client.get(&redirect).send().await.expect("listener");
+    assert_eq!(landed.status(), 200);
+    assert!(landed.text().await.expect("text").contains("Signed in"));
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(30),
         helper.wait_with_output(),
@@ -625,8 +770,37 @@ async fn setup_tokens_hand_a_key_over_once() {
         let resp = reqwest::get(link).await.expect("setup");
         (resp.status().as_u16(), resp.text().await.expect("text"))
     };
+    let redeem = |link: String| async move {
+        let resp = reqwest::Client::new()
+            .post(link)
+            .send()
+            .await
+            .expect("setup");
+        (resp.status().as_u16(), resp.text().await.expect("text"))
+    };
+    // Link scanners fetch with GET, as a browser or not: they get a page or an inert script, and use nothing up.
+    let page = reqwest::Client::new()
+        .get(&link)
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("text");
+    assert!(
+        page.contains(&format!("curl -fsS &#39;{link}&#39; | bash"))
+            || page.contains(&format!("curl -fsS '{link}' | bash")),
+        "{page}"
+    );
+    assert!(!page.contains(&secret));
     let (status, script) = fetch(link.clone()).await;
     assert_eq!(status, 200, "{script}");
+    assert!(
+        script.contains("-X POST") && !script.contains(&secret),
+        "{script}"
+    );
+    let (status, again) = fetch(link.clone()).await;
+    assert_eq!((status, &again), (200, &script), "a GET redeems nothing");
     let home = tempfile::tempdir().expect("home");
     let run = |script: String, home: std::path::PathBuf| async move {
         tokio::process::Command::new("bash")
@@ -656,9 +830,13 @@ async fn setup_tokens_hand_a_key_over_once() {
         StatusCode::OK
     );
 
-    // Used once: the link now fails, and the script it answers says so and exits 1.
-    let (status, script) = fetch(link).await;
+    // Used once: the link now fails, and the script it answers says so and exits 1, whether redeemed directly or
+    // through the script a GET answers.
+    let (status, failing) = redeem(link.clone()).await;
     assert_eq!(status, 410);
+    assert!(failing.contains("already used or expired"), "{failing}");
+    let (status, script) = fetch(link).await;
+    assert_eq!(status, 200);
     let again = tempfile::tempdir().expect("home");
     let out = run(script, again.path().to_owned()).await;
     assert!(!out.status.success());
@@ -679,7 +857,7 @@ async fn setup_tokens_hand_a_key_over_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, script) = fetch(format!(
+    let (status, script) = redeem(format!(
         "{url}/auth/setup?token={}",
         token["token"].as_str().expect("token")
     ))

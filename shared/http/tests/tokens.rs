@@ -219,6 +219,7 @@ fn provider(idp: &TestIdp) -> IdentityProvider {
         audience: AUD.into(),
         jwks_url: None,
         user_claim: "auto".into(),
+        emails_verified: false,
         allowed_domains: vec![],
         auto_provision: true,
         default_role: Role::Member,

@@ -16,6 +16,9 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<CliSession> {
         nonce: row.get(1)?,
         created_at_ms: row.get(2)?,
         token: row.get(3)?,
+        code_challenge: row.get(4)?,
+        redirect_port: row.get(5)?,
+        code_hash: row.get(6)?,
     })
 }
 
@@ -39,14 +42,18 @@ impl CliSessionStore for SqliteStore {
             )
             .map_err(to_store_error)?;
             tx.execute(
-                "INSERT INTO cli_sessions (id, nonce, created_at_ms, token, expires_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO cli_sessions (id, nonce, created_at_ms, token, expires_at_ms, code_challenge,
+                                           redirect_port, code_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     session.id,
                     session.nonce,
                     session.created_at_ms,
                     session.token,
                     expires_at_ms,
+                    session.code_challenge,
+                    session.redirect_port,
+                    session.code_hash,
                 ],
             )
             .map_err(to_store_error)?;
@@ -59,7 +66,8 @@ impl CliSessionStore for SqliteStore {
         let id = id.to_owned();
         self.call(move |conn| {
             conn.prepare_cached(
-                "SELECT id, nonce, created_at_ms, token FROM cli_sessions
+                "SELECT id, nonce, created_at_ms, token, code_challenge, redirect_port, code_hash
+                 FROM cli_sessions
                  WHERE id = ?1 AND expires_at_ms > ?2",
             )
             .and_then(|mut stmt| {
@@ -71,13 +79,18 @@ impl CliSessionStore for SqliteStore {
         .await
     }
 
-    async fn complete_cli_session(&self, id: &str, token: &str) -> Result<bool, StoreError> {
-        let (id, token) = (id.to_owned(), token.to_owned());
+    async fn complete_cli_session(
+        &self,
+        id: &str,
+        token: &str,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, token, code_hash) = (id.to_owned(), token.to_owned(), code_hash.to_owned());
         self.call(move |conn| {
             let changed = conn
                 .execute(
-                    "UPDATE cli_sessions SET token = ?2 WHERE id = ?1 AND expires_at_ms > ?3",
-                    params![id, token, now_ms()],
+                    "UPDATE cli_sessions SET token = ?2, code_hash = ?4 WHERE id = ?1 AND expires_at_ms > ?3",
+                    params![id, token, now_ms(), code_hash],
                 )
                 .map_err(to_store_error)?;
             Ok(changed > 0)

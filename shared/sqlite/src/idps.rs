@@ -11,7 +11,7 @@ use crate::error::to_store_error;
 use crate::store::SqliteStore;
 
 const COLUMNS: &str = "id, name, issuer, audience, jwks_url, user_claim, allowed_domains, \
-                       auto_provision, default_role, enabled, scopes, created_at_ms";
+                       auto_provision, default_role, enabled, scopes, created_at_ms, emails_verified";
 
 fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
     Ok(IdentityProvider {
@@ -27,10 +27,11 @@ fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
         enabled: row.get(9)?,
         scopes: row.get(10)?,
         created_at_ms: row.get(11)?,
+        emails_verified: row.get(12)?,
     })
 }
 
-/// Runs `sql` with the provider's fields bound as `?1..?12` in [`COLUMNS`] order.
+/// Runs `sql` with the provider's fields bound as `?1..?13` in [`COLUMNS`] order.
 fn execute_with(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -51,6 +52,7 @@ fn execute_with(
             idp.enabled,
             idp.scopes,
             idp.created_at_ms,
+            idp.emails_verified,
         ],
     )
     .map_err(to_store_error)
@@ -64,7 +66,7 @@ impl IdpStore for SqliteStore {
             execute_with(
                 conn,
                 &format!(
-                    "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 &idp,
             )?;
@@ -94,7 +96,7 @@ impl IdpStore for SqliteStore {
                 conn,
                 "UPDATE idps SET name = ?2, issuer = ?3, audience = ?4, jwks_url = ?5, user_claim = ?6, \
                  allowed_domains = ?7, auto_provision = ?8, default_role = ?9, enabled = ?10, scopes = ?11, \
-                 created_at_ms = ?12 WHERE id = ?1",
+                 created_at_ms = ?12, emails_verified = ?13 WHERE id = ?1",
                 &idp,
             )?;
             Ok(updated > 0)

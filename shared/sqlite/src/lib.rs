@@ -21,6 +21,7 @@ mod events;
 mod feed;
 mod idps;
 mod keys;
+mod links;
 mod migrations;
 mod scim;
 mod settings;

@@ -135,6 +135,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, id)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX scim_by_idp ON scim (kind, idp_id, id);",
+    // v7: sign-in bindings. A person is matched by (issuer, subject), never by a display string; a person may
+    // hold several (an administrator links them). Providers may vouch for their emails. The CLI sign-in hands
+    // its token only to the loopback listener holding the PKCE verifier.
+    "CREATE TABLE identity_links (
+        issuer        TEXT    NOT NULL,
+        subject       TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        linked_by     TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (issuer, subject)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX identity_links_by_user ON identity_links (user_id, created_at_ms);
+    ALTER TABLE idps ADD COLUMN emails_verified INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cli_sessions ADD COLUMN code_challenge TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cli_sessions ADD COLUMN redirect_port INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cli_sessions ADD COLUMN code_hash TEXT;",
 ];
 
 /// The schema version this build writes and understands.

@@ -199,13 +199,14 @@ impl TestIdp {
         self.inner.mint(&claims, alg, kid)
     }
 
-    /// A valid token from the default signer: `iss`, `aud`, `sub`, `email`, `iat` now, `exp` in an hour.
+    /// A valid token from the default signer: `iss`, `aud`, `sub` (`sub-<email>`), `email` with
+    /// `email_verified: true` (as providers vouch for the addresses they own), `iat` now, `exp` in an hour.
     #[must_use]
     pub fn mint_default(&self, email: &str, audience: &str) -> String {
         let now = now_s();
         let claims = json!({
             "iss": self.inner.issuer, "aud": audience, "sub": format!("sub-{email}"), "email": email,
-            "iat": now, "exp": now + 3600,
+            "email_verified": true, "iat": now, "exp": now + 3600,
         });
         let kid = self.inner.default_kid();
         let alg = if kid.starts_with("ec") {
@@ -325,7 +326,7 @@ async fn authorize(
     let now = now_s();
     let mut claims = json!({
         "iss": idp.issuer, "aud": client_id, "sub": format!("sub-{email}"), "email": email,
-        "iat": now, "exp": now + 3600,
+        "email_verified": true, "iat": now, "exp": now + 3600,
     });
     if let Some(nonce) = q.get("nonce") {
         claims["nonce"] = json!(nonce);

@@ -60,7 +60,12 @@ impl CliSessionStore for DynamoStore {
         stored.into_session().map(Some).map_err(StoreError::Corrupt)
     }
 
-    async fn complete_cli_session(&self, id: &str, token: &str) -> Result<bool, StoreError> {
+    async fn complete_cli_session(
+        &self,
+        id: &str,
+        token: &str,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
         let updated = self
             .client
             .update_item()
@@ -70,6 +75,7 @@ impl CliSessionStore for DynamoStore {
             .condition_expression(layout::CLI_SESSION_IS_LIVE)
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", string(token))
+            .expression_attribute_values(":code_hash", string(code_hash))
             .expression_attribute_values(":now", number(now_ms()))
             .send()
             .await;

@@ -11,6 +11,7 @@
 //! | team name   | `TEAMNAME#<name>`      | `TEAMNAME`    | —       | —                       | `team_name`   |     |
 //! | idp         | `IDP#<id>`             | `IDP`         | `IDPS`  | `<created_ms:020>#<id>` | `idp`         |     |
 //! | idp issuer  | `IDPISSUER#<issuer>`   | `IDPISSUER`   | —       | —                       | `idp_issuer`  |     |
+//! | identity link | `LINK#<issuer>`      | `<subject>`   | `LINKS#<user id>` | `<created_ms:020>#<issuer>#<subject>` | `identity_link` | |
 //! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | setup token | `SETUPTOKEN#<sha256>`  | `SETUPTOKEN`  | —       | —                       | `setup_token` | yes |
@@ -38,7 +39,9 @@ pub(crate) use ledger::{
     USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
     usage_item, usage_item_key, usage_sk_bound,
 };
-pub(crate) use runtime::{CliSessionItem, CounterItem, ScimItem, SettingItem, SetupTokenItem};
+pub(crate) use runtime::{
+    CliSessionItem, CounterItem, LinkItem, ScimItem, SettingItem, SetupTokenItem,
+};
 
 use std::collections::HashMap;
 
@@ -67,6 +70,7 @@ pub mod item_type {
     pub const TEAM_NAME: &str = "team_name";
     pub const IDP: &str = "idp";
     pub const IDP_ISSUER: &str = "idp_issuer";
+    pub const IDENTITY_LINK: &str = "identity_link";
     pub const SETTING: &str = "setting";
     pub const CLI_SESSION: &str = "cli_session";
     pub const SETUP_TOKEN: &str = "setup_token";
@@ -101,6 +105,8 @@ const IDP_SK: &str = "IDP";
 const IDP_ISSUER_PK_PREFIX: &str = "IDPISSUER#";
 const IDP_ISSUER_SK: &str = "IDPISSUER";
 pub(crate) const IDPS_GSI1PK: &str = "IDPS";
+const LINK_PK_PREFIX: &str = "LINK#";
+const LINKS_GSI1PK_PREFIX: &str = "LINKS#";
 const SETTING_PK_PREFIX: &str = "SETTING#";
 const SETTING_SK: &str = "SETTING";
 const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
@@ -137,7 +143,7 @@ pub(crate) const UPDATE_USER_WITHOUT_TEAM: &str =
 /// A session id may be reused once the old session expired, before TTL got round to deleting it.
 pub(crate) const CLI_SESSION_IS_NEW: &str = "attribute_not_exists(pk) OR expires_at_ms <= :now";
 /// Only a live session can be completed; an update never creates one.
-pub(crate) const COMPLETE_CLI_SESSION: &str = "SET #token = :token";
+pub(crate) const COMPLETE_CLI_SESSION: &str = "SET #token = :token, code_hash = :code_hash";
 pub(crate) const CLI_SESSION_IS_LIVE: &str = "attribute_exists(pk) AND expires_at_ms > :now";
 
 /// The conditional increment: creates the window at 1 or adds 1 below the bound, in one `UpdateItem`.
@@ -197,6 +203,16 @@ pub(crate) fn cli_session_item_key(id: &str) -> HashMap<String, AttributeValue> 
 
 pub(crate) fn setup_token_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{SETUP_TOKEN_PK_PREFIX}{id}"), SETUP_TOKEN_SK)
+}
+
+/// One sign-in binding: the issuer is the partition and the subject the sort key, so neither needs escaping.
+pub(crate) fn link_item_key(issuer: &str, subject: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{LINK_PK_PREFIX}{issuer}"), subject)
+}
+
+/// The `gsi1` partition listing one person's sign-in bindings.
+pub(crate) fn links_gsi1pk(user_id: &str) -> String {
+    format!("{LINKS_GSI1PK_PREFIX}{user_id}")
 }
 
 pub(crate) fn scim_item_key(kind: &str, id: &str) -> HashMap<String, AttributeValue> {

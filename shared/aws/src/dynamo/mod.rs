@@ -23,6 +23,7 @@ mod events;
 mod idps;
 mod keys;
 pub mod layout;
+mod links;
 mod ops;
 mod scim;
 mod settings;

@@ -104,7 +104,7 @@ async fn admin_operations_make_the_documented_calls() {
         .expect("create_cli_session");
     assert_eq!(recorder.take_operations(), ["PutItem"]);
     store
-        .complete_cli_session(&session.id, "t")
+        .complete_cli_session(&session.id, "t", "h")
         .await
         .expect("complete");
     assert_eq!(recorder.take_operations(), ["UpdateItem"]);
@@ -246,7 +246,7 @@ async fn cli_session_complete_sends_the_token_under_a_liveness_condition() {
 
     assert!(
         store
-            .complete_cli_session(&session.id, "tok")
+            .complete_cli_session(&session.id, "tok", "code-hash")
             .await
             .expect("complete")
     );

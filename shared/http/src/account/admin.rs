@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
-use sluice_core::identity::{IdentityProvider, Role, new_id};
+use sluice_core::identity::{IdentityProvider, Role, check_user_claim, new_id};
 
 use super::views::{not_found, nullable_string, object, rfc3339, string};
 use super::{Reply, Shared, now_ms, require_admin, store_error};
@@ -56,6 +56,7 @@ fn idp_view(idp: &IdentityProvider) -> Value {
         "created_at": rfc3339(idp.created_at_ms),
         "created_at_ms": idp.created_at_ms,
         "user_claim": idp.user_claim,
+        "emails_verified": idp.emails_verified,
         "scopes": idp.scopes,
         "scim_enabled": false,
         "scim_admin_groups": [],
@@ -70,6 +71,7 @@ struct IdpFields {
     audience: Option<String>,
     jwks_url: Option<Option<String>>,
     user_claim: Option<Option<String>>,
+    emails_verified: Option<bool>,
     allowed_domains: Option<Vec<String>>,
     auto_provision: Option<bool>,
     default_role: Option<Role>,
@@ -146,7 +148,18 @@ impl IdpFields {
             issuer,
             audience: either(&body, ["client_id", "audience"])?,
             jwks_url: nullable_string(&body, "jwks_url")?,
-            user_claim: nullable_string(&body, "user_claim")?,
+            user_claim: nullable_string(&body, "user_claim")?
+                .map(|claim| {
+                    claim
+                        .map(|c| {
+                            check_user_claim(&c)
+                                .map(|()| c)
+                                .map_err(|e| ApiError::invalid(format!("user_claim: {e}")))
+                        })
+                        .transpose()
+                })
+                .transpose()?,
+            emails_verified: boolean(&body, "emails_verified")?,
             allowed_domains: domains(&body)?,
             auto_provision: boolean(&body, "auto_provision")?,
             default_role: string(&body, "default_role")?
@@ -167,6 +180,7 @@ impl IdpFields {
             user_claim: self
                 .user_claim
                 .map_or(idp.user_claim, |c| c.unwrap_or_else(|| AUTO_CLAIM.into())),
+            emails_verified: self.emails_verified.unwrap_or(idp.emails_verified),
             allowed_domains: self.allowed_domains.unwrap_or(idp.allowed_domains),
             auto_provision: self.auto_provision.unwrap_or(idp.auto_provision),
             default_role: self.default_role.unwrap_or(idp.default_role),
@@ -201,6 +215,7 @@ pub(super) async fn create_idp(
         audience: String::new(),
         jwks_url: None,
         user_claim: AUTO_CLAIM.into(),
+        emails_verified: false,
         allowed_domains: Vec::new(),
         auto_provision: true,
         default_role: Role::Member,

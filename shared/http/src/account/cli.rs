@@ -1,6 +1,12 @@
-//! Claude Code's browser sign-in for `apiKeyHelper`: start → IdP (implicit `id_token`) → callback page → complete →
-//! poll. The state lives in the store, so any instance can answer any step. Unlike CCAG, a token that fails
-//! verification (signature, issuer, audience, expiry, nonce) is refused and nothing is stored.
+//! Claude Code's browser sign-in for `apiKeyHelper` (RFC 8252 loopback redirect with RFC 7636 PKCE):
+//! start (the helper's loopback port and PKCE challenge) → IdP (implicit `id_token`) → callback page → complete
+//! (verify, issue the session token, answer with a one-time code) → the browser carries the code to the helper's
+//! listener on 127.0.0.1 → the helper redeems code + verifier at `POST /auth/cli/token`.
+//!
+//! Whoever sends someone a sign-in link they started learns nothing: the code goes to the victim's own loopback,
+//! and the token needs the code. The state lives in the store, so any instance can answer any step. Unlike
+//! CCAG, a token that fails verification (signature, issuer, audience, expiry, nonce) is refused and nothing is
+//! stored.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -8,6 +14,7 @@ use axum::response::{Html, IntoResponse};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::CliSession;
 use sluice_core::store::StoreError;
@@ -23,8 +30,33 @@ const MAX_TOKEN_LEN: usize = 16_384;
 #[derive(Deserialize)]
 pub(super) struct StartQuery {
     session: String,
+    /// The helper's listener on 127.0.0.1.
+    port: Option<u16>,
+    /// base64url(SHA-256(verifier)), RFC 7636 `S256`.
+    code_challenge: Option<String>,
     /// Passed on to the IdP to preselect the account.
     login_hint: Option<String>,
+}
+
+/// The advice for a helper from before the loopback sign-in, which polled for the token.
+const UPDATE_HELPER: &str =
+    "this Claude Code helper is out of date; run `curl -fsS <sluice>/auth/setup | bash` again";
+
+fn is_challenge(c: &str) -> bool {
+    // S256 of a 32- to 96-byte verifier, base64url without padding.
+    (43..=128).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// base64url(SHA-256(verifier)) without padding.
+fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 fn session_id(raw: &str) -> Result<String, ApiError> {
@@ -39,6 +71,17 @@ pub(super) async fn start(
     Query(q): Query<StartQuery>,
 ) -> Reply {
     let id = session_id(&q.session)?;
+    let (Some(port), Some(code_challenge)) = (q.port, q.code_challenge) else {
+        return Err(ApiError::invalid(UPDATE_HELPER).into());
+    };
+    if port < 1024 {
+        return Err(ApiError::invalid("port: the helper's loopback port is 1024 to 65535").into());
+    }
+    if !is_challenge(&code_challenge) {
+        return Err(
+            ApiError::invalid("code_challenge: must be base64url(SHA-256(verifier))").into(),
+        );
+    }
     let idp = state
         .auth
         .idps(state.store.as_ref())
@@ -60,7 +103,10 @@ pub(super) async fn start(
         id: id.clone(),
         nonce: nonce.clone(),
         created_at_ms: now_ms(),
+        code_challenge,
+        redirect_port: port,
         token: None,
+        code_hash: None,
     };
     match state
         .store
@@ -157,9 +203,10 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
         .into());
     }
     let token = state.auth.sessions.issue(&user, now_ms() / 1000);
+    let code = hex::encode(rand::random::<[u8; 32]>());
     if !state
         .store
-        .complete_cli_session(&id, &token)
+        .complete_cli_session(&id, &token, &sha256_hex(&code))
         .await
         .map_err(|e| store_error(&e))?
     {
@@ -170,43 +217,68 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
             .into_response());
     }
     tracing::info!(user_id = %user.id, idp = %idp.name, "browser sign-in completed");
-    Ok(axum::Json(json!({"status": "ok"})).into_response())
+    // The code goes to the loopback listener of the machine this browser runs on, never back to the starter.
+    let redirect = format!(
+        "http://127.0.0.1:{}/callback?code={code}&state={id}",
+        session.redirect_port
+    );
+    Ok(axum::Json(json!({"status": "ok", "redirect": redirect})).into_response())
+}
+
+/// The helper of an older setup polled for the token by session id alone, which anyone holding the link could do;
+/// that route is gone and says how to update.
+pub(super) async fn poll() -> Reply {
+    Ok((
+        StatusCode::GONE,
+        axum::Json(json!({"status": "expired", "error": UPDATE_HELPER})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
-pub(super) struct PollQuery {
+pub(super) struct TokenBody {
     session: String,
+    code: String,
+    code_verifier: String,
 }
 
-pub(super) async fn poll(State(state): State<Shared>, Query(q): Query<PollQuery>) -> Reply {
-    let id = session_id(&q.session)?;
-    let status = match state
-        .store
-        .cli_session(&id)
-        .await
-        .map_err(|e| store_error(&e))?
-    {
-        None => json!({"status": "not_found"}),
-        Some(s) if now_ms() - s.created_at_ms > SESSION_TTL_MS => {
-            state
-                .store
-                .delete_cli_session(&id)
-                .await
-                .map_err(|e| store_error(&e))?;
-            json!({"status": "expired"})
-        }
-        Some(CliSession {
-            token: Some(token), ..
-        }) => {
-            // Handed out once: the row goes as the token leaves.
-            state
-                .store
-                .delete_cli_session(&id)
-                .await
-                .map_err(|e| store_error(&e))?;
-            json!({"status": "complete", "token": token})
-        }
-        Some(_) => json!({"status": "pending"}),
+/// `POST /auth/cli/token`: the one-time code from the loopback redirect and the PKCE verifier redeem the session
+/// token, once. A wrong code or verifier ends the sign-in.
+pub(super) async fn token(State(state): State<Shared>, body: Bytes) -> Reply {
+    let body: TokenBody = parse_json(&body)?;
+    let id = session_id(&body.session)?;
+    let store = state.store.as_ref();
+    let refused = || {
+        ApiError::new(
+            ApiErrorKind::Authentication,
+            "sign-in not completed, expired, or the code or verifier is wrong; sign in again",
+        )
     };
-    Ok(axum::Json(status).into_response())
+    let session = store.cli_session(&id).await.map_err(|e| store_error(&e))?;
+    let Some(session) = session.filter(|s| now_ms() - s.created_at_ms <= SESSION_TTL_MS) else {
+        return Err(refused().into());
+    };
+    let (Some(token), Some(code_hash)) = (&session.token, &session.code_hash) else {
+        // Not completed yet: nothing to hand over, and nothing to end.
+        return Err(refused().into());
+    };
+    let code_ok = constant_time_eq(sha256_hex(&body.code).as_bytes(), code_hash.as_bytes());
+    let verifier_ok = constant_time_eq(
+        s256(&body.code_verifier).as_bytes(),
+        session.code_challenge.as_bytes(),
+    );
+    // Handed out once, and never after a wrong guess.
+    store
+        .delete_cli_session(&id)
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !(code_ok && verifier_ok) {
+        tracing::warn!(code_ok, verifier_ok, "browser sign-in redemption refused");
+        return Err(refused().into());
+    }
+    Ok(axum::Json(json!({"token": token, "token_type": "session"})).into_response())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -8,6 +8,7 @@ mod analytics;
 mod analytics_export;
 mod budgets;
 mod cli;
+mod identities;
 mod keys;
 mod login;
 mod notifications;
@@ -47,10 +48,15 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route("/auth/cli/callback", get(cli::callback_page))
         .route("/auth/cli/complete", post(cli::complete))
         .route("/auth/cli/poll", get(cli::poll))
-        .route("/auth/setup", get(setup::setup_script))
+        .route("/auth/cli/token", post(cli::token))
+        .route(
+            "/auth/setup",
+            get(setup::setup_script).post(setup::redeem_link),
+        )
         .route("/auth/setup/token-script", get(setup::token_script))
         .merge(keys::routes())
         .merge(users::routes())
+        .merge(identities::routes())
         .merge(teams::routes())
         .merge(scim::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))

@@ -1,6 +1,10 @@
 //! Setup scripts: `GET /auth/setup` configures Claude Code (`~/.claude/settings.json`, or `.claude/settings.json` with
 //! `?scope=project`) to use Sluice; with an identity provider it installs the `apiKeyHelper` script served by
 //! `GET /auth/setup/token-script`, which signs in through the browser and caches the session token.
+//!
+//! A one-time setup link (`/auth/setup?token=st_…`) is redeemed by `POST` only. Link scanners in mail and chat
+//! fetch links with `GET`: a browser gets a page that says what to run, anything else a small script that makes
+//! the `POST` — so `curl -fsS '<link>' | bash` keeps working and a scanner uses nothing up.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,19 +38,83 @@ fn script(body: String) -> axum::response::Response {
         .into_response()
 }
 
+/// A setup token as minted (`st_` and 64 hex digits), so it can be written into a page or a script as it is.
+fn well_formed(token: &str) -> bool {
+    token.len() == 67
+        && token.starts_with("st_")
+        && token[3..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// `GET /auth/setup`: the setup script; for a one-time link, a page or a script that redeems it with `POST`.
 pub(super) async fn setup_script(
     State(state): State<Shared>,
     headers: HeaderMap,
     Query(q): Query<SetupQuery>,
 ) -> Reply {
-    let base = base_url(&state, &headers);
+    let Some(token) = q.token.as_deref() else {
+        return render(&state, &headers, &q, None).await;
+    };
+    if !well_formed(token) {
+        return Ok((StatusCode::GONE, script(failing_script(UNKNOWN_LINK))).into_response());
+    }
+    let scope = if q.scope.as_deref() == Some("project") {
+        "&scope=project"
+    } else {
+        ""
+    };
+    let link = format!(
+        "{}/auth/setup?token={token}{scope}",
+        base_url(&state, &headers)
+    );
+    if wants_html(&headers) {
+        return Ok((
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            LINK_PAGE.replace("__LINK__", &link),
+        )
+            .into_response());
+    }
+    Ok(script(REDEEM_SCRIPT.replace("__LINK__", &link)))
+}
+
+/// `POST /auth/setup?token=st_…`: redeems the one-time link (once, within 5 minutes) into the script that
+/// configures Claude Code with its key.
+pub(super) async fn redeem_link(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<SetupQuery>,
+) -> Reply {
+    if q.token.is_none() {
+        return Err(ApiError::invalid("token: required (a one-time setup link)").into());
+    }
+    render(&state, &headers, &q, q.token.as_deref()).await
+}
+
+const UNKNOWN_LINK: &str = "this setup link is unknown, already used or expired (links work once, for 5 minutes); ask for a new one";
+
+const LINK_PAGE: &str = include_str!("setup_link.html");
+
+const REDEEM_SCRIPT: &str = "#!/usr/bin/env bash\n\
+# Sluice one-time setup link. Fetching it changes nothing (link scanners cannot use it up); this redeems it.\n\
+set -euo pipefail\n\
+script=$(curl -sS -X POST --data '' '__LINK__') || { echo 'Sluice setup: Sluice could not be reached' >&2; exit 1; }\n\
+bash -c \"$script\"\n";
+
+async fn render(state: &Shared, headers: &HeaderMap, q: &SetupQuery, token: Option<&str>) -> Reply {
+    let base = base_url(state, headers);
     let settings_dir = match q.scope.as_deref() {
         Some("project") => ".claude",
         _ => "$HOME/.claude",
     };
     let mut preset_key = String::new();
-    let template = if let Some(token) = q.token.as_deref() {
-        match setup_tokens::redeem(&state, token).await? {
+    let template = if let Some(token) = token {
+        match setup_tokens::redeem(state, token).await? {
             Ok(secret)
                 if secret
                     .chars()
@@ -62,9 +130,7 @@ pub(super) async fn setup_script(
             }
             Err(refused) => {
                 let why = match refused {
-                    Refused::Gone => {
-                        "this setup link is unknown, already used or expired (links work once, for 5 minutes); ask for a new one"
-                    }
+                    Refused::Gone => UNKNOWN_LINK,
                     Refused::KeyRevoked => {
                         "the key of this setup link was revoked; ask for a new one"
                     }

@@ -153,6 +153,19 @@ async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<
             .map_err(|e| store_error(&e))?;
         state.auth.forget_key(&key.key_hash);
     }
+    // Their sign-ins go too, so nobody signs in as a person who no longer exists.
+    for link in state
+        .store
+        .links_of(&target.id)
+        .await
+        .map_err(|e| store_error(&e))?
+    {
+        state
+            .store
+            .delete_link(&link.issuer, &link.subject)
+            .await
+            .map_err(|e| store_error(&e))?;
+    }
     if !state
         .store
         .delete_user(&id)

@@ -332,6 +332,7 @@ mod tests {
             audience: "client-1".into(),
             jwks_url: None,
             user_claim: "auto".into(),
+            emails_verified: false,
             allowed_domains: vec![],
             auto_provision: true,
             default_role: Role::Member,

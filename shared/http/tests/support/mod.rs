@@ -117,7 +117,7 @@ impl Env {
     }
 
     pub async fn user(&self, email: &str, role: Role) -> User {
-        let u = sluice_http::auth::new_user(email, role, "test");
+        let u = sluice_http::auth::new_user(email, role, "admin");
         self.app.store.create_user(&u).await.expect("user");
         u
     }

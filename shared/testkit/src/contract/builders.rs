@@ -47,6 +47,7 @@ pub fn new_idp(label: &str) -> IdentityProvider {
         audience: format!("client-{id}"),
         jwks_url: Some(format!("https://{id}.idp.example.com/keys")),
         user_claim: "auto".to_owned(),
+        emails_verified: true,
         allowed_domains: vec!["example.com".to_owned(), "ünïcode.example".to_owned()],
         auto_provision: true,
         default_role: Role::Member,
@@ -64,7 +65,10 @@ pub fn new_cli_session() -> CliSession {
         id: Uuid::new_v4().to_string(),
         nonce: unique(),
         created_at_ms: now_ms(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        redirect_port: 49_152,
         token: None,
+        code_hash: None,
     }
 }
 

@@ -30,12 +30,13 @@ pub async fn create_get_complete_and_delete(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .complete_cli_session(&session.id, "sluice-session-token")
+            .complete_cli_session(&session.id, "sluice-session-token", "c0de")
             .await
             .expect("complete_cli_session")
     );
     let completed = CliSession {
         token: Some("sluice-session-token".into()),
+        code_hash: Some("c0de".into()),
         ..session.clone()
     };
     assert_eq!(get(&*store, &session.id).await, Some(completed));
@@ -76,7 +77,7 @@ pub async fn complete_of_unknown_id_is_false(store: Arc<dyn Store>) {
 
     assert!(
         !store
-            .complete_cli_session(&never_created.id, "token")
+            .complete_cli_session(&never_created.id, "token", "c0de")
             .await
             .expect("complete_cli_session")
     );
@@ -97,7 +98,7 @@ pub async fn expired_session_reads_as_none(store: Arc<dyn Store>) {
     assert_eq!(get(&*store, &session.id).await, None);
     assert!(
         !store
-            .complete_cli_session(&session.id, "token")
+            .complete_cli_session(&session.id, "token", "c0de")
             .await
             .expect("complete_cli_session"),
         "an expired sign-in cannot be completed"

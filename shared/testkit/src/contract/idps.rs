@@ -37,6 +37,7 @@ pub async fn create_list_and_delete(store: Arc<dyn Store>) {
         jwks_url: None,
         scopes: None,
         allowed_domains: Vec::new(),
+        emails_verified: false,
         auto_provision: false,
         enabled: false,
         default_role: Role::Admin,

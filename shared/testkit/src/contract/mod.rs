@@ -11,9 +11,9 @@
 //! To add a behaviour: write the `async fn` in `keys.rs`, then add its name to `KEY_STORE_CASES` and to
 //! the list in `key_store_contract_tests!` (a generated test fails if the two lists differ).
 //!
-//! The other ports (users, teams, IdPs, settings, CLI sessions, setup tokens, SCIM, counters, usage, spend, events) take the whole `Store`
+//! The other ports (users, teams, IdPs, sign-in links, settings, CLI sessions, setup tokens, SCIM, counters, usage, spend, events) take the whole `Store`
 //! behind an `Arc`, because some cases spawn tasks over clones of it: `pub async fn(Arc<dyn Store>)` in
-//! `users.rs`, `teams.rs`, `idps.rs`, `settings.rs`, `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
+//! `users.rs`, `teams.rs`, `idps.rs`, `links.rs`, `settings.rs`, `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, listed in `STORE_CASES` and in
 //! `store_contract_tests!` the same way (`store_contract(store)` runs them all in sequence). Their values
 //! come from `builders`. `counters::assert_exact` is also public, for backends to run across several handles.
 pub mod builders;
@@ -22,6 +22,7 @@ pub mod counters;
 pub mod events;
 pub mod idps;
 pub mod keys;
+pub mod links;
 pub mod scim;
 pub mod settings;
 pub mod setup_tokens;
@@ -156,6 +157,10 @@ pub const STORE_CASES: &[(&str, StoreCase)] = store_cases! {
         delete_of_unknown_id_is_false,
         update_replaces_the_provider_and_moves_its_issuer,
     }
+    links {
+        create_find_list_and_delete,
+        a_sign_in_is_bound_once,
+    }
     settings {
         absent_setting_is_none,
         put_then_get_and_overwrite,
@@ -248,6 +253,10 @@ macro_rules! store_contract_tests {
                 duplicate_id_is_already_exists,
                 delete_of_unknown_id_is_false,
                 update_replaces_the_provider_and_moves_its_issuer,
+            }
+            links {
+                create_find_list_and_delete,
+                a_sign_in_is_bound_once,
             }
             settings {
                 absent_setting_is_none,

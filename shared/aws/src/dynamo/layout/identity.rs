@@ -171,6 +171,8 @@ pub(crate) struct IdpItem {
     jwks_url: Option<String>,
     user_claim: String,
     #[serde(default)]
+    emails_verified: bool,
+    #[serde(default)]
     allowed_domains: Vec<String>,
     auto_provision: bool,
     default_role: Role,
@@ -194,6 +196,7 @@ impl From<&IdentityProvider> for IdpItem {
             audience: idp.audience.clone(),
             jwks_url: idp.jwks_url.clone(),
             user_claim: idp.user_claim.clone(),
+            emails_verified: idp.emails_verified,
             allowed_domains: idp.allowed_domains.clone(),
             auto_provision: idp.auto_provision,
             default_role: idp.default_role,
@@ -214,6 +217,7 @@ impl IdpItem {
             audience: self.audience,
             jwks_url: self.jwks_url,
             user_claim: self.user_claim,
+            emails_verified: self.emails_verified,
             allowed_domains: self.allowed_domains,
             auto_provision: self.auto_provision,
             default_role: self.default_role,

@@ -1,12 +1,14 @@
-//! Items of runtime state: settings, CLI sign-in sessions and rate-limit windows (the last two expire).
+//! Items of runtime state: settings, sign-in bindings, CLI sign-in sessions and rate-limit windows (the last two
+//! expire).
 
 use serde::{Deserialize, Serialize};
-use sluice_core::identity::CliSession;
+use sluice_core::identity::{CliSession, IdentityLink};
 use sluice_core::store::{ScimKind, ScimRecord, SetupToken};
 
 use super::{
-    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, SCIM_PK_PREFIX, SCIM_SK, SETTING_PK_PREFIX, SETTING_SK,
-    SETUP_TOKEN_PK_PREFIX, SETUP_TOKEN_SK, check_type, item_type, scim_gsi1pk,
+    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, LINK_PK_PREFIX, SCIM_PK_PREFIX, SCIM_SK,
+    SETTING_PK_PREFIX, SETTING_SK, SETUP_TOKEN_PK_PREFIX, SETUP_TOKEN_SK, check_type, item_type,
+    links_gsi1pk, scim_gsi1pk,
 };
 
 /// Whole seconds for TTL, rounded up, so TTL never deletes before `expires_at_ms`.
@@ -53,8 +55,14 @@ pub(crate) struct CliSessionItem {
     id: String,
     nonce: String,
     created_at_ms: i64,
+    #[serde(default)]
+    code_challenge: String,
+    #[serde(default)]
+    redirect_port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_hash: Option<String>,
     pub(crate) expires_at_ms: i64,
     expires_at: i64,
 }
@@ -68,7 +76,10 @@ impl CliSessionItem {
             id: session.id.clone(),
             nonce: session.nonce.clone(),
             created_at_ms: session.created_at_ms,
+            code_challenge: session.code_challenge.clone(),
+            redirect_port: session.redirect_port,
             token: session.token.clone(),
+            code_hash: session.code_hash.clone(),
             expires_at_ms,
             expires_at: ttl_seconds(expires_at_ms),
         }
@@ -80,7 +91,10 @@ impl CliSessionItem {
             id: self.id,
             nonce: self.nonce,
             created_at_ms: self.created_at_ms,
+            code_challenge: self.code_challenge,
+            redirect_port: self.redirect_port,
             token: self.token,
+            code_hash: self.code_hash,
         })
     }
 }
@@ -161,6 +175,51 @@ impl ScimItem {
     }
 }
 
+/// A sign-in binding; listed per person on `gsi1`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LinkItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    item_type: String,
+    issuer: String,
+    subject: String,
+    user_id: String,
+    linked_by: String,
+    created_at_ms: i64,
+}
+
+impl From<&IdentityLink> for LinkItem {
+    fn from(l: &IdentityLink) -> Self {
+        Self {
+            pk: format!("{LINK_PK_PREFIX}{}", l.issuer),
+            sk: l.subject.clone(),
+            gsi1pk: links_gsi1pk(&l.user_id),
+            gsi1sk: format!("{:020}#{}#{}", l.created_at_ms.max(0), l.issuer, l.subject),
+            item_type: item_type::IDENTITY_LINK.to_owned(),
+            issuer: l.issuer.clone(),
+            subject: l.subject.clone(),
+            user_id: l.user_id.clone(),
+            linked_by: l.linked_by.clone(),
+            created_at_ms: l.created_at_ms,
+        }
+    }
+}
+
+impl LinkItem {
+    pub(crate) fn into_link(self) -> Result<IdentityLink, String> {
+        check_type(&self.pk, &self.item_type, item_type::IDENTITY_LINK)?;
+        Ok(IdentityLink {
+            issuer: self.issuer,
+            subject: self.subject,
+            user_id: self.user_id,
+            linked_by: self.linked_by,
+            created_at_ms: self.created_at_ms,
+        })
+    }
+}
+
 /// The readable part of a counter window (written only by the `INCREMENT` update).
 #[derive(Debug, Deserialize)]
 pub(crate) struct CounterItem {
@@ -186,7 +245,10 @@ mod tests {
             id: "s".into(),
             nonce: "n".into(),
             created_at_ms: 0,
+            code_challenge: String::new(),
+            redirect_port: 0,
             token: None,
+            code_hash: None,
         };
         assert_eq!(CliSessionItem::new(&session, 10_001).expires_at, 11);
         assert_eq!(CliSessionItem::new(&session, 10_000).expires_at, 10);

@@ -198,6 +198,11 @@ pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes
     if external_id_taken(store, &p, &person, None).await? {
         return Err(ScimError::conflict("a user with this externalId exists"));
     }
+    if person.user_name == state.auth.settings.admin_username {
+        return Err(ScimError::conflict(
+            "this userName is the break-glass administrator's, which SCIM never manages",
+        ));
+    }
     let user = match store.user_by_email(&person.user_name).await? {
         Some(existing) => {
             if store
@@ -207,6 +212,21 @@ pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes
             {
                 return Err(ScimError::conflict(format!(
                     "a user with userName {} exists",
+                    person.user_name
+                )));
+            }
+            // Only this provider's people, or people an administrator made and nobody else signs in as.
+            let signs_in_elsewhere = store
+                .links_of(&existing.id)
+                .await?
+                .iter()
+                .any(|l| l.issuer != p.idp.issuer);
+            let ours = existing.idp == p.idp.name
+                || sluice_core::identity::ADMIN_CREATED_IDPS.contains(&existing.idp.as_str());
+            if existing.idp == sluice_core::identity::LOCAL_IDP || !ours || signs_in_elsewhere {
+                tracing::warn!(user_id = %existing.id, idp = %p.idp.name, "scim: adoption of another provider's person refused");
+                return Err(ScimError::conflict(format!(
+                    "a user with userName {} exists and belongs to another sign-in; an administrator must resolve it",
                     person.user_name
                 )));
             }

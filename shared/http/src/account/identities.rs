@@ -1,0 +1,251 @@
+//! Who may sign in as a person, and ending their sessions:
+//! - `GET/POST /admin/users/{id}/identities`, `DELETE /admin/users/{id}/identities?issuer=&subject=` (admin):
+//!   the `(issuer, subject)` sign-ins bound to a person. Linking is how an administrator lets a second account
+//!   (another provider, a new subject) be the same person; every change is logged with who made it.
+//! - `POST /admin/users/{id}/revoke-sessions` (admin) and `POST /auth/logout` (the signed-in person): session
+//!   tokens issued until now stop working.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::identity::{IdentityLink, LOCAL_IDP};
+use sluice_core::store::StoreError;
+
+use super::users::user;
+use super::views::rfc3339;
+use super::{Reply, Shared, now_ms, parse_json, require_admin, require_person, store_error};
+use crate::auth::Via;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/admin/users/{id}/identities",
+            get(list).post(link).delete(unlink),
+        )
+        .route("/admin/users/{id}/revoke-sessions", post(revoke_sessions))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Serialize)]
+struct LinkView {
+    issuer: String,
+    subject: String,
+    linked_by: String,
+    created_at: String,
+}
+
+impl From<IdentityLink> for LinkView {
+    fn from(l: IdentityLink) -> Self {
+        Self {
+            created_at: rfc3339(l.created_at_ms),
+            issuer: l.issuer,
+            subject: l.subject,
+            linked_by: l.linked_by,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Identities {
+    user_id: String,
+    identities: Vec<LinkView>,
+}
+
+async fn list(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    require_admin(&state, &headers).await?;
+    let person = user(&state, &id).await?;
+    let links = state
+        .store
+        .links_of(&person.id)
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(axum::Json(Identities {
+        user_id: person.id,
+        identities: links.into_iter().map(LinkView::from).collect(),
+    })
+    .into_response())
+}
+
+/// One sign-in: `{"issuer": ..., "subject": ...}` in a body, or `?issuer=&subject=` for `DELETE`.
+#[derive(Deserialize)]
+struct SignInRef {
+    issuer: String,
+    subject: String,
+}
+
+impl SignInRef {
+    fn checked(self) -> Result<Self, ApiError> {
+        let issuer = self.issuer.trim().trim_end_matches('/').to_owned();
+        if issuer.is_empty() {
+            return Err(ApiError::invalid("issuer: required"));
+        }
+        // Subjects are compared exactly, as the provider sends them.
+        if self.subject.is_empty() || self.subject.len() > 255 {
+            return Err(ApiError::invalid("subject: required, at most 255 bytes"));
+        }
+        Ok(Self {
+            issuer,
+            subject: self.subject,
+        })
+    }
+}
+
+async fn link(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let admin = require_admin(&state, &headers).await?;
+    let sign_in = parse_json::<SignInRef>(&body)?.checked()?;
+    let person = user(&state, &id).await?;
+    if person.idp == LOCAL_IDP || person.email == state.auth.settings.admin_username {
+        return Err(ApiError::invalid(
+            "the break-glass administrator signs in with the password only and cannot be linked",
+        )
+        .into());
+    }
+    let providers = state.auth.idps(state.store.as_ref()).await?;
+    // Providers are matched by their exact issuer; a trailing slash is part of some issuers.
+    let Some(idp) = providers
+        .iter()
+        .find(|p| p.issuer.trim_end_matches('/') == sign_in.issuer)
+    else {
+        return Err(ApiError::invalid(format!(
+            "issuer: no enabled identity provider has the issuer {}",
+            sign_in.issuer
+        ))
+        .into());
+    };
+    let link = IdentityLink {
+        issuer: idp.issuer.clone(),
+        subject: sign_in.subject,
+        user_id: person.id.clone(),
+        linked_by: format!("admin:{}", admin.user_id.as_deref().unwrap_or("?")),
+        created_at_ms: now_ms(),
+    };
+    match state.store.create_link(&link).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => {
+            let holder = state
+                .store
+                .link(&link.issuer, &link.subject)
+                .await
+                .map_err(|e| store_error(&e))?
+                .map(|l| l.user_id);
+            return Err(ApiError::new(
+                ApiErrorKind::InvalidRequest,
+                format!(
+                    "this sign-in is already linked to user {}; unlink it there first",
+                    holder.as_deref().unwrap_or("(gone)")
+                ),
+            )
+            .into());
+        }
+        Err(e) => return Err(store_error(&e).into()),
+    }
+    tracing::info!(
+        audit = "identity_linked",
+        user_id = %person.id,
+        issuer = ?link.issuer,
+        subject = ?link.subject,
+        by = ?admin.user_id,
+        "sign-in linked to person by an administrator"
+    );
+    Ok((StatusCode::CREATED, axum::Json(LinkView::from(link))).into_response())
+}
+
+async fn unlink(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<SignInRef>,
+) -> Reply {
+    let admin = require_admin(&state, &headers).await?;
+    let sign_in = q.checked()?;
+    let store = state.store.as_ref();
+    // By the binding itself, so a sign-in left bound to a person deleted half-way can be removed too. Issuers are
+    // stored exactly; one with a trailing slash is found either way.
+    let mut found = None;
+    for issuer in [sign_in.issuer.clone(), format!("{}/", sign_in.issuer)] {
+        if let Some(l) = store
+            .link(&issuer, &sign_in.subject)
+            .await
+            .map_err(|e| store_error(&e))?
+        {
+            found = Some(l);
+            break;
+        }
+    }
+    let found = found.filter(|l| l.user_id == id).ok_or_else(|| {
+        ApiError::new(
+            ApiErrorKind::NotFound,
+            "this person has no such linked sign-in",
+        )
+    })?;
+    store
+        .delete_link(&found.issuer, &found.subject)
+        .await
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(
+        audit = "identity_unlinked",
+        user_id = %found.user_id,
+        issuer = ?found.issuer,
+        subject = ?found.subject,
+        by = ?admin.user_id,
+        "sign-in unlinked from person by an administrator"
+    );
+    Ok(axum::Json(serde_json::json!({"deleted": true})).into_response())
+}
+
+#[derive(Serialize)]
+struct Revoked {
+    revoked: bool,
+    user_id: String,
+}
+
+async fn revoke_sessions(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let admin = require_admin(&state, &headers).await?;
+    let person = user(&state, &id).await?;
+    state
+        .auth
+        .revoke_sessions(state.store.as_ref(), &person.id, now_ms() / 1000)
+        .await?;
+    tracing::info!(audit = "sessions_revoked", user_id = %person.id, by = ?admin.user_id, "sessions revoked by an administrator");
+    Ok(axum::Json(Revoked {
+        revoked: true,
+        user_id: person.id,
+    })
+    .into_response())
+}
+
+/// Signs the caller out: every session token of theirs stops working (on every device; Claude Code's helper
+/// signs in again when it next needs a token).
+async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Reply {
+    let caller = require_person(&state, &headers).await?;
+    let Some(user_id) = caller.user_id.filter(|_| caller.via == Via::Session) else {
+        return Err(ApiError::invalid(
+            "only a Sluice session can sign out; an identity provider's token ends with the provider's session",
+        )
+        .into());
+    };
+    state
+        .auth
+        .revoke_sessions(state.store.as_ref(), &user_id, now_ms() / 1000)
+        .await?;
+    tracing::info!(audit = "signed_out", %user_id, "signed out");
+    Ok(axum::Json(Revoked {
+        revoked: true,
+        user_id,
+    })
+    .into_response())
+}
