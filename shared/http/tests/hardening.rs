@@ -1,12 +1,11 @@
-//! Attacks on the edges of the routers: forged client addresses against login throttling, large bodies sent
-//! without a credential, and user input that tries to forge log lines.
+//! Attacks on the edges of the routers: forged client addresses against login throttling, and large bodies sent
+//! without a credential. (Forged log lines: `log_lines.rs`, alone in its binary for its thread-local subscriber.)
 
 mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -168,55 +167,4 @@ async fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         );
         assert!(!polled.load(Ordering::SeqCst), "{path}: the body was read");
     }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn a_username_with_a_newline_cannot_forge_a_log_line() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The default test runtime runs every task on this thread, so the thread-local subscriber sees them all.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let env = Env::start().await;
-    let (status, _) = env
-        .post(
-            "/auth/login",
-            None,
-            &json!({"username": "x\nINFO forged: admin signed in", "password": "guess"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-
-    let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
-    let failed: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("failed admin login"))
-        .collect();
-    assert_eq!(failed.len(), 1, "{logs}");
-    assert!(
-        failed[0].contains(r#"username="x\ninfo forged: admin signed in""#),
-        "the username is quoted with its newline escaped: {logs}"
-    );
-    assert!(
-        !logs
-            .lines()
-            .any(|l| l.starts_with("INFO forged") || l.starts_with("info forged")),
-        "{logs}"
-    );
 }
