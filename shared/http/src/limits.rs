@@ -61,10 +61,12 @@ pub fn parse_allowlist(raw: &str) -> Result<Vec<String>, String> {
         .map(|id| id.trim().to_owned())
         .filter(|id| !id.is_empty())
         .collect();
-    if let Some(bad) = ids
-        .iter()
-        .find(|id| id.len() > 512 || id.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
+    if let Some(bad) = ids.iter().find(|id| {
+        id.len() > 512
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_:/".contains(c))
+    }) {
         return Err(format!("{bad:?} is not a Bedrock model id or ARN"));
     }
     Ok(ids)
