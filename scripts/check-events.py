@@ -28,7 +28,7 @@ EXPECTED = {
     # The admin function's sample events (sign-in and setup).
     "admin-login.json": ("POST", "/auth/login"),
     "admin-providers.json": ("GET", "/auth/providers"),
-    "admin-cli-poll.json": ("GET", "/auth/cli/poll"),
+    "admin-cli-token.json": ("POST", "/auth/cli/token"),
     "admin-setup.json": ("GET", "/auth/setup"),
 }
 

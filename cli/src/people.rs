@@ -33,6 +33,43 @@ pub enum UsersCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Let another sign-in be this person: the provider's issuer and the token's `sub`, as a refused sign-in's
+    /// message names them. Logged.
+    Link {
+        /// The person's email (or user id).
+        email: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a sign-in from a person (it can then no longer sign in as them). Logged.
+    Unlink {
+        /// The person's email, or the user id (also of a person deleted half-way).
+        email: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The sign-ins bound to a person.
+    Identities {
+        /// The person's email (or user id).
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// End every session token of a person issued until now (their next sign-in works).
+    RevokeSessions {
+        /// The person's email (or user id).
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Put a person in a team (`--team`) or take them out of theirs (`--no-team`).
     SetTeam {
         #[arg(long)]
@@ -68,6 +105,173 @@ fn row(out: &mut impl Write, cols: &[&str]) -> std::io::Result<()> {
         "{:<22} {:<34} {:<8} {:<22}",
         cols[0], cols[1], cols[2], cols[3]
     )
+}
+
+/// The user with this id or email, in a local store.
+async fn local_user(
+    store: &dyn sluice_core::store::Store,
+    who: &str,
+) -> anyhow::Result<sluice_core::identity::User> {
+    if let Some(found) = store.user_by_id(who).await? {
+        return Ok(found);
+    }
+    store
+        .user_by_email(&who.trim().to_lowercase())
+        .await?
+        .with_context(|| format!("no user with email or id {who}"))
+}
+
+/// The id of the user with this id or email, through the admin API.
+async fn remote_user_id(remote: &Remote, who: &str) -> anyhow::Result<String> {
+    if who.starts_with("usr_") {
+        return Ok(who.to_owned());
+    }
+    remote.user_id(who).await
+}
+
+/// `sluice users link`: logged by `sluice_core::signins`.
+async fn link(
+    email: &str,
+    issuer: &str,
+    subject: &str,
+    store: &StoreArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match &store.url {
+        Some(url) => {
+            let remote = Remote::connect(url)?;
+            let id = remote_user_id(&remote, email).await?;
+            remote
+                .post(
+                    &format!("/admin/users/{id}/identities"),
+                    json!({"issuer": issuer, "subject": subject}),
+                )
+                .await?;
+        }
+        None => {
+            let store = crate::keys::open(store).await?;
+            let person = local_user(store.as_ref(), email).await?;
+            let admin = std::env::var("ADMIN_USERNAME")
+                .unwrap_or_else(|_| "admin".into())
+                .to_ascii_lowercase();
+            sluice_core::signins::link(
+                store.as_ref(),
+                &person,
+                &admin,
+                issuer.trim(),
+                subject,
+                "cli",
+                crate::keys::now_ms(),
+            )
+            .await?;
+        }
+    }
+    writeln!(out, "Linked {subject} at {issuer} to {email}.")?;
+    Ok(())
+}
+
+/// `sluice users unlink`: also for a person deleted half-way (by user id).
+async fn unlink(
+    email: &str,
+    issuer: &str,
+    subject: &str,
+    store: &StoreArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match &store.url {
+        Some(url) => {
+            let remote = Remote::connect(url)?;
+            let id = remote_user_id(&remote, email).await?;
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("issuer", issuer)
+                .append_pair("subject", subject)
+                .finish();
+            remote
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/admin/users/{id}/identities?{query}"),
+                    None,
+                )
+                .await?;
+        }
+        None => {
+            let store = crate::keys::open(store).await?;
+            let id = match local_user(store.as_ref(), email).await {
+                Ok(person) => person.id,
+                Err(_) if email.starts_with("usr_") => email.to_owned(),
+                Err(e) => return Err(e),
+            };
+            if !sluice_core::signins::unlink(store.as_ref(), &id, issuer, subject, "cli").await? {
+                bail!("{email} has no sign-in {subject} at {issuer}");
+            }
+        }
+    }
+    writeln!(out, "Unlinked {subject} at {issuer} from {email}.")?;
+    Ok(())
+}
+
+async fn identities(email: &str, store: &StoreArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let links: Vec<Value> = match &store.url {
+        Some(url) => {
+            let remote = Remote::connect(url)?;
+            let id = remote_user_id(&remote, email).await?;
+            remote.get(&format!("/admin/users/{id}/identities")).await?["identities"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+        None => {
+            let store = crate::keys::open(store).await?;
+            let person = local_user(store.as_ref(), email).await?;
+            store
+                .links_of(&person.id)
+                .await?
+                .into_iter()
+                .map(|l| json!(l))
+                .collect()
+        }
+    };
+    for l in &links {
+        let text = |k: &str| l[k].as_str().unwrap_or("-").to_owned();
+        writeln!(
+            out,
+            "{:<50} {:<40} {}",
+            text("issuer"),
+            text("subject"),
+            text("linked_by")
+        )?;
+    }
+    Ok(())
+}
+
+async fn revoke_sessions(
+    email: &str,
+    store: &StoreArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match &store.url {
+        Some(url) => {
+            let remote = Remote::connect(url)?;
+            let id = remote_user_id(&remote, email).await?;
+            remote
+                .post(&format!("/admin/users/{id}/revoke-sessions"), json!({}))
+                .await?;
+        }
+        None => {
+            let store = crate::keys::open(store).await?;
+            let person = local_user(store.as_ref(), email).await?;
+            let floor = crate::keys::now_ms() / 1000 + 1;
+            store
+                .put_setting(
+                    &sluice_http::auth::sessions_floor_setting(&person.id),
+                    &floor.to_string(),
+                )
+                .await?;
+            tracing::info!(audit = "sessions_revoked", user_id = %person.id, by = "cli", "sessions revoked");
+        }
+    }
+    writeln!(out, "Sessions of {email} revoked.")?;
+    Ok(())
 }
 
 pub async fn run_users(command: UsersCommand) -> anyhow::Result<()> {
@@ -179,6 +383,22 @@ pub async fn run_users(command: UsersCommand) -> anyhow::Result<()> {
                 Some(t) => writeln!(out, "{email} is now in team {t}.")?,
                 None => writeln!(out, "{email} is in no team now.")?,
             }
+        }
+        UsersCommand::Link {
+            email,
+            issuer,
+            subject,
+            store,
+        } => link(&email, &issuer, &subject, &store, &mut out).await?,
+        UsersCommand::Unlink {
+            email,
+            issuer,
+            subject,
+            store,
+        } => unlink(&email, &issuer, &subject, &store, &mut out).await?,
+        UsersCommand::Identities { email, store } => identities(&email, &store, &mut out).await?,
+        UsersCommand::RevokeSessions { email, store } => {
+            revoke_sessions(&email, &store, &mut out).await?;
         }
     }
     Ok(())

@@ -188,3 +188,121 @@ fn usage_replay_puts_the_local_fallback_into_the_store_once() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn users_link_lists_unlinks_and_revokes_sessions_on_a_data_folder() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf8");
+    let ok = |args: &[&str]| {
+        let out = sluice(args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    ok(&[
+        "users",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--data-dir",
+        d,
+    ]);
+    let issuer = "https://idp.example.com/tenant/";
+    let linked = ok(&[
+        "users",
+        "link",
+        "ana@example.com",
+        "--issuer",
+        issuer,
+        "--subject",
+        "Sub-1",
+        "--data-dir",
+        d,
+    ]);
+    assert!(linked.contains("Linked Sub-1"), "{linked}");
+    let listed = ok(&["users", "identities", "ana@example.com", "--data-dir", d]);
+    assert!(
+        listed.contains(issuer) && listed.contains("Sub-1") && listed.contains("cli"),
+        "{listed}"
+    );
+    // A sign-in is one person's only.
+    ok(&[
+        "users",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--data-dir",
+        d,
+    ]);
+    let out = sluice(
+        &[
+            "users",
+            "link",
+            "bo@example.com",
+            "--issuer",
+            issuer,
+            "--subject",
+            "Sub-1",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already linked"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The break-glass admin is never linked.
+    let out = sluice(
+        &[
+            "users",
+            "link",
+            "admin",
+            "--issuer",
+            issuer,
+            "--subject",
+            "x",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    // Unlinked (the issuer's trailing slash forgiven), it is gone; a second unlink says so.
+    ok(&[
+        "users",
+        "unlink",
+        "ana@example.com",
+        "--issuer",
+        "https://idp.example.com/tenant",
+        "--subject",
+        "Sub-1",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok(&["users", "identities", "ana@example.com", "--data-dir", d]).contains("Sub-1"));
+    let out = sluice(
+        &[
+            "users",
+            "unlink",
+            "ana@example.com",
+            "--issuer",
+            issuer,
+            "--subject",
+            "Sub-1",
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let revoked = ok(&[
+        "users",
+        "revoke-sessions",
+        "ana@example.com",
+        "--data-dir",
+        d,
+    ]);
+    assert!(revoked.contains("revoked"), "{revoked}");
+}

@@ -99,8 +99,9 @@ def test_keys_create_list_revoke_and_delete(ccag_gateway: Gateway, home: Path) -
     out, _ = ccag(home, gw, "keys", "setup-token", setup_key_id, "--raw-key", secret)
     token = out.strip()
     assert re.fullmatch(r"st_[0-9a-f]{64}", token), out
+    # A GET (what a link scanner does) answers a script that redeems the link with a POST, and uses nothing up.
     script = httpx2.get(f"{gw.url}/auth/setup", params={"token": token}, timeout=10)
-    assert script.status_code == 200, script.text
+    assert script.status_code == 200 and "-X POST" in script.text and secret not in script.text, script.text
     claude_home = home.parent / f"claude-home-{nonce()}"
     claude_home.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "SLUICE_API_KEY"} | {"HOME": str(claude_home)}
@@ -109,7 +110,7 @@ def test_keys_create_list_revoke_and_delete(ccag_gateway: Gateway, home: Path) -
     settings = json.loads((claude_home / ".claude" / "settings.json").read_text())
     assert settings["env"]["ANTHROPIC_API_KEY"] == secret
     assert settings["env"]["ANTHROPIC_BASE_URL"] == gw.url
-    again = httpx2.get(f"{gw.url}/auth/setup", params={"token": token}, timeout=10)
+    again = httpx2.post(f"{gw.url}/auth/setup", params={"token": token}, timeout=10)
     assert again.status_code == 410 and "already used" in again.text, again.text
     _, err = ccag(home, gw, "keys", "setup-token", setup_key_id, "--raw-key", "sk-sluice-not-it", ok=False)
     assert "400" in err and "is not the secret" in err, err

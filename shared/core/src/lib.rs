@@ -9,7 +9,8 @@
 //! - `count`: count_tokens fallback estimate and its cache.
 //! - `upstream`: the port to the model provider.
 //! - `store`: persistence ports; `keys`: virtual key secrets.
-//! - `identity`: users, teams, identity providers, and claims → identity rules.
+//! - `identity`: users, teams, identity providers, and claims → identity rules (who a token is, who it may bind to).
+//! - `signins`: linking and unlinking a sign-in to a person by hand (the admin API and the CLI).
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
@@ -26,6 +27,7 @@ pub mod models;
 pub mod notify;
 pub mod ratelimit;
 pub mod scim;
+pub mod signins;
 pub mod shape;
 pub mod spend;
 pub mod store;

@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::{IdentityLink, LOCAL_IDP};
-use sluice_core::store::StoreError;
+use sluice_core::identity::IdentityLink;
+use sluice_core::signins::{self, LinkError};
 
 use super::users::user;
 use super::views::rfc3339;
@@ -104,12 +104,6 @@ async fn link(
     let admin = require_admin(&state, &headers).await?;
     let sign_in = parse_json::<SignInRef>(&body)?.checked()?;
     let person = user(&state, &id).await?;
-    if person.idp == LOCAL_IDP || person.email == state.auth.settings.admin_username {
-        return Err(ApiError::invalid(
-            "the break-glass administrator signs in with the password only and cannot be linked",
-        )
-        .into());
-    }
     let providers = state.auth.idps(state.store.as_ref()).await?;
     // Providers are matched by their exact issuer; a trailing slash is part of some issuers.
     let Some(idp) = providers
@@ -122,41 +116,21 @@ async fn link(
         ))
         .into());
     };
-    let link = IdentityLink {
-        issuer: idp.issuer.clone(),
-        subject: sign_in.subject,
-        user_id: person.id.clone(),
-        linked_by: format!("admin:{}", admin.user_id.as_deref().unwrap_or("?")),
-        created_at_ms: now_ms(),
-    };
-    match state.store.create_link(&link).await {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => {
-            let holder = state
-                .store
-                .link(&link.issuer, &link.subject)
-                .await
-                .map_err(|e| store_error(&e))?
-                .map(|l| l.user_id);
-            return Err(ApiError::new(
-                ApiErrorKind::InvalidRequest,
-                format!(
-                    "this sign-in is already linked to user {}; unlink it there first",
-                    holder.as_deref().unwrap_or("(gone)")
-                ),
-            )
-            .into());
-        }
-        Err(e) => return Err(store_error(&e).into()),
-    }
-    tracing::info!(
-        audit = "identity_linked",
-        user_id = %person.id,
-        issuer = ?link.issuer,
-        subject = ?link.subject,
-        by = ?admin.user_id,
-        "sign-in linked to person by an administrator"
-    );
+    let by = format!("admin:{}", admin.user_id.as_deref().unwrap_or("?"));
+    let link = signins::link(
+        state.store.as_ref(),
+        &person,
+        &state.auth.settings.admin_username,
+        &idp.issuer,
+        &sign_in.subject,
+        &by,
+        now_ms(),
+    )
+    .await
+    .map_err(|e| match e {
+        LinkError::Store(e) => store_error(&e),
+        other => ApiError::invalid(other.to_string()),
+    })?;
     Ok((StatusCode::CREATED, axum::Json(LinkView::from(link))).into_response())
 }
 
@@ -168,38 +142,24 @@ async fn unlink(
 ) -> Reply {
     let admin = require_admin(&state, &headers).await?;
     let sign_in = q.checked()?;
-    let store = state.store.as_ref();
-    // By the binding itself, so a sign-in left bound to a person deleted half-way can be removed too. Issuers are
-    // stored exactly; one with a trailing slash is found either way.
-    let mut found = None;
-    for issuer in [sign_in.issuer.clone(), format!("{}/", sign_in.issuer)] {
-        if let Some(l) = store
-            .link(&issuer, &sign_in.subject)
-            .await
-            .map_err(|e| store_error(&e))?
-        {
-            found = Some(l);
-            break;
-        }
-    }
-    let found = found.filter(|l| l.user_id == id).ok_or_else(|| {
-        ApiError::new(
+    // By the binding itself, so a sign-in left bound to a person deleted half-way can be removed too.
+    let by = format!("admin:{}", admin.user_id.as_deref().unwrap_or("?"));
+    if !signins::unlink(
+        state.store.as_ref(),
+        &id,
+        &sign_in.issuer,
+        &sign_in.subject,
+        &by,
+    )
+    .await
+    .map_err(|e| store_error(&e))?
+    {
+        return Err(ApiError::new(
             ApiErrorKind::NotFound,
             "this person has no such linked sign-in",
         )
-    })?;
-    store
-        .delete_link(&found.issuer, &found.subject)
-        .await
-        .map_err(|e| store_error(&e))?;
-    tracing::info!(
-        audit = "identity_unlinked",
-        user_id = %found.user_id,
-        issuer = ?found.issuer,
-        subject = ?found.subject,
-        by = ?admin.user_id,
-        "sign-in unlinked from person by an administrator"
-    );
+        .into());
+    }
     Ok(axum::Json(serde_json::json!({"deleted": true})).into_response())
 }
 
