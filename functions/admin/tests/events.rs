@@ -54,7 +54,11 @@ async fn sample_admin_events_route_and_answer() {
         let body = resp.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&body);
         // No sign-in is under way in a fresh store, so the helper's redemption is refused, in the envelope.
-        let expected = if *name == "admin-cli-token.json" { 401 } else { 200 };
+        let expected = if *name == "admin-cli-token.json" {
+            401
+        } else {
+            200
+        };
         assert_eq!(status, expected, "{name}: {text}");
         match *name {
             "admin-login.json" => {
