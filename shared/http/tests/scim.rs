@@ -488,3 +488,73 @@ fn urlencoding(raw: &str) -> String {
         })
         .collect()
 }
+
+/// SCIM creates or adopts only its own provider's people (or people an administrator made that nobody signs in
+/// as yet): never the break-glass admin, never a person of another provider or one bound to another sign-in.
+#[tokio::test]
+async fn scim_never_adopts_the_break_glass_admin_or_another_providers_people() {
+    let t = Scim::start().await;
+    t.enable(true).await;
+    // The break-glass admin, signed in once with the password (so its row exists), and by name alone.
+    let (s, body) = t
+        .env
+        .post(
+            "/auth/login",
+            None,
+            &json!({"username": "admin", "password": support::ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, refused) = t
+        .scim(Method::POST, "/Users", Some(new_user("admin", "e-admin")))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    // A person the configured provider signed in (bound to its sign-in).
+    let first = t
+        .env
+        .idp
+        .mint_default("first@example.com", support::AUDIENCE);
+    assert_eq!(
+        t.env.call("/v1/messages", Some(&first)).await.0,
+        StatusCode::OK
+    );
+    let (s, refused) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(new_user("first@example.com", "e-first")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    // A person another provider created.
+    let other = sluice_http::auth::new_user("elsewhere@example.com", Role::Member, "Okta");
+    t.env.app.store.create_user(&other).await.expect("user");
+    let (s, refused) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(new_user("elsewhere@example.com", "e-else")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    // None of them became the provider's: they are not managed by it, and it still signs none of them in.
+    for id in [&other.id] {
+        assert!(
+            t.env
+                .app
+                .store
+                .scim_record(sluice_core::store::ScimKind::User, id)
+                .await
+                .expect("store")
+                .is_none()
+        );
+    }
+    assert_eq!(
+        t.sign_in("elsewhere@example.com").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        t.sign_in("first@example.com").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
