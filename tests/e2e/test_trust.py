@@ -100,7 +100,11 @@ def trust(launcher: Launcher, sim: Sim) -> Iterator[Trust]:
             ADMIN_USERS=BOSS,
             ADMIN_PASSWORD=PASSWORD,
         )
-        with httpx2.Client(base_url=gw.url, timeout=30) as http:
+        # A fresh connection per request: Sluice closes a kept-alive connection after answering a request
+        # whose body it did not read (an early 401 on /v1/messages), without saying `Connection: close`, and a
+        # reused connection then fails on the next request.
+        no_reuse = httpx2.Limits(max_keepalive_connections=0)
+        with httpx2.Client(base_url=gw.url, timeout=30, limits=no_reuse) as http:
             t = Trust(gw, a, b, "", http)
             t.admin = t.login()
             resp = t.call(
