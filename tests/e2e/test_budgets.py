@@ -289,6 +289,8 @@ def test_usage_recount_counts_stored_records_once(tmp_path: Path) -> None:
     assert "Counted 3 usage record(s); 0 were already counted" in sluice("usage", "recount", "--from", day, "--to", day)
     total = org_total()
     assert total is not None
-    assert (total["cost_micros"], total["requests"], total["unpriced_requests"]) == (3_750_000, 3, 1)
+    # The unpriced record is never free: it is charged at the Sonnet family's dearest rates ($3 in, $15 out per
+    # million tokens), 10 × 3 + 5 × 15 = 105 µ$, and still counted as unpriced for finance.
+    assert (total["cost_micros"], total["requests"], total["unpriced_requests"]) == (3_750_105, 3, 1)
     assert "Counted 0 usage record(s); 3 were already counted" in sluice("usage", "recount", "--from", "2026-03-01", "--to", day)
-    assert org_total()["cost_micros"] == 3_750_000
+    assert org_total()["cost_micros"] == 3_750_105

@@ -237,6 +237,29 @@ pub async fn run_lambda_buffered(router: Router) -> Result<(), lambda_http::Erro
     lambda_http::run(router).await
 }
 
+/// Middleware for a local server: a refusal (4xx/5xx) of a request that came with a body says
+/// `connection: close`. Refusals are answered before the body is read (an unauthenticated client never makes
+/// Sluice read it), and the server then drops the connection rather than read the rest; saying so keeps a
+/// keep-alive client from sending its next request down a connection that is gone. Under Lambda the Function URL
+/// owns connections, so this is for `axum::serve` only.
+pub async fn close_after_refusal(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let has_body = headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
 /// Serves `router` on `listener` until ctrl-c / SIGTERM.
 ///
 /// # Errors
@@ -248,6 +271,7 @@ pub async fn run_local(listener: tokio::net::TcpListener, router: Router) -> std
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let router = router.layer(axum::middleware::from_fn(close_after_refusal));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

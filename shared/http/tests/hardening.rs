@@ -168,3 +168,44 @@ async fn unauthenticated_requests_are_refused_before_their_body_is_read() {
         assert!(!polled.load(Ordering::SeqCst), "{path}: the body was read");
     }
 }
+
+/// A refusal answered before the body was read closes the connection, and says so: a keep-alive client that
+/// writes its body after the headers (as httpx does) must not send its next request down a closed socket.
+#[tokio::test]
+async fn an_early_refusal_tells_the_client_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = env.router.clone();
+    let server = tokio::spawn(sluice_http::serve::run_local(listener, router));
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: sk-sluice-wrongwrongwrongwrongwrong1234\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.expect("headers");
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("an answer before the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    // A request without a body keeps its connection.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(b"GET /v1/models HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = vec![0; 4096];
+    let n = tcp.read(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(!answer.contains("connection: close"), "{answer}");
+    server.abort();
+}
