@@ -121,12 +121,15 @@ async fn local_user(
         .with_context(|| format!("no user with email or id {who}"))
 }
 
-/// The id of the user with this id or email, through the admin API.
-async fn remote_user_id(remote: &Remote, who: &str) -> anyhow::Result<String> {
-    if who.starts_with("usr_") {
-        return Ok(who.to_owned());
-    }
-    remote.user_id(who).await
+/// The admin API at `url`, and the id of the user given by id or email there.
+async fn remote_user(url: &str, who: &str) -> anyhow::Result<(Remote, String)> {
+    let remote = Remote::connect(url)?;
+    let id = if who.starts_with("usr_") {
+        who.to_owned()
+    } else {
+        remote.user_id(who).await?
+    };
+    Ok((remote, id))
 }
 
 /// `sluice users link`: logged by `sluice_core::signins`.
@@ -139,8 +142,7 @@ async fn link(
 ) -> anyhow::Result<()> {
     match &store.url {
         Some(url) => {
-            let remote = Remote::connect(url)?;
-            let id = remote_user_id(&remote, email).await?;
+            let (remote, id) = remote_user(url, email).await?;
             remote
                 .post(
                     &format!("/admin/users/{id}/identities"),
@@ -180,8 +182,7 @@ async fn unlink(
 ) -> anyhow::Result<()> {
     match &store.url {
         Some(url) => {
-            let remote = Remote::connect(url)?;
-            let id = remote_user_id(&remote, email).await?;
+            let (remote, id) = remote_user(url, email).await?;
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("issuer", issuer)
                 .append_pair("subject", subject)
@@ -213,8 +214,7 @@ async fn unlink(
 async fn identities(email: &str, store: &StoreArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let links: Vec<Value> = match &store.url {
         Some(url) => {
-            let remote = Remote::connect(url)?;
-            let id = remote_user_id(&remote, email).await?;
+            let (remote, id) = remote_user(url, email).await?;
             remote.get(&format!("/admin/users/{id}/identities")).await?["identities"]
                 .as_array()
                 .cloned()
@@ -251,8 +251,7 @@ async fn revoke_sessions(
 ) -> anyhow::Result<()> {
     match &store.url {
         Some(url) => {
-            let remote = Remote::connect(url)?;
-            let id = remote_user_id(&remote, email).await?;
+            let (remote, id) = remote_user(url, email).await?;
             remote
                 .post(&format!("/admin/users/{id}/revoke-sessions"), json!({}))
                 .await?;

@@ -242,3 +242,20 @@ def stream_events(gw: Gateway, key: str, body: dict, headers: dict[str, str] | N
             resp.read()
             return resp.status_code, [SseEvent("http-error", resp.text, time.monotonic())]
         return resp.status_code, list(iter_sse(resp))
+
+
+def spend_of(gw: Gateway, email: str) -> dict | None:
+    """A person's daily spend row as `sluice spend` reports it, or None before anything was counted."""
+    rows = json.loads(gw.cli("spend", "--period", "daily", "--json").stdout)["rows"]
+    return next((r for r in rows if r["owner"] == "user" and r["name"] == email), None)
+
+
+def wait_for_requests(gw: Gateway, email: str, n: int, timeout: float = 20) -> dict:
+    """Waits until the spend consumer has counted `n` requests of the person (it runs after the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = spend_of(gw, email)
+        if row and row["requests"] >= n:
+            return row
+        time.sleep(0.1)
+    pytest.fail(f"spend of {email} never reached {n} requests: {spend_of(gw, email)}", pytrace=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from e2e_support import CLAUDE, Gateway, Launcher, Sim, message_body, nonce
+from e2e_support import CLAUDE, Gateway, Launcher, Sim, message_body, nonce, wait_for_requests
 
 ADMIN_PASSWORD = "budget-e2e-password"
 
@@ -106,21 +106,6 @@ def make_user(gw: Gateway, admin: httpx2.Client, team_id: str | None = None) -> 
     assert resp.status_code == 201, resp.text
     out = gw.cli("keys", "create", "--name", email, "--user", email).stdout.strip().splitlines()
     return email, out[-1]
-
-
-def spend_of(gw: Gateway, email: str) -> dict | None:
-    rows = json.loads(gw.cli("spend", "--period", "daily", "--json").stdout)["rows"]
-    return next((r for r in rows if r["owner"] == "user" and r["name"] == email), None)
-
-
-def wait_for_requests(gw: Gateway, email: str, n: int, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = spend_of(gw, email)
-        if row and row["requests"] >= n:
-            return row
-        time.sleep(0.1)
-    pytest.fail(f"spend of {email} never reached {n} requests: {spend_of(gw, email)}", pytrace=False)
 
 
 def send(gw: Gateway, key: str, text: str) -> httpx2.Response:

@@ -5,13 +5,11 @@ refused under a configuration that keeps inference in one geography."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 
 import httpx2
 import pytest
-from e2e_support import Gateway, Launcher, Sim, message_body, nonce
+from e2e_support import Gateway, Launcher, Sim, message_body, nonce, spend_of, wait_for_requests
 
 ADMIN_PASSWORD = "spend-limits-e2e-password"
 # About 25 000 input tokens: one request costs more than $0.01 at any Claude price in the book.
@@ -41,21 +39,6 @@ def person_with_a_cent_a_day(gw: Gateway, admin: httpx2.Client) -> tuple[str, st
     key = gw.cli("keys", "create", "--name", email, "--user", email).stdout.strip().splitlines()[-1]
     gw.cli("budget", "set", "--user", email, "--limit", "0.01", "--period", "daily")
     return email, key
-
-
-def spend_of(gw: Gateway, email: str) -> dict | None:
-    rows = json.loads(gw.cli("spend", "--period", "daily", "--json").stdout)["rows"]
-    return next((r for r in rows if r["owner"] == "user" and r["name"] == email), None)
-
-
-def wait_for_requests(gw: Gateway, email: str, n: int, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = spend_of(gw, email)
-        if row and row["requests"] >= n:
-            return row
-        time.sleep(0.1)
-    pytest.fail(f"spend of {email} never reached {n} requests: {spend_of(gw, email)}", pytrace=False)
 
 
 def send(gw: Gateway, key: str, model: str) -> httpx2.Response:

@@ -496,15 +496,7 @@ async fn scim_never_adopts_the_break_glass_admin_or_another_providers_people() {
     let t = Scim::start().await;
     t.enable(true).await;
     // The break-glass admin, signed in once with the password (so its row exists), and by name alone.
-    let (s, body) = t
-        .env
-        .post(
-            "/auth/login",
-            None,
-            &json!({"username": "admin", "password": support::ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    t.env.admin_session().await;
     let (s, refused) = t
         .scim(Method::POST, "/Users", Some(new_user("admin", "e-admin")))
         .await;

@@ -30,21 +30,6 @@ fn token(idp: &TestIdp, sub: &str, extra: Value) -> String {
     idp.mint(claims(idp, sub, &extra), "RS256", "rsa-1")
 }
 
-async fn admin_session(env: &Env) -> String {
-    let (status, body) = env
-        .post(
-            "/auth/login",
-            None,
-            &json!({"username": "admin", "password": support::ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    serde_json::from_str::<Value>(&body).expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
 /// A second provider, added by the admin with `fields` (no domain rule unless given).
 async fn second_provider(env: &Env, admin: &str, fields: Value) -> TestIdp {
     let idp = TestIdp::start().await.expect("second idp");
@@ -87,7 +72,7 @@ async fn a_display_name_never_names_a_person() {
     assert_eq!(support::error_type(&body), "permission_error");
     assert!(!exists(&env, "boss@example.com").await);
     // Nor can a provider be configured to name people by a display name.
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let (status, body) = env
         .post(
             "/admin/idps",
@@ -114,7 +99,7 @@ async fn an_unverified_email_is_refused_unless_the_provider_vouches_for_its_emai
     }
     assert!(!exists(&env, "boss@example.com").await);
     // A provider declared to vouch for its emails (as Entra for its own tenant) is taken at its word.
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let entra = second_provider(&env, &admin, json!({"emails_verified": true})).await;
     let t = token(
         &entra,
@@ -140,7 +125,7 @@ async fn allowed_domains_apply_to_the_verified_email_only() {
         StatusCode::FORBIDDEN
     );
     // ... and so is a token whose only example.com address is an unverifiable username.
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let second = second_provider(
         &env,
         &admin,
@@ -197,7 +182,7 @@ async fn another_subject_claiming_a_bound_persons_email_is_refused_until_an_admi
     );
 
     // The admin links it (an audited action), and then it is the boss.
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let path = format!("/admin/users/{boss_id}/identities");
     let (status, body) = env
         .post(
@@ -275,7 +260,7 @@ async fn another_subject_claiming_a_bound_persons_email_is_refused_until_an_admi
 #[tokio::test]
 async fn a_second_provider_reaches_neither_the_first_ones_people_nor_admin_rights() {
     let env = Env::start().await;
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let second = second_provider(&env, &admin, json!({})).await;
     // Before the boss ever signed in, a second provider naming their (verified) email makes no admin.
     let t = token(
@@ -324,7 +309,7 @@ async fn a_second_provider_reaches_neither_the_first_ones_people_nor_admin_right
 #[tokio::test]
 async fn the_break_glass_admin_is_never_reached_through_a_provider() {
     let env = Env::start().await;
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     let by_username =
         second_provider(&env, &admin, json!({"user_claim": "preferred_username"})).await;
     for name in ["admin", "ADMIN"] {
@@ -415,7 +400,7 @@ async fn people_from_before_bindings_are_bound_at_their_next_sign_in_by_their_ow
 async fn sessions_end_at_sign_out_when_revoked_and_when_the_person_is_deactivated() {
     let env = Env::start().await;
     // Sign-out ends the caller's sessions.
-    let admin = admin_session(&env).await;
+    let admin = env.admin_session().await;
     assert_eq!(env.get("/auth/me", Some(&admin)).await.0, StatusCode::OK);
     let (status, body) = env.post("/auth/logout", Some(&admin), &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -425,7 +410,7 @@ async fn sessions_end_at_sign_out_when_revoked_and_when_the_person_is_deactivate
     // Signing in again works.
     let admin = {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        admin_session(&env).await
+        env.admin_session().await
     };
     assert_eq!(env.get("/auth/me", Some(&admin)).await.0, StatusCode::OK);
 

@@ -272,6 +272,22 @@ impl Env {
 }
 
 impl Env {
+    /// A session token of the break-glass admin, by password login (which also creates its row).
+    pub async fn admin_session(&self) -> String {
+        let (status, body) = self
+            .post(
+                "/auth/login",
+                None,
+                &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
     /// Serves the merged routers on a real loopback socket (for scripts and clients that need a URL).
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
