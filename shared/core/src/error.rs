@@ -82,6 +82,28 @@ impl ApiError {
         Self::new(ApiErrorKind::Api, message)
     }
 
+    /// The answer when the store failed while `doing` something: throttling is 529 `overloaded_error` with
+    /// `retry-after: 1` (clients retry it), any other failure 500 `api_error` saying the request can be retried.
+    /// The store's message and source chain are logged, never shown.
+    #[must_use]
+    pub fn from_store(err: &crate::store::StoreError, doing: &str) -> Self {
+        use crate::store::StoreError;
+        let source = std::error::Error::source(err).map(ToString::to_string);
+        tracing::error!(error = %err, source = ?source, doing, "store failed");
+        match err {
+            StoreError::Throttled(..) => Self::new(
+                ApiErrorKind::Overloaded,
+                format!("Sluice's store is busy and could not {doing}; retry shortly"),
+            )
+            .with_retry_after(1),
+            StoreError::Unavailable(..) | StoreError::Corrupt(_) | StoreError::AlreadyExists(_) => {
+                Self::internal(format!(
+                    "Sluice could not {doing}; the request can be retried"
+                ))
+            }
+        }
+    }
+
     #[must_use]
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
@@ -232,6 +254,28 @@ impl UpstreamError {
             kind,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod store_failure_tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_throttled_store_is_a_retryable_overload_and_other_failures_a_retryable_500() {
+        let busy = ApiError::from_store(
+            &StoreError::Throttled("x".into(), None),
+            "check the rate limit",
+        );
+        assert_eq!((busy.status(), busy.retry_after_secs), (529, Some(1)));
+        assert!(busy.message.contains("check the rate limit") && !busy.message.contains('x'));
+        let down = ApiError::from_store(
+            &StoreError::unavailable("secret detail"),
+            "verify the credential",
+        );
+        assert_eq!((down.status(), down.retry_after_secs), (500, None));
+        assert!(!down.message.contains("secret detail"), "{}", down.message);
     }
 }
 

@@ -81,17 +81,38 @@ impl KeyUpdate {
     }
 }
 
+/// The underlying failure a `StoreError` carries, for logs (`{:#}`/source chains), never for answers.
+pub type StoreErrorSource = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached or answered with a failure; the request may be retried.
     #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(String, #[source] Option<StoreErrorSource>),
+    /// The backend refused for load (DynamoDB throttling, SQLite busy past its timeout): retry shortly. The
+    /// gateway answers 529 `overloaded_error` with `retry-after`, which clients retry.
+    #[error("store throttled: {0}")]
+    Throttled(String, #[source] Option<StoreErrorSource>),
     /// A conditional write found an item that already exists.
     #[error("already exists: {0}")]
     AlreadyExists(String),
     /// An item exists but cannot be decoded; never retried.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// `Unavailable` with a message and no underlying error.
+    #[must_use]
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable(message.into(), None)
+    }
+
+    /// Whether the same call may succeed later (unavailable or throttled), as opposed to a conflict or bad data.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(..) | Self::Throttled(..))
+    }
 }
 
 /// Virtual keys: create, look up by hash (the hot path), list, revoke.

@@ -201,7 +201,7 @@ impl AppState {
         let prices = Arc::new(PriceBook::load(store.as_ref(), REFRESH_EVERY).await?);
         // The IdP client: discovery and JWKS follow no redirect off the checked origin.
         let http = crate::identity::http_client()
-            .map_err(|e| StoreError::Unavailable(format!("http client: {e}")))?;
+            .map_err(|e| StoreError::unavailable(format!("http client: {e}")))?;
         let auth = Authenticator::new(
             SessionTokens::new(secret.as_bytes(), Duration::from_secs(ttl_hours * 3600)),
             OidcVerifier::new(http),

@@ -162,8 +162,7 @@ fn forbidden(msg: impl Into<String>) -> ApiError {
 }
 
 fn unavailable(e: &StoreError) -> ApiError {
-    tracing::error!(error = %e, "store failed during authentication");
-    ApiError::internal("Sluice could not verify the credential; the request can be retried")
+    ApiError::from_store(e, "verify the credential")
 }
 
 fn now_s() -> i64 {

@@ -222,10 +222,8 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
     let app = &state.app;
     let now_ms = unix_ms();
     let now = chrono::Utc::now();
-    let unavailable = |e: &sluice_core::store::StoreError| {
-        tracing::error!(error = %e, "rate limit counter unavailable");
-        ApiError::internal("Sluice could not check the rate limit; the request can be retried")
-    };
+    let unavailable =
+        |e: &sluice_core::store::StoreError| ApiError::from_store(e, "check the rate limit");
     // On a cold instance the key lookup and the previous window's count are independent reads: make them together.
     let scope = credential(headers)
         .filter(|c| looks_like_key(c))

@@ -15,13 +15,36 @@ pub(crate) fn to_store_error(err: rusqlite::Error) -> StoreError {
         corrupt @ (rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::InvalidColumnType(..)) => StoreError::Corrupt(corrupt.to_string()),
-        other => StoreError::Unavailable(other.to_string()),
+        // Another writer held the database past the busy timeout: load, not failure.
+        busy if matches!(
+            busy.sqlite_error_code(),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+        ) =>
+        {
+            StoreError::Throttled(busy.to_string(), Some(Box::new(busy)))
+        }
+        other => StoreError::Unavailable(other.to_string(), Some(Box::new(other))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_is_throttled_and_other_failures_unavailable_both_retryable_with_their_source() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let err = to_store_error(busy);
+        assert!(matches!(err, StoreError::Throttled(..)), "{err:?}");
+        assert!(err.is_retryable());
+        assert!(std::error::Error::source(&err).is_some());
+        let closed = to_store_error(rusqlite::Error::InvalidQuery);
+        assert!(matches!(closed, StoreError::Unavailable(..)), "{closed:?}");
+        assert!(closed.is_retryable() && std::error::Error::source(&closed).is_some());
+    }
 
     #[test]
     fn out_of_range_integer_is_corrupt_not_retryable() {
@@ -32,6 +55,6 @@ mod tests {
     #[test]
     fn other_failures_are_unavailable() {
         let err = rusqlite::Error::InvalidQuery;
-        assert!(matches!(to_store_error(err), StoreError::Unavailable(_)));
+        assert!(matches!(to_store_error(err), StoreError::Unavailable(..)));
     }
 }

@@ -29,7 +29,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+                StoreError::unavailable(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
         let conn = Connection::open(path).map_err(to_store_error)?;
@@ -78,6 +78,6 @@ impl SqliteStore {
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+        .map_err(|e| StoreError::unavailable(format!("sqlite task failed: {e}")))?
     }
 }

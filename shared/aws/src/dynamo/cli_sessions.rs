@@ -41,7 +41,7 @@ impl CliSessionStore for DynamoStore {
                     session.id
                 )))
             }
-            Err(e) => Err(unavailable("PutItem", &e)),
+            Err(e) => Err(unavailable("PutItem", e)),
         }
     }
 
@@ -86,7 +86,7 @@ impl CliSessionStore for DynamoStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
+            Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
 
@@ -97,7 +97,7 @@ impl CliSessionStore for DynamoStore {
             .set_key(Some(layout::cli_session_item_key(id)))
             .send()
             .await
-            .map_err(|e| unavailable("DeleteItem", &e))?;
+            .map_err(|e| unavailable("DeleteItem", e))?;
         Ok(())
     }
 }

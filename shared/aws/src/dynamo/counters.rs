@@ -58,7 +58,7 @@ impl CounterStore for DynamoStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
+            Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
 

@@ -37,7 +37,7 @@ impl DynamoStore {
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(|e| unavailable("Query", &e))?;
+            .map_err(|e| unavailable("Query", e))?;
         Ok(output.items.unwrap_or_default())
     }
 }
@@ -60,7 +60,7 @@ impl EventStore for DynamoStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("PutItem", &e)),
+            Err(e) => Err(unavailable("PutItem", e)),
         }
     }
 
@@ -86,7 +86,7 @@ impl EventStore for DynamoStore {
             .set_item(Some(delivery_item(record).map_err(StoreError::Corrupt)?))
             .send()
             .await
-            .map_err(|e| unavailable("PutItem", &e))?;
+            .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
     }
 

@@ -37,7 +37,7 @@ impl IdpStore for DynamoStore {
                         idp.issuer
                     ))
                 } else {
-                    unavailable("TransactWriteItems", &e)
+                    unavailable("TransactWriteItems", e)
                 }
             })?;
         Ok(())
@@ -81,7 +81,7 @@ impl IdpStore for DynamoStore {
                 "identity provider {} does not own the marker of its issuer {old_issuer}",
                 idp.id
             ))),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 
@@ -109,7 +109,7 @@ impl IdpStore for DynamoStore {
             Err(e) if condition_failed(&e, ISSUER_WRITE) => Err(StoreError::Corrupt(format!(
                 "identity provider {id} does not own the marker of its issuer {issuer}"
             ))),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 }

@@ -31,7 +31,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", e))?;
         let Some(item) = output.item else {
             return Ok(None);
         };
@@ -89,8 +89,8 @@ fn decode_key_map(item: HashMap<String, AttributeValue>) -> Result<VirtualKey, S
 }
 
 /// Which condition of the create transaction failed, if that is why it was cancelled.
-fn create_error<R: std::fmt::Debug>(
-    err: &SdkError<TransactWriteItemsError, R>,
+fn create_error<R: std::fmt::Debug + Send + Sync + 'static>(
+    err: SdkError<TransactWriteItemsError, R>,
     key: &VirtualKey,
 ) -> StoreError {
     if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
@@ -125,7 +125,7 @@ impl KeyStore for DynamoStore {
             .transact_items(self.put_if_new(KeyIdItem::from(key), "key id")?)
             .send()
             .await
-            .map_err(|e| create_error(&e, key))?;
+            .map_err(|e| create_error(e, key))?;
         Ok(())
     }
 
@@ -140,7 +140,7 @@ impl KeyStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", e))?;
         output.item.map(decode_key_map).transpose()
     }
 
@@ -172,7 +172,7 @@ impl KeyStore for DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| unavailable("Query", e))?;
             for item in page.items.unwrap_or_default() {
                 keys.push(decode_key_map(item)?);
             }
@@ -212,7 +212,7 @@ impl KeyStore for DynamoStore {
                     "key id {id} points at a missing key item"
                 )))
             }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
+            Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
 
@@ -257,7 +257,7 @@ impl KeyStore for DynamoStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(unavailable("UpdateItem", &e)),
+            Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
 
@@ -285,7 +285,7 @@ impl KeyStore for DynamoStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 }

@@ -40,7 +40,7 @@ impl IdentityLinkStore for DynamoStore {
                         link.subject, link.issuer
                     ))
                 } else {
-                    unavailable("PutItem", &e)
+                    unavailable("PutItem", e)
                 }
             })?;
         Ok(())
@@ -70,7 +70,7 @@ impl IdentityLinkStore for DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| unavailable("DeleteItem", &e))?;
+            .map_err(|e| unavailable("DeleteItem", e))?;
         Ok(output.attributes.is_some_and(|a| !a.is_empty()))
     }
 }

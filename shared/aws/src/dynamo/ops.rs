@@ -82,7 +82,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", e))?;
         Ok(output.item)
     }
 
@@ -114,7 +114,7 @@ impl DynamoStore {
             for (name, value) in values {
                 query = query.expression_attribute_values(*name, value.clone());
             }
-            let page = query.send().await.map_err(|e| unavailable("Query", &e))?;
+            let page = query.send().await.map_err(|e| unavailable("Query", e))?;
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {

@@ -25,7 +25,7 @@ impl ScimStore for DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| unavailable("PutItem", &e))?;
+            .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
     }
 
@@ -61,7 +61,7 @@ impl ScimStore for DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| unavailable("DeleteItem", &e))?;
+            .map_err(|e| unavailable("DeleteItem", e))?;
         Ok(output.attributes.is_some_and(|a| !a.is_empty()))
     }
 }

@@ -32,7 +32,7 @@ impl SettingsStore for DynamoStore {
             .set_item(Some(encode(key, value)?))
             .send()
             .await
-            .map_err(|e| unavailable("PutItem", &e))?;
+            .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
     }
 
@@ -55,7 +55,7 @@ impl SettingsStore for DynamoStore {
                     StoreError::Corrupt(format!("setting {key} exists and is missing"))
                 })
             }
-            Err(e) => Err(unavailable("PutItem", &e)),
+            Err(e) => Err(unavailable("PutItem", e)),
         }
     }
 }

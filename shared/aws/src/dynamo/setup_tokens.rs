@@ -34,7 +34,7 @@ impl SetupTokenStore for DynamoStore {
             {
                 Err(StoreError::AlreadyExists("setup token".into()))
             }
-            Err(e) => Err(unavailable("PutItem", &e)),
+            Err(e) => Err(unavailable("PutItem", e)),
         }
     }
 
@@ -55,7 +55,7 @@ impl SetupTokenStore for DynamoStore {
             {
                 None
             }
-            Err(e) => return Err(unavailable("DeleteItem", &e)),
+            Err(e) => return Err(unavailable("DeleteItem", e)),
         };
         let Some(item) = item else {
             return Ok(None);

@@ -92,7 +92,7 @@ impl DynamoStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| unavailable("BatchGetItem", &e))?;
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
                 if let Some(mut responses) = output.responses {
                     found.extend(responses.remove(&self.table).unwrap_or_default());
                 }
@@ -103,8 +103,9 @@ impl DynamoStore {
                 if pending.is_some() {
                     attempt += 1;
                     if attempt > BATCH_RETRIES {
-                        return Err(StoreError::Unavailable(
+                        return Err(StoreError::Throttled(
                             "DynamoDB BatchGetItem kept leaving keys unprocessed".to_owned(),
+                            None,
                         ));
                     }
                     tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
@@ -147,7 +148,7 @@ impl SpendStore for DynamoStore {
         match transaction.send().await {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e, MARKER_WRITE) => Ok(false),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use sluice_core::store::StoreError;
 
-use super::error::{invalid_request, unavailable};
+use super::error::{invalid_request, unavailable, unavailable_while};
 use super::layout;
 use super::store::DynamoStore;
 
@@ -82,7 +82,7 @@ impl DynamoStore {
             {
                 return Err(StoreError::AlreadyExists(format!("table {table}")));
             }
-            Err(e) => return Err(unavailable("CreateTable", &e)),
+            Err(e) => return Err(unavailable("CreateTable", e)),
         }
 
         // TTL cannot be part of CreateTable, and UpdateTimeToLive fails while the table is CREATING.
@@ -91,7 +91,7 @@ impl DynamoStore {
             .table_name(table)
             .wait(ACTIVE_TIMEOUT)
             .await
-            .map_err(|e| unavailable("DescribeTable (waiting for ACTIVE)", &e))?;
+            .map_err(|e| unavailable_while("DescribeTable (waiting for ACTIVE)", e))?;
         let ttl = TimeToLiveSpecification::builder()
             .enabled(true)
             .attribute_name(layout::EXPIRES_AT)
@@ -103,7 +103,7 @@ impl DynamoStore {
             .time_to_live_specification(ttl)
             .send()
             .await
-            .map_err(|e| unavailable("UpdateTimeToLive", &e))?;
+            .map_err(|e| unavailable("UpdateTimeToLive", e))?;
         tracing::info!(table, "created DynamoDB table");
         Ok(())
     }

@@ -33,7 +33,7 @@ impl TeamStore for DynamoStore {
                 } else if condition_failed(&e, NAME_WRITE) {
                     StoreError::AlreadyExists(format!("a team named {}", team.name))
                 } else {
-                    unavailable("TransactWriteItems", &e)
+                    unavailable("TransactWriteItems", e)
                 }
             })?;
         Ok(())
@@ -76,7 +76,7 @@ impl TeamStore for DynamoStore {
                 "team {id} does not own the marker of its name {}",
                 stored.name
             ))),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 }

@@ -53,7 +53,7 @@ impl UsageStore for DynamoStore {
                 tracing::debug!(request_id = %record.request_id, "usage already stored");
                 Ok(false)
             }
-            Err(e) => Err(unavailable("PutItem", &e)),
+            Err(e) => Err(unavailable("PutItem", e)),
         }
     }
 

@@ -60,7 +60,7 @@ impl UserStore for DynamoStore {
                 } else if condition_failed(&e, EMAIL_WRITE) {
                     StoreError::AlreadyExists(format!("a user with email {}", user.email))
                 } else {
-                    unavailable("TransactWriteItems", &e)
+                    unavailable("TransactWriteItems", e)
                 }
             })?;
         Ok(())
@@ -109,7 +109,7 @@ impl UserStore for DynamoStore {
                 "user {} has no item for its email {}",
                 stored.id, stored.email
             ))),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 
@@ -137,7 +137,7 @@ impl UserStore for DynamoStore {
                 "user {id} has no item for its email {}",
                 stored.email
             ))),
-            Err(e) => Err(unavailable("TransactWriteItems", &e)),
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
         }
     }
 }

@@ -219,7 +219,7 @@ async fn a_failed_counter_update_is_unavailable_and_applies_nothing() {
         .await;
 
     assert!(
-        matches!(outcome, Err(StoreError::Unavailable(_))),
+        matches!(outcome, Err(StoreError::Unavailable(..))),
         "only the marker's condition means already applied: {outcome:?}"
     );
     assert_eq!(

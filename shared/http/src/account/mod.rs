@@ -241,9 +241,6 @@ fn store_error(e: &sluice_core::store::StoreError) -> ApiError {
         sluice_core::store::StoreError::AlreadyExists(what) => {
             ApiError::invalid(format!("already exists: {what}"))
         }
-        other => {
-            tracing::error!(error = %other, "store failure");
-            ApiError::internal("Sluice could not reach its store; retry")
-        }
+        other => ApiError::from_store(other, "reach its store"),
     }
 }
