@@ -8,13 +8,17 @@ SHELL := bash
 # Targets of `make test` run one after another, in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: help test deps test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench
+.PHONY: help test deps deny test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench
 
-test: deps lint test-rust test-e2e test-lambda check-template sam-build ## everything CI checks, in order
-	@echo "make test: every suite passed (rust, e2e, lambda, template checks, sam build)"
+test: deps lint deny test-rust test-e2e test-lambda check-template sam-build ## everything CI checks, in order
+	@echo "make test: every suite passed (lint, deny, rust, e2e, lambda, template checks, sam build)"
 
 deps: ## install .venv (Python tools) and node_modules (Claude Code CLI); idempotent
 	bash scripts/install-deps.sh
+
+deny: deps ## cargo deny: banned crates (rustls only), licenses, sources (deny.toml); offline once the crates are fetched
+	cargo fetch --locked --quiet
+	cargo deny --frozen check bans licenses sources
 
 test-rust: deps ## unit, contract and router tests of the whole workspace
 	cargo test --workspace

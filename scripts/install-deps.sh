@@ -3,6 +3,7 @@
 #   .venv/          Python tools from requirements-dev.txt (moto, pytest, cargo-lambda + zig, SAM CLI, cfn-lint, anthropic)
 #   node_modules/   npm tools from package.json / package-lock.json (the real Claude Code CLI, playwright-core)
 #   .venv/bin/ccag  CCAG's own admin CLI (crate ccag-cli), which Sluice's admin API must serve unchanged
+#   .venv/bin/cargo-deny  the dependency policy checker of `make deny` (deny.toml)
 # plus Debian packages when something basic is missing. Idempotent: each part is skipped while the
 # file that describes it is unchanged (a hash stamp), so `make test` can call this every time.
 # Works unattended (CI=true, no stdin) on a fresh Debian with Rust, Python 3.11, Node 20 and gcc.
@@ -110,4 +111,18 @@ else
     || die ".venv/bin/ccag does not report version ${CCAG_VERSION} after cargo install"
 fi
 
-log "ok ($(.venv/bin/python -V), ccag ${CCAG_VERSION}, claude $(node_modules/.bin/claude --version 2>/dev/null | cut -d' ' -f1))"
+# --- cargo-deny -----------------------------------------------------------------------------
+# `make deny` checks banned crates, licenses and sources with it (deny.toml). It compiles from crates.io
+# (about three and a half minutes on two cores), so it is skipped while the installed binary reports the
+# pinned version.
+DENY_VERSION="0.20.2"
+if [ "$(.venv/bin/cargo-deny --version 2>/dev/null)" = "cargo-deny ${DENY_VERSION}" ]; then
+  log "cargo-deny ${DENY_VERSION} up to date"
+else
+  log "cargo install cargo-deny ${DENY_VERSION} (into .venv/bin; a few minutes)"
+  cargo install cargo-deny --version "${DENY_VERSION}" --locked --root "$ROOT/.venv"
+  [ "$(.venv/bin/cargo-deny --version 2>/dev/null)" = "cargo-deny ${DENY_VERSION}" ] \
+    || die ".venv/bin/cargo-deny does not report version ${DENY_VERSION} after cargo install"
+fi
+
+log "ok ($(.venv/bin/python -V), ccag ${CCAG_VERSION}, cargo-deny ${DENY_VERSION}, claude $(node_modules/.bin/claude --version 2>/dev/null | cut -d' ' -f1))"
