@@ -1,7 +1,7 @@
 //! Identity providers (admin role required), and the role parsing the people routes share.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -9,8 +9,9 @@ use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
 use sluice_core::identity::{IdentityProvider, Role, check_user_claim, new_id};
 
+use super::roles::Admin;
 use super::views::{not_found, nullable_string, object, rfc3339, string};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::{Reply, Shared, now_ms, store_error};
 
 pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
     match raw {
@@ -20,8 +21,7 @@ pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
     }
 }
 
-pub(super) async fn list_idps(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn list_idps(State(state): State<Shared>, _: Admin) -> Reply {
     let idps = state.store.list_idps().await.map_err(|e| store_error(&e))?;
     let mut views = Vec::with_capacity(idps.len());
     for idp in &idps {
@@ -193,12 +193,7 @@ impl IdpFields {
 
 const AUTO_CLAIM: &str = "auto";
 
-pub(super) async fn create_idp(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn create_idp(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let fields = IdpFields::parse(&body)?;
     let missing = [
         ("name", fields.name.is_none()),
@@ -236,11 +231,10 @@ pub(super) async fn create_idp(
 /// `PUT /admin/idps/{id}`: the fields sent change, the others stay (CCAG's CLI sends only what was given).
 pub(super) async fn update_idp(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let fields = IdpFields::parse(&body)?;
     let store = state.store.as_ref();
     let current = store
@@ -260,10 +254,9 @@ pub(super) async fn update_idp(
 
 pub(super) async fn delete_idp(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     if !state
         .store
         .delete_idp(&id)

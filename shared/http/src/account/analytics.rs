@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
@@ -27,7 +26,8 @@ use sluice_core::spend::ledger::{
 };
 use sluice_core::store::Store;
 
-use super::{Reply, Shared, require_admin, require_person, store_error};
+use super::roles::{Admin, Person};
+use super::{Reply, Shared, store_error};
 
 /// How many rollup families are read at once.
 const PARALLEL_READS: usize = 16;
@@ -110,10 +110,9 @@ async fn people(store: &dyn Store) -> Result<People, ApiError> {
 /// `GET /admin/analytics`: the caller's own rollups only, whatever their role.
 pub(super) async fn mine(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Person(caller): Person,
     Query(params): Params,
 ) -> Reply {
-    let caller = require_person(&state, &headers).await?;
     if caller.user_id.is_none() {
         return Err(ApiError::new(
             ApiErrorKind::Permission,
@@ -174,11 +173,9 @@ struct Loaded {
 impl Loaded {
     async fn read(
         state: &Shared,
-        headers: &HeaderMap,
         params: &HashMap<String, String>,
         dimensions: &[Dimension],
     ) -> Result<Self, ApiError> {
-        require_admin(state, headers).await?;
         let window = window(params, Audience::Org)?;
         let store = state.store.as_ref();
         let buckets = window.rollup_buckets();
@@ -219,10 +216,10 @@ const ALL: [Dimension; 3] = [Dimension::Model, Dimension::User, Dimension::Team]
 
 pub(super) async fn org_overview(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
-    let loaded = Loaded::read(&state, &headers, &params, &ALL).await?;
+    let loaded = Loaded::read(&state, &params, &ALL).await?;
     let store = state.store.as_ref();
     let prior = loaded.window.prior();
     let (granularity, buckets) = (prior.bucketing.source(), prior.rollup_buckets());
@@ -240,10 +237,10 @@ pub(super) async fn org_overview(
 
 pub(super) async fn org_spend(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
-    let loaded = Loaded::read(&state, &headers, &params, &ALL).await?;
+    let loaded = Loaded::read(&state, &params, &ALL).await?;
     let budgets = budget_status(state.store.as_ref(), &loaded.people).await?;
     json(&sluice_core::analytics::spend(&loaded.org(), budgets))
 }
@@ -297,10 +294,10 @@ async fn budget_status(
 
 pub(super) async fn org_activity(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
-    let loaded = Loaded::read(&state, &headers, &params, &[Dimension::User]).await?;
+    let loaded = Loaded::read(&state, &params, &[Dimension::User]).await?;
     let store = state.store.as_ref();
     let user_days = load(
         store,
@@ -325,19 +322,19 @@ pub(super) async fn org_activity(
 
 pub(super) async fn org_models(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
-    let loaded = Loaded::read(&state, &headers, &params, &[Dimension::Model]).await?;
+    let loaded = Loaded::read(&state, &params, &[Dimension::Model]).await?;
     json(&sluice_core::analytics::models(&loaded.org()))
 }
 
 pub(super) async fn org_tools(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
     let dimensions = [Dimension::Model, Dimension::User];
-    let loaded = Loaded::read(&state, &headers, &params, &dimensions).await?;
+    let loaded = Loaded::read(&state, &params, &dimensions).await?;
     json(&sluice_core::analytics::tools(&loaded.org()))
 }

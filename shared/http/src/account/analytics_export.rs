@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -27,7 +27,8 @@ use sluice_core::spend::csv_export::{Directory, LedgerCsv, day_bounds};
 use sluice_core::store::Store;
 
 use super::analytics::{Params, filters};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::roles::Admin;
+use super::{Reply, Shared, now_ms, store_error};
 
 const DEFAULT_DAYS: u32 = 30;
 const MAX_DAYS: u32 = 366;
@@ -174,12 +175,10 @@ impl Pages {
 
 async fn export(
     state: &Shared,
-    headers: &HeaderMap,
     params: &HashMap<String, String>,
     filters: Filters,
     name: &str,
 ) -> Reply {
-    require_admin(state, headers).await?;
     let span = span(params, now_ms())?;
     let store = state.store.clone();
     let users = store.list_users().await.map_err(|e| store_error(&e))?;
@@ -210,24 +209,17 @@ async fn export(
 
 pub(super) async fn export_spend(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
-    export(
-        &state,
-        &headers,
-        &params,
-        Filters::default(),
-        "sluice-spend",
-    )
-    .await
+    export(&state, &params, Filters::default(), "sluice-spend").await
 }
 
 pub(super) async fn export_org(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Query(params): Params,
 ) -> Reply {
     let filters = filters(&params);
-    export(&state, &headers, &params, filters, "sluice-org-spend").await
+    export(&state, &params, filters, "sluice-org-spend").await
 }

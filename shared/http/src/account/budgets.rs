@@ -7,7 +7,6 @@
 //! never deleted, so a cleared personal limit is stored as `null`.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -27,8 +26,9 @@ use sluice_core::spend::{
 };
 use sluice_core::store::Store;
 
+use super::roles::{Admin, Person};
 use super::usd::{cents, optional_cents, optional_micros, percent};
-use super::{Reply, Shared, parse_json, require_admin, require_person, store_error};
+use super::{Reply, Shared, parse_json, store_error};
 use crate::app::AppState;
 use crate::auth::Caller;
 
@@ -201,11 +201,10 @@ pub(super) fn team_budget_fields(budget: Option<&TeamBudget>) -> Map<String, Val
 /// `PUT /admin/teams/{id}/budget`.
 pub(super) async fn put_team_budget(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let store = state.store.as_ref();
     let Some(team) = store.team_by_id(&id).await.map_err(|e| store_error(&e))? else {
         return Err(ApiError::new(ApiErrorKind::NotFound, format!("Team not found: {id}")).into());
@@ -241,11 +240,10 @@ pub(super) async fn put_team_budget(
 /// own limit (team and org defaults apply again); 0 exempts them from those defaults.
 pub(super) async fn put_spend_limit(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let store = state.store.as_ref();
     let Some(user) = store.user_by_id(&id).await.map_err(|e| store_error(&e))? else {
         return Err(ApiError::new(ApiErrorKind::NotFound, format!("User not found: {id}")).into());
@@ -306,8 +304,7 @@ async fn default_budget_view(store: &dyn Store, budget: &OrgBudget) -> Result<Va
 }
 
 /// `GET /admin/settings/default-budget`.
-pub(super) async fn get_default_budget(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn get_default_budget(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let budget = load_json::<OrgBudget>(store, ORG_BUDGET_KEY)
         .await?
@@ -318,10 +315,9 @@ pub(super) async fn get_default_budget(State(state): State<Shared>, headers: Hea
 /// `PUT /admin/settings/default-budget`: the team budget's fields without the member default.
 pub(super) async fn put_default_budget(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let store = state.store.as_ref();
     let body = parse_object(&body)?;
     if body.contains_key("default_user_budget_usd") {
@@ -371,8 +367,7 @@ fn event_view(event: &NotifyEvent) -> Value {
 }
 
 /// `GET /admin/budget/status`: the caller's own budget.
-pub(super) async fn budget_status(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+pub(super) async fn budget_status(State(state): State<Shared>, Person(caller): Person) -> Reply {
     let user = caller_user(&state, &caller).await?;
     let store = state.store.as_ref();
     let now = Utc::now();

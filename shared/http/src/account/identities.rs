@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -16,9 +16,10 @@ use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::IdentityLink;
 use sluice_core::signins::{self, LinkError};
 
+use super::roles::{Admin, Person};
 use super::users::user;
 use super::views::rfc3339;
-use super::{Reply, Shared, now_ms, parse_json, require_admin, require_person, store_error};
+use super::{Reply, Shared, now_ms, parse_json, store_error};
 use crate::auth::Via;
 
 pub(super) fn routes() -> Router<Shared> {
@@ -56,8 +57,7 @@ struct Identities {
     identities: Vec<LinkView>,
 }
 
-async fn list(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn list(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let person = user(&state, &id).await?;
     let links = state
         .store
@@ -97,11 +97,10 @@ impl SignInRef {
 
 async fn link(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Admin(admin): Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let admin = require_admin(&state, &headers).await?;
     let sign_in = parse_json::<SignInRef>(&body)?.checked()?;
     let person = user(&state, &id).await?;
     let providers = state.auth.idps(state.store.as_ref()).await?;
@@ -136,11 +135,10 @@ async fn link(
 
 async fn unlink(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Admin(admin): Admin,
     Path(id): Path<String>,
     Query(q): Query<SignInRef>,
 ) -> Reply {
-    let admin = require_admin(&state, &headers).await?;
     let sign_in = q.checked()?;
     // By the binding itself, so a sign-in left bound to a person deleted half-way can be removed too.
     let by = format!("admin:{}", admin.user_id.as_deref().unwrap_or("?"));
@@ -171,10 +169,9 @@ struct Revoked {
 
 async fn revoke_sessions(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Admin(admin): Admin,
     Path(id): Path<String>,
 ) -> Reply {
-    let admin = require_admin(&state, &headers).await?;
     let person = user(&state, &id).await?;
     state
         .auth
@@ -190,8 +187,7 @@ async fn revoke_sessions(
 
 /// Signs the caller out: every session token of theirs stops working (on every device; Claude Code's helper
 /// signs in again when it next needs a token).
-async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+async fn logout(State(state): State<Shared>, Person(caller): Person) -> Reply {
     let Some(user_id) = caller.user_id.filter(|_| caller.via == Via::Session) else {
         return Err(ApiError::invalid(
             "only a Sluice session can sign out; an identity provider's token ends with the provider's session",

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -14,8 +14,9 @@ use sluice_core::identity::Role;
 use sluice_core::keys::mint;
 use sluice_core::store::{KeyUpdate, VirtualKey};
 
+use super::roles::{Admin, Person};
 use super::views::{self, key_view, not_found};
-use super::{Reply, Shared, now_ms, require_admin, require_person, store_error};
+use super::{Reply, Shared, now_ms, store_error};
 use crate::app::AppState;
 use crate::auth::Caller;
 
@@ -68,8 +69,7 @@ pub(super) async fn check_team(state: &AppState, id: &str) -> Result<(), ApiErro
     }
 }
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+async fn list(State(state): State<Shared>, Person(caller): Person) -> Reply {
     let keys: Vec<_> = state
         .store
         .list_keys()
@@ -82,8 +82,7 @@ async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
     Ok(axum::Json(json!({"keys": keys})).into_response())
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes) -> Reply {
     let body = views::object(&body)?;
     let name = views::string(&body, "name")?.unwrap_or_else(|| "unnamed".to_owned());
     let rpm = views::rate_limit(&body)?.flatten();
@@ -193,8 +192,11 @@ async fn check_key_quota(
     Ok(())
 }
 
-async fn revoke(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+async fn revoke(
+    State(state): State<Shared>,
+    Person(caller): Person,
+    Path(id): Path<String>,
+) -> Reply {
     let key = visible_key(&state, &caller, &id).await?;
     let revoked = state
         .store
@@ -207,8 +209,11 @@ async fn revoke(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<
     Ok(axum::Json(json!({"revoked": true, "key": key_view(&revoked)})).into_response())
 }
 
-async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let caller = require_person(&state, &headers).await?;
+async fn remove(
+    State(state): State<Shared>,
+    Person(caller): Person,
+    Path(id): Path<String>,
+) -> Reply {
     let key = visible_key(&state, &caller, &id).await?;
     if !state
         .store
@@ -225,11 +230,10 @@ async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<
 
 async fn update(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = views::object(&body)?;
     let change = KeyUpdate {
         name: views::string(&body, "name")?,

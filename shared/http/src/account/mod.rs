@@ -1,6 +1,7 @@
 //! The admin/auth router: `/auth/*` (password login, who-am-I, providers, Claude Code browser sign-in, setup
 //! scripts) and the `/admin/*` routes (users, teams, identity providers, notifications, budgets, settings and
 //! web search, pricing), all in the Anthropic error envelope.
+//! Who may call a route is in its handler's arguments: `roles::Person` or `roles::Admin`.
 //! On Lambda it runs in `functions/admin` (buffered Function URL); locally it is merged into `sluice serve`.
 
 mod admin;
@@ -13,6 +14,7 @@ mod keys;
 mod login;
 mod notifications;
 mod pricing;
+mod roles;
 mod scim;
 mod scim_admin;
 mod settings;
@@ -29,11 +31,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
-use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::Role;
+use sluice_core::error::ApiError;
 
 use crate::app::AppState;
-use crate::auth::Caller;
 use crate::reply::{ErrorReply, request_id};
 
 type Shared = Arc<AppState>;
@@ -160,52 +160,10 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            person_before_body,
+            roles::person_before_body,
         ))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
-}
-
-/// Refuses an `/admin/*` request whose headers carry no person's credential before its handler's body extractor
-/// reads the body: an anonymous client cannot make Sluice read megabytes. The handler checks the role as before.
-async fn person_before_body(
-    axum::extract::State(state): axum::extract::State<Shared>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if req.uri().path().starts_with("/admin/")
-        && let Err(e) = require_person(&state, req.headers()).await
-    {
-        return axum::response::IntoResponse::into_response(ErrorReply(e));
-    }
-    next.run(req).await
-}
-
-/// The authenticated caller, any role, signed in as a person (virtual keys are refused on `/admin/*`).
-async fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = state
-        .auth
-        .authenticate(state.store.as_ref(), headers)
-        .await?;
-    if caller.key_id.is_some() {
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            "virtual keys cannot use the admin API; sign in instead",
-        ));
-    }
-    Ok(caller)
-}
-
-/// The authenticated caller, required to be an administrator signed in as a person.
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = require_person(state, headers).await?;
-    if caller.role != Role::Admin {
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            "this route needs the admin role",
-        ));
-    }
-    Ok(caller)
 }
 
 /// The address clients reach Sluice at: `SLUICE_PUBLIC_URL`, else the request's forwarded scheme and host.

@@ -6,7 +6,6 @@
 //! signing secret is generated here and shown once, in the answer to the PUT that created it.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,7 +20,8 @@ use sluice_core::notify::{
 };
 use sluice_core::store::Store;
 
-use super::{Reply, Shared, now_ms, parse_json, require_admin, store_error};
+use super::roles::Admin;
+use super::{Reply, Shared, now_ms, parse_json, store_error};
 
 /// CCAG shows the last 20 deliveries with the configuration.
 const HISTORY_ROWS: usize = 20;
@@ -126,8 +126,7 @@ fn parse_categories(names: &[String]) -> Result<Categories, ApiError> {
     Ok(categories)
 }
 
-pub(super) async fn get_config(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn get_config(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let active = load(store, ACTIVE_CONFIG_KEY).await?;
     let draft = load(store, DRAFT_CONFIG_KEY).await?;
@@ -167,12 +166,7 @@ fn known_secret<'a>(url: &str, configs: &'a [Option<NotificationConfig>]) -> Opt
         })
 }
 
-pub(super) async fn save_draft(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn save_draft(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body: DraftBody = parse_json(&body)?;
     let value = body.destination_value.trim().to_owned();
     if value.is_empty() {
@@ -235,8 +229,7 @@ pub(super) async fn save_draft(
     Ok(axum::Json(answer).into_response())
 }
 
-pub(super) async fn delete_active(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn delete_active(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let existed = load(store, ACTIVE_CONFIG_KEY).await?.is_some();
     if existed {
@@ -245,8 +238,7 @@ pub(super) async fn delete_active(State(state): State<Shared>, headers: HeaderMa
     Ok(axum::Json(json!({"active_deleted": existed})).into_response())
 }
 
-pub(super) async fn delete_draft(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn delete_draft(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let existed = load(store, DRAFT_CONFIG_KEY).await?.is_some();
     if existed {
@@ -261,8 +253,7 @@ fn no_draft() -> ApiError {
     )
 }
 
-pub(super) async fn test_draft(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn test_draft(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let draft = load(store, DRAFT_CONFIG_KEY).await?.ok_or_else(no_draft)?;
     let payload = NotificationPayload::synthetic(Utc::now());
@@ -299,8 +290,7 @@ pub(super) async fn test_draft(State(state): State<Shared>, headers: HeaderMap) 
     .into_response())
 }
 
-pub(super) async fn activate(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn activate(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let draft = load(store, DRAFT_CONFIG_KEY).await?.ok_or_else(no_draft)?;
     let tested_since_saved = draft
@@ -331,12 +321,7 @@ pub(super) struct CategoriesBody {
     event_categories: Vec<String>,
 }
 
-pub(super) async fn update_categories(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn update_categories(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body: CategoriesBody = parse_json(&body)?;
     let categories = parse_categories(&body.event_categories)?;
     let store = state.store.as_ref();

@@ -7,7 +7,6 @@
 //! is read, changed and written whole); the answer shows the row as stored, and `GET` shows the table.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::DateTime;
@@ -20,8 +19,9 @@ use sluice_core::spend::{ModelPrice, PriceMatch, PriceSource};
 use sluice_core::store::Store;
 
 use super::budgets::{load_json, parse_object, rfc3339, save_json};
+use super::roles::Admin;
 use super::usd::{exact, micros};
-use super::{Reply, Shared, now_ms, require_admin};
+use super::{Reply, Shared, now_ms};
 
 /// Longer prefixes are not model ids.
 const MAX_PREFIX: usize = 200;
@@ -57,8 +57,7 @@ fn row(row: &PriceMatch, overrides: &PriceOverrides) -> Value {
 }
 
 /// `GET /admin/pricing`: every row in force, longest prefix first (the order they are matched in).
-pub(super) async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let overrides = load(state.store.as_ref()).await?;
     let table = overrides.table();
     let rows: Vec<Value> = table.rows().iter().map(|r| row(r, &overrides)).collect();
@@ -80,11 +79,10 @@ fn prefix_of(raw: &str) -> Result<String, ApiError> {
 /// twice the input rate (Anthropic's rule for 1-hour writes).
 pub(super) async fn put(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(raw_prefix): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let prefix = prefix_of(&raw_prefix)?;
     let body = parse_object(&body)?;
     let rate = |field: &str| -> Result<u64, ApiError> {
@@ -135,10 +133,9 @@ pub(super) async fn put(
 /// rows cannot be deleted, only overridden.
 pub(super) async fn delete(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(raw_prefix): Path<String>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let prefix = prefix_of(&raw_prefix)?;
     let store = state.store.as_ref();
     let mut overrides = load(store).await?;

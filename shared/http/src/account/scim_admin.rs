@@ -3,7 +3,7 @@
 //! only its SHA-256 is stored), `/admin/idps/{id}/scim-admin-groups` names the groups whose members are admins.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use rand::Rng;
@@ -14,9 +14,10 @@ use sluice_core::keys::hash_secret;
 use sluice_core::scim::{ScimToken, admin_groups_setting, enabled_setting, scim_enabled};
 use sluice_core::store::{ScimKind, ScimRecord, StoreError};
 
+use super::roles::Admin;
 use super::scim::{TOKEN_PREFIX, admin_groups, apply_roles};
 use super::views::{not_found, object, rfc3339, string};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::{Reply, Shared, now_ms, store_error};
 
 /// The stored provider `id` (SCIM needs one; the provider from `OIDC_ISSUER` has no id here).
 async fn provider(state: &Shared, id: &str) -> Result<IdentityProvider, ApiError> {
@@ -33,11 +34,10 @@ async fn provider(state: &Shared, id: &str) -> Result<IdentityProvider, ApiError
 /// `{"enabled": bool}`.
 pub(super) async fn set_enabled(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let enabled = object(&body)?
         .get("enabled")
@@ -96,11 +96,10 @@ async fn tokens(state: &Shared, idp_id: &str) -> Result<Vec<(String, ScimToken)>
 /// `POST /admin/idps/{id}/scim-tokens` `{"name"?}` → 201 with the token, shown this once.
 pub(super) async fn create_token(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let caller = require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let name = string(&object(&body)?, "name")?;
     let bytes: [u8; 32] = rand::rng().random();
@@ -136,10 +135,9 @@ pub(super) async fn create_token(
 
 pub(super) async fn list_tokens(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let list: Vec<Value> = tokens(&state, &idp.id)
         .await?
@@ -152,10 +150,9 @@ pub(super) async fn list_tokens(
 /// `DELETE /admin/idps/{id}/scim-tokens/{token_id}`: the token stops working at once.
 pub(super) async fn delete_token(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path((id, token_id)): Path<(String, String)>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let (hash, _) = tokens(&state, &idp.id)
         .await?
@@ -172,10 +169,9 @@ pub(super) async fn delete_token(
 
 pub(super) async fn get_admin_groups(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let groups = admin_groups(state.store.as_ref(), &idp.id)
         .await
@@ -186,11 +182,10 @@ pub(super) async fn get_admin_groups(
 /// `PUT …/scim-admin-groups` `{"groups": [display names]}`: then every provisioned person's role follows.
 pub(super) async fn put_admin_groups(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let idp = provider(&state, &id).await?;
     let bad = || ApiError::invalid("groups: required, an array of group display names");
     let groups: Vec<String> = object(&body)?

@@ -7,7 +7,6 @@
 //! returned (`has_api_key` says whether one is stored).
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -17,8 +16,10 @@ use sluice_core::identity::new_id;
 use sluice_core::store::Store;
 
 use super::budgets::{caller_user, load_json, parse_object, rfc3339, save_json};
-use super::{Reply, Shared, now_ms, require_admin, require_person, store_error};
+use super::roles::{Admin, Person};
+use super::{Reply, Shared, now_ms, store_error};
 use crate::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TTL_HOURS};
+use crate::auth::Caller;
 use crate::limits::{
     DEFAULT_MAX_KEYS_PER_PERSON, DEFAULT_PERSON_RATE_LIMIT_RPM, MAX_MAX_KEYS_PER_PERSON,
     MAX_PERSON_RATE_LIMIT_RPM, OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS,
@@ -46,8 +47,7 @@ fn ttl_hours(raw: &str) -> Option<u64> {
 }
 
 /// `GET /admin/settings`.
-pub(super) async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let login = setting(store, SETTING_ADMIN_LOGIN_ENABLED).await?;
     let ttl = setting(store, SETTING_SESSION_TTL_HOURS).await?;
@@ -92,11 +92,10 @@ fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
 /// `allowed_bedrock_models` also a JSON array of ids, stored as that array).
 pub(super) async fn put(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(key): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = parse_object(&body)?;
     let value = match body.get("value") {
         Some(Value::String(s)) => s.trim().to_owned(),
@@ -287,8 +286,7 @@ fn provider_from(
 }
 
 /// `GET /admin/websearch-mode`.
-pub(super) async fn get_websearch_mode(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+pub(super) async fn get_websearch_mode(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let mode = setting(store, SETTING_WEBSEARCH_MODE).await?;
     let provider = load_json::<Provider>(store, SETTING_WEBSEARCH_GLOBAL_PROVIDER).await?;
@@ -302,10 +300,9 @@ pub(super) async fn get_websearch_mode(State(state): State<Shared>, headers: Hea
 /// `PUT /admin/websearch-mode`: `{"mode", "provider"?}`; `global` needs a provider (sent, or stored before).
 pub(super) async fn put_websearch_mode(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = parse_object(&body)?;
     let mode = match body.get("mode") {
         Some(Value::String(m)) => websearch_mode(m)?,
@@ -340,10 +337,9 @@ pub(super) async fn put_websearch_mode(
 /// The caller's user id and stored providers.
 async fn own_providers(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
 ) -> Result<(String, Vec<Provider>), ApiError> {
-    let caller = require_person(state, headers).await?;
-    let user = caller_user(state, &caller).await?;
+    let user = caller_user(state, caller).await?;
     let providers = load_json::<Vec<Provider>>(state.store.as_ref(), &providers_key(&user.id))
         .await?
         .unwrap_or_default();
@@ -359,18 +355,18 @@ fn views(providers: &[Provider]) -> Vec<Value> {
 }
 
 /// `GET /admin/search-providers`: the caller's own providers.
-pub(super) async fn list_providers(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    let (_, providers) = own_providers(&state, &headers).await?;
+pub(super) async fn list_providers(State(state): State<Shared>, Person(caller): Person) -> Reply {
+    let (_, providers) = own_providers(&state, &caller).await?;
     Ok(axum::Json(json!({"providers": views(&providers)})).into_response())
 }
 
 /// `PUT /admin/search-providers`: saves one of the caller's providers (one per type).
 pub(super) async fn put_provider(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Person(caller): Person,
     body: Bytes,
 ) -> Reply {
-    let (user_id, mut providers) = own_providers(&state, &headers).await?;
+    let (user_id, mut providers) = own_providers(&state, &caller).await?;
     let body = parse_object(&body)?;
     let requested = text(&body, "provider_type")?.map(|t| t.to_ascii_lowercase());
     let at = providers
@@ -388,10 +384,10 @@ pub(super) async fn put_provider(
 /// `POST /admin/search-providers/activate`: `{"provider_type"}` becomes the caller's one enabled provider.
 pub(super) async fn activate_provider(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Person(caller): Person,
     body: Bytes,
 ) -> Reply {
-    let (user_id, mut providers) = own_providers(&state, &headers).await?;
+    let (user_id, mut providers) = own_providers(&state, &caller).await?;
     let body = parse_object(&body)?;
     let wanted = text(&body, "provider_type")?
         .map(|t| t.to_ascii_lowercase())
@@ -425,10 +421,10 @@ pub(super) async fn activate_provider(
 /// there yet (HTTP 200, as CCAG answers a failed test).
 pub(super) async fn test_provider(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Person(caller): Person,
     body: Bytes,
 ) -> Reply {
-    let (_, providers) = own_providers(&state, &headers).await?;
+    let (_, providers) = own_providers(&state, &caller).await?;
     let body = parse_object(&body)?;
     let requested = text(&body, "provider_type")?.map(|t| t.to_ascii_lowercase());
     let previous = providers
@@ -441,10 +437,10 @@ pub(super) async fn test_provider(
 /// `DELETE /admin/search-providers/{provider_type}`.
 pub(super) async fn delete_provider(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Person(caller): Person,
     Path(provider_type): Path<String>,
 ) -> Reply {
-    let (user_id, mut providers) = own_providers(&state, &headers).await?;
+    let (user_id, mut providers) = own_providers(&state, &caller).await?;
     let wanted = provider_type.trim().to_ascii_lowercase();
     let before = providers.len();
     providers.retain(|p| p.provider_type != wanted);

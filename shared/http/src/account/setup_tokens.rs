@@ -22,8 +22,9 @@ use sluice_core::keys::hash_secret;
 use sluice_core::store::SetupToken;
 
 use super::keys::visible_key;
+use super::roles::Person;
 use super::views::{object, string};
-use super::{Reply, Shared, base_url, now_ms, require_person, store_error};
+use super::{Reply, Shared, base_url, now_ms, store_error};
 
 /// How long a token can be used (CCAG: 5 minutes).
 pub(super) const TTL_SECS: i64 = 300;
@@ -70,11 +71,11 @@ fn open(token: &str, sealed: &str) -> Option<String> {
 /// proving the secret → `{"token","expires_in_secs","setup_url","command"}`.
 pub(super) async fn create(
     State(state): State<Shared>,
+    Person(caller): Person,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let caller = require_person(&state, &headers).await?;
     let key = visible_key(&state, &caller, &id).await?;
     let body = object(&body)?;
     let raw_key = string(&body, "raw_key")?.ok_or_else(|| {

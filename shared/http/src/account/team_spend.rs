@@ -4,7 +4,6 @@
 //! budget settings through the same `BudgetState` the gateway judges requests on, so both always agree.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use sluice_core::identity::User;
@@ -14,9 +13,10 @@ use sluice_core::spend::ledger::{REQUESTS, SpendOwner, period_counter_key};
 use sluice_core::spend::scope::BudgetScope;
 
 use super::budgets::{rfc3339, team_budget_fields};
+use super::roles::Admin;
 use super::usd::{cents, optional_cents};
 use super::views::team_view;
-use super::{Reply, Shared, require_admin, store_error};
+use super::{Reply, Shared, store_error};
 use crate::app::AppState;
 
 /// The budget state of a person (or of a team alone when `user` is `None`), now.
@@ -79,10 +79,9 @@ async fn member_row(
 /// `GET /admin/teams/{id}/analytics` (admin).
 pub(super) async fn team_analytics(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
 ) -> Reply {
-    require_admin(&app, &headers).await?;
     let team = super::teams::team(&app, &id).await?;
     let users = app.store.list_users().await.map_err(|e| store_error(&e))?;
     let mut rows = Vec::new();
@@ -107,8 +106,7 @@ pub(super) async fn team_analytics(
 }
 
 /// `GET /admin/analytics/overview` (admin): every team's current-period spend against its budget.
-pub(super) async fn overview(State(app): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&app, &headers).await?;
+pub(super) async fn overview(State(app): State<Shared>, _: Admin) -> Reply {
     let now = chrono::Utc::now();
     let teams = app.store.list_teams().await.map_err(|e| store_error(&e))?;
     let users = app.store.list_users().await.map_err(|e| store_error(&e))?;

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use bytes::Bytes;
@@ -13,9 +13,10 @@ use sluice_core::error::ApiError;
 use sluice_core::identity::{Team, new_id};
 use sluice_core::store::KeyUpdate;
 
+use super::roles::Admin;
 use super::users::{save, user_by_id_or_email};
 use super::views::{self, key_view, not_found, team_view, user_view};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::{Reply, Shared, now_ms, store_error};
 use crate::app::AppState;
 
 pub(super) fn routes() -> Router<Shared> {
@@ -51,8 +52,7 @@ pub(super) async fn team(state: &AppState, id_or_name: &str) -> Result<Team, Api
         .ok_or_else(|| not_found("Team"))
 }
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let mut teams = state
         .store
         .list_teams()
@@ -63,8 +63,7 @@ async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
     Ok(axum::Json(json!({"teams": teams})).into_response())
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body = views::object(&body)?;
     let name = views::string(&body, "name")?.ok_or_else(|| ApiError::invalid("name: required"))?;
     let team = Team {
@@ -82,8 +81,11 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 /// Deletes the team; its members become team-less and its keys lose their team (their spend then counts
 /// against their owners only).
-async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let caller = require_admin(&state, &headers).await?;
+async fn remove(
+    State(state): State<Shared>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Reply {
     let team = team(&state, &id).await?;
     let users = state
         .store
@@ -125,8 +127,7 @@ async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<
     Ok(axum::Json(json!({"deleted": true})).into_response())
 }
 
-async fn members(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn members(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let team = team(&state, &id).await?;
     let mut members: Vec<_> = state
         .store
@@ -144,11 +145,10 @@ async fn members(State(state): State<Shared>, headers: HeaderMap, Path(id): Path
 /// `{"user_id"}` (a user id, or an email): moves that person into the team.
 async fn add_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = views::object(&body)?;
     let who =
         views::string(&body, "user_id")?.ok_or_else(|| ApiError::invalid("user_id: required"))?;
@@ -164,10 +164,9 @@ async fn add_member(
 
 async fn remove_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let team = team(&state, &id).await?;
     let mut member = user_by_id_or_email(&state, &user_id).await?;
     if member.team_id.as_deref() != Some(team.id.as_str()) {
@@ -178,8 +177,7 @@ async fn remove_member(
     Ok(axum::Json(json!({"removed": true})).into_response())
 }
 
-async fn keys(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn keys(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let team = team(&state, &id).await?;
     let keys: Vec<Value> = state
         .store
@@ -199,12 +197,7 @@ const ONE_BEDROCK: &str = "Sluice sends every request to the Amazon Bedrock of i
                            per-team endpoints to assign";
 
 /// `GET /admin/teams/{id}/endpoints`: none assigned (see [`ONE_BEDROCK`]), in CCAG's shape.
-async fn endpoints(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn endpoints(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let team = team(&state, &id).await?;
     Ok(axum::Json(json!({
         "team_id": team.id,
@@ -216,12 +209,7 @@ async fn endpoints(
 }
 
 /// `PUT /admin/teams/{id}/endpoints`: refused with the reason, rather than stored and ignored.
-async fn set_endpoints(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn set_endpoints(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     team(&state, &id).await?;
     Err(ApiError::invalid(ONE_BEDROCK).into())
 }

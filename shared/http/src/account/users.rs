@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use bytes::Bytes;
@@ -13,8 +13,9 @@ use sluice_core::identity::{Role, User};
 
 use super::admin::role;
 use super::keys::check_team;
+use super::roles::Admin;
 use super::views::{self, not_found, user_view};
-use super::{Reply, Shared, now_ms, require_admin, store_error};
+use super::{Reply, Shared, now_ms, store_error};
 use crate::app::AppState;
 use crate::auth::new_user;
 
@@ -68,8 +69,7 @@ pub(super) async fn save(state: &AppState, user: &User) -> Result<(), ApiError> 
     Ok(())
 }
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let mut users = state
         .store
         .list_users()
@@ -80,8 +80,7 @@ async fn list(State(state): State<Shared>, headers: HeaderMap) -> Reply {
     Ok(axum::Json(json!({"users": users})).into_response())
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    require_admin(&state, &headers).await?;
+async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body = views::object(&body)?;
     let email = views::string(&body, "email")?
         .ok_or_else(|| ApiError::invalid("email: required"))?
@@ -104,11 +103,10 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 /// `PUT` (CCAG: role) and `PATCH`: any of `role`, `active`, `team_id`; absent fields are kept.
 async fn update(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = views::object(&body)?;
     let mut user = user(&state, &id).await?;
     if let Some(r) = views::string(&body, "role")? {
@@ -131,8 +129,11 @@ async fn update(
     Ok(axum::Json(answer).into_response())
 }
 
-async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let caller = require_admin(&state, &headers).await?;
+async fn remove(
+    State(state): State<Shared>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Reply {
     if caller.user_id.as_deref() == Some(id.as_str()) {
         return Err(
             ApiError::invalid("you cannot delete yourself; ask another administrator").into(),
@@ -182,11 +183,10 @@ async fn remove(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<
 /// `{"team_id": "<id>" | null}`; the field is required so a typo cannot unassign someone.
 async fn set_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    require_admin(&state, &headers).await?;
     let body = views::object(&body)?;
     let team = views::nullable_string(&body, "team_id")?
         .ok_or_else(|| ApiError::invalid("team_id: required (null to unassign)"))?;
