@@ -360,6 +360,47 @@ async fn members_are_refused_on_admin_only_paths() {
     }
 }
 
+/// The refusals' wording is part of the API (CCAG's CLI and the docs show it).
+#[tokio::test]
+async fn a_member_on_an_admin_route_is_told_it_needs_the_admin_role() {
+    let org = Org::start().await;
+    let (s, b) = org.member(Method::GET, "/admin/users", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(
+        error_of(&b),
+        ("permission_error", "this route needs the admin role")
+    );
+}
+
+/// `/auth/logout` is outside `/admin/`, so no middleware has checked the caller before its handler: the
+/// handler's own person check answers as the admin routes do.
+#[tokio::test]
+async fn sign_out_refuses_virtual_keys_and_anonymous_callers_and_lets_a_member_out() {
+    let org = Org::start().await;
+    let (s, b) = org
+        .call(Method::POST, "/auth/logout", Some(&org.key), Some("{}"))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(
+        error_of(&b),
+        (
+            "permission_error",
+            "virtual keys cannot use the admin API; sign in instead"
+        )
+    );
+    let (s, b) = org
+        .call(Method::POST, "/auth/logout", None, Some("{}"))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+    assert_eq!(error_of(&b).0, "authentication_error");
+
+    let (s, b) = org
+        .member(Method::POST, "/auth/logout", Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user_id"], org.member_id.as_str());
+}
+
 #[tokio::test]
 async fn admin_creates_lists_updates_revokes_and_deletes_a_key() {
     let org = Org::start().await;
