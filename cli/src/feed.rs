@@ -14,6 +14,10 @@ use sluice_sqlite::{Change, FeedKind, SqliteStore};
 const BATCH: usize = 100;
 
 /// Starts both consumers; they run until the process ends.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "`sluice serve` is the host: the spend and notify consumers run beside the server for the life of the process"
+)]
 pub fn spawn(store: Arc<SqliteStore>, notifiers: Arc<dyn NotifierFactory>, poll: Duration) {
     tokio::spawn(run(Arc::clone(&store), FeedKind::Usage, poll, None));
     tokio::spawn(run(store, FeedKind::Event, poll, Some(notifiers)));

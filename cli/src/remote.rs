@@ -20,6 +20,10 @@ struct Credentials {
     token: String,
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the saved sign-in lives where the user's tools keep theirs: SLUICE_CONFIG_DIR, XDG_CONFIG_HOME, HOME"
+)]
 fn config_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SLUICE_CONFIG_DIR") {
         return Ok(PathBuf::from(dir));
@@ -138,6 +142,10 @@ pub struct Remote {
 
 impl Remote {
     /// The client for `url`: the token from `SLUICE_TOKEN`, else the one `sluice login` saved for that address.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "SLUICE_TOKEN overrides the saved sign-in, for scripts and CI"
+    )]
     pub fn connect(url: &str) -> anyhow::Result<Self> {
         let url = normalize(url);
         let token = match std::env::var("SLUICE_TOKEN").ok().filter(|t| !t.is_empty()) {

@@ -18,6 +18,10 @@ const FEED_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     // The cache time comes with the gateway settings, once the region is known.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "`sluice serve` reads its configuration once, at start-up"
+    )]
     let mut auth = AuthConfig::from_lookup(|k| std::env::var(k).ok(), Duration::ZERO);
     let default_password = auth.admin_password.0 == sluice_http::app::DEFAULT_ADMIN_PASSWORD;
     let listener = tokio::net::TcpListener::bind(listen)

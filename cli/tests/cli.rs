@@ -1,5 +1,10 @@
 //! The `sluice` binary as a person uses it: key commands on a data folder, and start-up that names what is missing.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test: the built binary's environment is the test's, plus what it sets"
+)]
+
 use std::process::{Command, Output};
 
 fn sluice(args: &[&str], env: &[(&str, &str)]) -> Output {

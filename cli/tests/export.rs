@@ -1,6 +1,11 @@
 //! `sluice export` as finance runs it: the built binary on a data folder with known usage, writing the same CSV
 //! the export function puts in S3 — one file per day under a folder, or every day to standard output.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;

@@ -1,6 +1,11 @@
 //! `sluice serve` exposed to the network and to web pages: the default password never leaves loopback, a
 //! DNS-rebinding page is refused, and the data folder is private to its user.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test: the built binary's environment is the test's, plus what it sets"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

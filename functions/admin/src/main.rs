@@ -9,6 +9,10 @@ use sluice_aws::notify::AwsNotifiers;
 use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a function's main reads its configuration once, at start-up"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     serve::init_logging();

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use lambda_runtime::{LambdaEvent, service_fn};
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a function's main reads its configuration once, at start-up"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
@@ -38,6 +42,10 @@ async fn main() -> anyhow::Result<()> {
 
 /// JSON lines without timestamps of our own under Lambda (CloudWatch adds them), readable text otherwise;
 /// `RUST_LOG` filters (default `info`). The same choice as the spend and notify functions.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the host decides the log format: JSON lines under the Lambda runtime"
+)]
 fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());

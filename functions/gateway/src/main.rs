@@ -7,6 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router, serve};
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a function's main reads its configuration once, at start-up"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     serve::init_logging();

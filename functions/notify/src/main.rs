@@ -12,6 +12,10 @@ use sluice_aws::notify::AwsNotifiers;
 use sluice_core::notify::RetryPolicy;
 use sluice_http::notify_webhook::DestinationNotifiers;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a function's main reads its configuration once, at start-up"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sluice_http::serve::init_logging();

@@ -2,6 +2,11 @@
 //! back): delivery to a loopback webhook that verifies signatures, to an SNS topic and an EventBridge bus read
 //! back through SQS, categories, retries and partial batch failures.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

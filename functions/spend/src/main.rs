@@ -8,6 +8,10 @@ use anyhow::Context;
 use aws_lambda_events::dynamodb::Event;
 use lambda_runtime::{LambdaEvent, service_fn};
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a function's main reads its configuration once, at start-up"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
@@ -29,6 +33,10 @@ async fn main() -> anyhow::Result<()> {
 /// JSON lines without timestamps of our own under Lambda (CloudWatch adds them), readable text otherwise;
 /// `RUST_LOG` filters (default `info`). The same choice as `sluice_http::serve::init_logging`, without pulling
 /// the HTTP stack into a stream consumer.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the host decides the log format: JSON lines under the Lambda runtime"
+)]
 fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());

@@ -19,6 +19,10 @@ impl S3ExportSink {
     /// `AWS_ENDPOINT_URL_S3`) requests use path-style addresses, since such servers do not resolve
     /// `<bucket>.<host>`; against AWS they stay virtual-hosted.
     #[must_use]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the SDK resolves AWS_ENDPOINT_URL_S3 itself without saying so; path-style addressing follows the same variable"
+    )]
     pub fn new(config: &SdkConfig, bucket: impl Into<String>) -> Self {
         let custom_endpoint =
             config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();

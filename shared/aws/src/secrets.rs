@@ -15,6 +15,10 @@ pub struct SecretError {
 ///
 /// # Errors
 /// When `arn_var` is set but the secret cannot be read — a misconfiguration that must stop start-up.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "start-up configuration, called from a function's main: a variable, else the secret it names"
+)]
 pub async fn env_or_secret(
     config: &SdkConfig,
     var: &str,

@@ -15,6 +15,10 @@ use crate::reply::{Reply, Step};
 type Chunk = Result<Bytes, std::io::Error>;
 
 /// Starts writing `steps` and returns the body that carries them.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the simulator is a local server, not a Lambda function: a writer task paces the stream beside the response body"
+)]
 pub fn spawn(reply: Reply, steps: Vec<Step>, pace: Duration, started: Instant) -> Body {
     // A small buffer keeps the writer close to the reader, so timing is what the client sees.
     let (tx, rx) = mpsc::channel::<Chunk>(2);

@@ -171,6 +171,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test: a starting instant; the cache takes every instant as a parameter"
+    )]
     fn cache_answers_until_expiry_and_stays_bounded() {
         let cache = CountCache::new(Duration::from_secs(60), 2);
         let t0 = Instant::now();

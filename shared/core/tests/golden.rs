@@ -7,6 +7,11 @@
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p sluice-core --test golden` rewrites the expected files; review the diff before committing.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "UPDATE_GOLDEN=1 rewrites the expected files instead of comparing"
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -112,6 +112,10 @@ impl AuthConfig {
     /// From the process environment, with secrets resolved by the caller (e.g. from Secrets Manager) taking the
     /// place of their variables.
     #[must_use]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "start-up configuration, called once from a binary's main"
+    )]
     pub fn from_env_with_secrets(
         session_secret: Option<String>,
         admin_password: Option<String>,

@@ -36,6 +36,10 @@ impl GatewayConfig {
     ///
     /// # Errors
     /// A variable that is set but cannot be understood, naming it.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "start-up configuration, called once from a binary's main"
+    )]
     pub fn from_env(region: &str) -> Result<Self, ConfigError> {
         Self::from_lookup(region, |k| std::env::var(k).ok())
     }

@@ -29,6 +29,10 @@ pub mod prices;
 pub mod ratelimit;
 pub mod relay;
 pub mod reply;
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the hosting code: it chooses Lambda or a socket from the environment and owns every task that runs beside a response"
+)]
 pub mod serve;
 pub mod usage;
 

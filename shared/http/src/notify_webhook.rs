@@ -25,6 +25,10 @@ pub const ALLOW_PRIVATE_WEBHOOKS_ENV: &str = "SLUICE_ALLOW_PRIVATE_WEBHOOKS";
 /// The policy `SLUICE_ALLOW_PRIVATE_WEBHOOKS` sets: `AllowPrivate` when `true` or `1`, else `PublicHttps`.
 /// Read at the first call and kept, so the setting cannot change under a running process.
 #[must_use]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a process-wide switch, read once at the first call and kept"
+)]
 pub fn webhook_policy_from_env() -> WebhookPolicy {
     static POLICY: OnceLock<WebhookPolicy> = OnceLock::new();
     *POLICY.get_or_init(|| {

@@ -1,6 +1,11 @@
 //! Attacks on the edges of the routers: forged client addresses against login throttling, and large bodies sent
 //! without a credential. (Forged log lines: `log_lines.rs`, alone in its binary for its thread-local subscriber.)
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 mod support;
 
 use std::net::SocketAddr;

@@ -2,6 +2,11 @@
 //! test → activate workflow against a loopback webhook receiver that verifies `x-sluice-signature` the way a
 //! customer's receiver would, with the secret the API handed out.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

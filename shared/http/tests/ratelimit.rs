@@ -1,6 +1,11 @@
 //! Exact rate limits across independent gateway instances sharing one store: 1,000 concurrent admissions against a
 //! limit of L admit exactly L, on SQLite (two connections to one file) and on DynamoDB in moto (two SDK clients).
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,5 +1,10 @@
 //! `WebhookNotifier` against a local receiver that verifies signatures the way a customer's would.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test servers and receivers run on their own tasks"
+)]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -11,6 +11,11 @@
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
 //! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
+
+#![expect(
+    clippy::disallowed_methods,
+    reason = "dev-only: test servers (moto, the simulator, the identity provider, contract races) run on their own tasks, and the environment says where moto is"
+)]
 pub mod aws;
 pub mod calls;
 pub mod contract;

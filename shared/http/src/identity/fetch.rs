@@ -158,6 +158,10 @@ mod tests {
     use axum::routing::get;
 
     /// Serves `router` on a free 127.0.0.1 port; returns the port.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test: a loopback identity provider served by its own task"
+    )]
     async fn serve(router: axum::Router) -> u16 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -289,6 +289,10 @@ impl Env {
     }
 
     /// Serves the merged routers on a real loopback socket (for scripts and clients that need a URL).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test: the routers on a loopback socket, served by their own task"
+    )]
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
