@@ -1,4 +1,12 @@
 //! The upstream leg of an inference request: shape, call, learn from a rejection and retry once, then relay.
+//!
+//! The relay is the SSE body: each poll reads Bedrock and translates. It writes the request's usage record before
+//! the body ends, in the poll that ends it, so the record is stored before the response is complete. When the
+//! client goes away the host drops the body (`axum::serve` at once; the Lambda runtime when its next send fails):
+//! dropping the Bedrock stream cancels the call, and the record (outcome `client_disconnected`, the tokens seen so
+//! far) is handed to the host through [`BodyGuard::finish_later`] instead of a task of the relay's own. Under
+//! Lambda the invocation runs that write on its own task before the runtime asks for the next event (see
+//! [`crate::serve`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,7 +25,9 @@ use sluice_core::shape::{
 use sluice_core::spend::Outcome;
 use sluice_core::translate::{PING_FRAME, StreamEnd, StreamTranslator};
 use sluice_core::upstream::ChunkStream;
+use tracing::Instrument;
 
+use crate::serve::BodyGuard;
 use crate::usage::{UsageContext, UsageLedger};
 
 /// Shapes the request and makes the upstream call. When Bedrock rejects a beta or a droppable field by name, the
@@ -92,6 +102,8 @@ struct Relay {
     ledger: Arc<UsageLedger>,
     usage: UsageContext,
     recorded: bool,
+    /// Released with the relay, after `Drop for Relay` has handed the host what it could not finish.
+    host: BodyGuard,
 }
 
 impl Relay {
@@ -184,19 +196,20 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         if !self.recorded {
-            // The body was dropped before its end: the client went away. The usage seen so far is still recorded;
-            // nothing will poll this body again, so the write runs on its own task.
+            // The usage seen so far is still recorded. Nothing will poll this body again, so the write goes to the
+            // host, which runs it on the request's own task (see the module doc).
             self.recorded = true;
             let record =
                 self.usage
                     .record(self.translator.usage(), self.outcome(), self.first_byte_ms);
             let ledger = Arc::clone(&self.ledger);
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { ledger.write(record).await });
-            }
+            self.host.finish_later(
+                async move { ledger.write(record).await }.instrument(self.span.clone()),
+            );
         }
         if !self.finished {
-            // The client went away: dropping `upstream` closes the Bedrock connection, cancelling generation.
+            // The client went away: dropping `upstream` (after this) closes the Bedrock connection, cancelling
+            // generation.
             let _scope = self.span.enter();
             tracing::info!(
                 output_tokens = self.translator.usage().output_tokens,
@@ -207,6 +220,7 @@ impl Drop for Relay {
 }
 
 /// The SSE response body for a started Bedrock stream; its usage is recorded through `ledger` before it ends.
+/// Called in the handler: the body is tied to the host's current invocation (see [`BodyGuard`]).
 pub fn sse_body(
     upstream: ChunkStream,
     requested_model: &str,
@@ -218,6 +232,7 @@ pub fn sse_body(
         ledger,
         usage,
         recorded: false,
+        host: BodyGuard::current(),
         upstream,
         translator: StreamTranslator::new(requested_model),
         ping,

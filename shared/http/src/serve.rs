@@ -1,8 +1,24 @@
 //! One router, two hosts: the Lambda streaming runtime when `AWS_LAMBDA_RUNTIME_API` is set, `axum::serve` otherwise.
+//!
+//! This is the hosting code, the one place that decides what runs on which task (`tokio::spawn` is for here and
+//! tests). A streamed response can outlive its handler and end early when the client goes away; what its body
+//! still owes then (the usage record) is handed to the host through a [`BodyGuard`]:
+//! - under Lambda the invocation itself owns it. The runtime (lambda_runtime 1.5) sends a streamed body to the
+//!   Runtime API from a task it spawns and does not await: it asks for the next event as soon as its POST returns,
+//!   and the Runtime API may answer that POST before the body ends (`cargo lambda watch` does, at once). Lambda may
+//!   freeze the process once the next event is asked for, so nothing may be left running. [`run_lambda`] wraps
+//!   each invocation so it returns only after every body of it has ended — read to its end, or dropped by the
+//!   runtime when sending failed (the client went away) — and the work a dropped body left has run, on the
+//!   invocation's own task, before the next event;
+//! - under `axum::serve` the process keeps running, and such work runs on a task of the server's, which shutdown
+//!   waits for.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -225,7 +241,13 @@ pub async fn run_function(
 /// # Errors
 /// When the runtime API fails.
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run_with_streaming_response(router).await
+    // `run_with_streaming_response` is this runtime with the tracing layer; the settle layer goes inside it so the
+    // work it waits for logs under the invocation's span.
+    lambda_http::streaming_runtime(router)
+        .layer(SettleLayer)
+        .layer(lambda_http::lambda_runtime::layers::TracingLayer::new())
+        .run()
+        .await
 }
 
 /// Runs `router` under the buffered Lambda runtime (Function URL, InvokeMode `BUFFERED`): the admin API answers
@@ -236,6 +258,192 @@ pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
 pub async fn run_lambda_buffered(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(router).await
 }
+
+tokio::task_local! {
+    /// The Lambda invocation whose handler is running.
+    static INVOCATION: Arc<Invocation>;
+}
+
+/// What one invocation still owes once its handler has answered: response bodies still alive, and the work bodies
+/// left when they were dropped before their end.
+#[derive(Default)]
+struct Invocation {
+    state: Mutex<Owed>,
+    /// Woken whenever `state` changes.
+    changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Owed {
+    live_bodies: usize,
+    left: Vec<futures::future::BoxFuture<'static, ()>>,
+}
+
+impl Invocation {
+    fn owed(&self) -> std::sync::MutexGuard<'_, Owed> {
+        // The lock is never held across a panic-prone call; a poisoned one still holds a consistent count.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until every body has ended and all they left has run.
+    async fn settle(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let (left, live) = {
+                let mut owed = self.owed();
+                (std::mem::take(&mut owed.left), owed.live_bodies)
+            };
+            if !left.is_empty() {
+                futures::future::join_all(left).await;
+                continue;
+            }
+            if live == 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+/// Runs `invocation` (a handler call and the sending of its response) as one Lambda invocation: it returns only
+/// once every response body created inside it has ended and the work they left is done. [`run_lambda`] wraps each
+/// invocation in this; tests call it directly.
+pub async fn within_invocation<F: Future>(invocation: F) -> F::Output {
+    settled(Arc::new(Invocation::default()), invocation).await
+}
+
+async fn settled<F: Future>(invocation: Arc<Invocation>, fut: F) -> F::Output {
+    let out = INVOCATION.scope(Arc::clone(&invocation), fut).await;
+    invocation.settle().await;
+    out
+}
+
+/// The runtime layer of [`within_invocation`].
+struct SettleLayer;
+
+impl<S> tower::Layer<S> for SettleLayer {
+    type Service = Settle<S>;
+
+    fn layer(&self, inner: S) -> Settle<S> {
+        Settle { inner }
+    }
+}
+
+struct Settle<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<lambda_http::lambda_runtime::LambdaInvocation> for Settle<S>
+where
+    S: tower::Service<
+            lambda_http::lambda_runtime::LambdaInvocation,
+            Response = (),
+            Error = lambda_http::Error,
+        >,
+    S::Future: 'static,
+{
+    type Response = ();
+    type Error = lambda_http::Error;
+    // The runtime's invocation future is not `Send`; the sequential runtime polls it on its own task.
+    type Future = futures::future::LocalBoxFuture<'static, Result<(), lambda_http::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: lambda_http::lambda_runtime::LambdaInvocation) -> Self::Future {
+        let invocation = Arc::new(Invocation::default());
+        let fut = INVOCATION.sync_scope(Arc::clone(&invocation), || self.inner.call(req));
+        Box::pin(settled(invocation, fut))
+    }
+}
+
+/// A response body's tie to its host, taken when the body is created (in the handler). Under Lambda it keeps the
+/// invocation open until the body has ended (it is dropped with the body); under a local server it is inert.
+pub struct BodyGuard {
+    invocation: Option<Arc<Invocation>>,
+}
+
+impl BodyGuard {
+    /// The guard for a body created now: tied to the current Lambda invocation, if any.
+    #[must_use]
+    pub fn current() -> Self {
+        match INVOCATION.try_with(Arc::clone) {
+            Ok(invocation) => {
+                invocation.owed().live_bodies += 1;
+                Self {
+                    invocation: Some(invocation),
+                }
+            }
+            Err(_) => Self { invocation: None },
+        }
+    }
+
+    /// Hands the host `work` a body could not finish because it was dropped before its end (the client went away).
+    /// Under Lambda the invocation runs it before it returns, so before the runtime asks for the next event; under
+    /// a local server it runs on a task of the server's, which shutdown waits for.
+    pub fn finish_later(&self, work: impl Future<Output = ()> + Send + 'static) {
+        match &self.invocation {
+            Some(invocation) => {
+                invocation.owed().left.push(Box::pin(work));
+                invocation.changed.notify_waiters();
+            }
+            None => detached::run(work),
+        }
+    }
+}
+
+impl Drop for BodyGuard {
+    fn drop(&mut self) {
+        if let Some(invocation) = &self.invocation {
+            invocation.owed().live_bodies -= 1;
+            invocation.changed.notify_waiters();
+        }
+    }
+}
+
+/// Work left by dropped bodies under a local server.
+mod detached {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static DONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+    pub(super) fn run(work: impl Future<Output = ()> + Send + 'static) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!("work left by a response body dropped outside any runtime; it is lost");
+            return;
+        };
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        runtime.spawn(async move {
+            work.await;
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            DONE.notify_waiters();
+        });
+    }
+
+    /// Waits until no such work is running.
+    pub(super) async fn drain() {
+        loop {
+            let done = DONE.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if RUNNING.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+}
+
+/// How long a stopping local server waits for work left by dropped response bodies (a usage write retries for
+/// about a second before it falls back to the file).
+const DRAIN_AT_SHUTDOWN: Duration = Duration::from_secs(10);
 
 /// Middleware for a local server: a refusal (4xx/5xx) of a request that came with a body says
 /// `connection: close`. Refusals are answered before the body is read (an unauthenticated client never makes
@@ -277,7 +485,14 @@ pub async fn run_local(listener: tokio::net::TcpListener, router: Router) -> std
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await?;
+    if tokio::time::timeout(DRAIN_AT_SHUTDOWN, detached::drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped before the work of abandoned responses finished");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -206,6 +206,101 @@ async fn client_disconnect_is_recorded_and_each_request_exactly_once() {
     }
 }
 
+/// Under Lambda the runtime sends the body from a task of its own and drops it when that send fails (the Function
+/// URL's client went away); the record is then written by the invocation itself, before it returns — that is,
+/// before the runtime asks for the next event — not by a task left running into the freeze.
+#[tokio::test]
+async fn under_lambda_a_dropped_body_is_recorded_before_the_invocation_returns() {
+    let env = env().await;
+    let id = sluice_http::serve::within_invocation(async {
+        let resp = env
+            .router
+            .clone()
+            .oneshot(env.request("sim:slow=100 sim:long=40", true))
+            .await
+            .expect("infallible");
+        let id = resp.headers()["request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let mut stream = resp.into_body().into_data_stream();
+        let first = stream.next().await.expect("a frame").expect("data");
+        assert!(String::from_utf8_lossy(&first).starts_with("event: message_start"));
+        drop(stream); // the runtime could not send the rest
+        id
+    })
+    .await;
+    // No waiting: the invocation returned after the write.
+    let r = env
+        .record(&id)
+        .await
+        .expect("recorded before the invocation returned");
+    assert_eq!(r.outcome, Outcome::ClientDisconnected);
+    assert!(r.input_tokens > 0);
+}
+
+/// Under Lambda the runtime's send of the body can return while the body is still streaming (the Runtime API may
+/// answer the POST before the body ends; `cargo lambda watch` does). The invocation does not return then: it waits
+/// for the body — here read for a while, then dropped as when the client goes away — and for its record.
+#[tokio::test]
+async fn under_lambda_the_invocation_waits_for_a_body_still_streaming_after_its_send_returned() {
+    let env = env().await;
+    let body_gone = std::cell::Cell::new(false);
+    let (handed, stream) = tokio::sync::oneshot::channel();
+    let invocation = async {
+        let id = sluice_http::serve::within_invocation(async {
+            let resp = env
+                .router
+                .clone()
+                .oneshot(env.request("sim:slow=100 sim:long=40", true))
+                .await
+                .expect("infallible");
+            let id = resp.headers()["request-id"]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            handed
+                .send(resp.into_body().into_data_stream())
+                .expect("reader waits");
+            id // the send has returned; the body is still streaming
+        })
+        .await;
+        assert!(body_gone.get(), "the invocation waited for the body");
+        id
+    };
+    // Like the runtime's sending task, which goes on reading after the invocation's send has returned.
+    let reader = async {
+        let mut stream = stream.await.expect("the body");
+        for _ in 0..3 {
+            stream.next().await.expect("a frame").expect("data");
+        }
+        drop(stream); // the client goes away
+        body_gone.set(true);
+    };
+    let (id, ()) = tokio::join!(invocation, reader);
+    let r = env
+        .record(&id)
+        .await
+        .expect("recorded before the invocation returned");
+    assert_eq!(r.outcome, Outcome::ClientDisconnected);
+    assert!(r.input_tokens > 0);
+}
+
+/// A stream read to its end inside an invocation is recorded complete, once, and does not hold the invocation open.
+#[tokio::test]
+async fn under_lambda_a_complete_stream_is_recorded_once_and_the_invocation_returns() {
+    let env = env().await;
+    let (id, sse) = tokio::time::timeout(
+        Duration::from_secs(30),
+        sluice_http::serve::within_invocation(env.send("hello", true)),
+    )
+    .await
+    .expect("the invocation returned");
+    assert!(sse.contains("event: message_stop"));
+    let r = env.record(&id).await.expect("recorded");
+    assert_eq!(r.outcome, Outcome::Complete);
+}
+
 /// Locally, records the store refuses go to a JSON-lines file, and `replay` puts them into a working store once.
 #[tokio::test]
 async fn refused_records_go_to_the_file_fallback_and_replay_once() {
