@@ -144,3 +144,58 @@ def test_admin_login_under_the_runtime_issues_a_token_the_gateway_accepts(
         assert json.loads(answer)["type"] == "message"
     finally:
         conn.close()
+
+
+def usage_item(moto_url: str, table: str, request_id: str) -> dict | None:
+    """The usage record of a request as the gateway stored it (docs/store-layout.md: `USAGE#<request_id>`)."""
+    import boto3
+
+    from conftest import REGION
+
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=moto_url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    key = {"pk": {"S": f"USAGE#{request_id}"}, "sk": {"S": "USAGE"}}
+    return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
+def test_a_stream_the_client_abandons_is_recorded_before_the_runtime_takes_the_next_event(
+    function_url: str, api_key: str, moto_url: str, table: str, procs: Processes
+) -> None:
+    # GIVEN a long, slow answer
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 2048,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Go on. sim:slow=200 sim:long=60"}],
+    }
+    headers = {"content-type": "application/json", "x-api-key": api_key}
+    # WHEN the client reads the first event and goes away
+    conn, resp = request(function_url, "POST", "/v1/messages", body, headers)
+    try:
+        assert resp.status == 200, f"POST /v1/messages -> {resp.status} {resp.read()[:500]!r}\n{procs.logs()}"
+        request_id = resp.getheader("request-id")
+        assert request_id, "the answer names its request"
+        while (line := resp.readline()) and not line.startswith(b"event: message_start"):
+            pass
+        assert line, f"no message_start\n{procs.logs()}"
+    finally:
+        conn.close()
+    # ...and the next request comes in. The emulator hands it to the function only when the runtime asks for the
+    # next event, which is when Lambda may freeze the instance: whatever the abandoned invocation owed is done by now.
+    conn, resp = request(function_url, "GET", "/health")
+    try:
+        resp.read()
+        assert resp.status == 200, f"GET /health -> {resp.status}\n{procs.logs()}"
+    finally:
+        conn.close()
+
+    # THEN its usage record is already stored, marked client_disconnected, with the tokens seen before the client left
+    item = usage_item(moto_url, table, request_id)
+    assert item is not None, f"no usage record for {request_id} when the next event was taken\n{procs.logs()}"
+    assert item["outcome"] == {"S": "client_disconnected"}, item
+    assert int(item["input_tokens"]["N"]) > 0, item
+    # ...and the Bedrock call was cancelled, not run to its end
+    assert int(item["output_tokens"]["N"]) < 60, item
+    gateway_log = next(p for p in procs.started if p.name == "sluice-gateway").log.read_text(encoding="utf-8")
+    assert "client disconnected; upstream call cancelled" in gateway_log, procs.logs()
