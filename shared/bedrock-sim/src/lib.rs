@@ -67,6 +67,9 @@ pub fn router(config: SimConfig) -> Router {
 }
 
 /// Serves the simulator on `listener` until the process ends or the listener fails.
+///
+/// # Errors
+/// The listener's I/O error that ended serving.
 pub async fn serve(listener: tokio::net::TcpListener, config: SimConfig) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "bedrock-sim listening");
