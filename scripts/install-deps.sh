@@ -98,31 +98,27 @@ if ! node_modules/.bin/claude --version >/dev/null 2>&1; then
     || die "node_modules/.bin/claude does not run; see npm output above"
 fi
 
-# --- ccag -----------------------------------------------------------------------------------
-# The compatibility end-to-end test drives Sluice with CCAG's real CLI, pinned. It compiles from crates.io
-# (about four minutes), so it is skipped while the installed binary reports the pinned version.
-CCAG_VERSION="1.9.8"
-if [ "$(.venv/bin/ccag --version 2>/dev/null)" = "ccag ${CCAG_VERSION}" ]; then
-  log "ccag ${CCAG_VERSION} up to date"
-else
-  log "cargo install ccag-cli ${CCAG_VERSION} (into .venv/bin; a few minutes)"
-  cargo install ccag-cli --version "${CCAG_VERSION}" --locked --root "$ROOT/.venv"
-  [ "$(.venv/bin/ccag --version 2>/dev/null)" = "ccag ${CCAG_VERSION}" ] \
-    || die ".venv/bin/ccag does not report version ${CCAG_VERSION} after cargo install"
-fi
+# --- Rust tools from crates.io ---------------------------------------------------------------
+# Each compiles from source (a few minutes), so it is skipped while the installed binary reports the pinned
+# version. Usage: cargo_install_pinned <crate> <binary> <version>; the binary lands in .venv/bin.
+cargo_install_pinned() {
+  local crate="$1" bin="$2" version="$3"
+  if [ "$(".venv/bin/$bin" --version 2>/dev/null)" = "$bin $version" ]; then
+    log "$bin $version up to date"
+    return
+  fi
+  log "cargo install $crate $version (into .venv/bin; a few minutes)"
+  cargo install "$crate" --version "$version" --locked --root "$ROOT/.venv"
+  [ "$(".venv/bin/$bin" --version 2>/dev/null)" = "$bin $version" ] \
+    || die ".venv/bin/$bin does not report version $version after cargo install"
+}
 
-# --- cargo-deny -----------------------------------------------------------------------------
-# `make deny` checks banned crates, licenses and sources with it (deny.toml). It compiles from crates.io
-# (about three and a half minutes on two cores), so it is skipped while the installed binary reports the
-# pinned version.
+# The compatibility end-to-end test drives Sluice with CCAG's real CLI, pinned (about four minutes).
+CCAG_VERSION="1.9.8"
+cargo_install_pinned ccag-cli ccag "$CCAG_VERSION"
+# `make deny` checks banned crates, licenses and sources with it (deny.toml); about three and a half minutes
+# on two cores.
 DENY_VERSION="0.20.2"
-if [ "$(.venv/bin/cargo-deny --version 2>/dev/null)" = "cargo-deny ${DENY_VERSION}" ]; then
-  log "cargo-deny ${DENY_VERSION} up to date"
-else
-  log "cargo install cargo-deny ${DENY_VERSION} (into .venv/bin; a few minutes)"
-  cargo install cargo-deny --version "${DENY_VERSION}" --locked --root "$ROOT/.venv"
-  [ "$(.venv/bin/cargo-deny --version 2>/dev/null)" = "cargo-deny ${DENY_VERSION}" ] \
-    || die ".venv/bin/cargo-deny does not report version ${DENY_VERSION} after cargo install"
-fi
+cargo_install_pinned cargo-deny cargo-deny "$DENY_VERSION"
 
 log "ok ($(.venv/bin/python -V), ccag ${CCAG_VERSION}, cargo-deny ${DENY_VERSION}, claude $(node_modules/.bin/claude --version 2>/dev/null | cut -d' ' -f1))"

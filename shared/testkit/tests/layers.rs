@@ -15,6 +15,14 @@ struct Layer {
     known: &'static [(&'static str, &'static str)],
 }
 
+/// The Function URL binaries: the DynamoDB store and Bedrock on AWS, never the local store or test helpers.
+const A_FUNCTION_URL_HOST: &[&str] = &[
+    "sluice-sqlite",
+    "rusqlite",
+    "sluice-testkit",
+    "sluice-bedrock-sim",
+];
+
 /// The function crates that are not HTTP hosts: a stream consumer or a schedule links no web stack.
 const NOT_A_WEB_HOST: &[&str] = &[
     "sluice-http",
@@ -117,22 +125,12 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         krate: "sluice-gateway",
-        forbidden: &[
-            "sluice-sqlite",
-            "rusqlite",
-            "sluice-testkit",
-            "sluice-bedrock-sim",
-        ],
+        forbidden: A_FUNCTION_URL_HOST,
         known: &[],
     },
     Layer {
         krate: "sluice-admin",
-        forbidden: &[
-            "sluice-sqlite",
-            "rusqlite",
-            "sluice-testkit",
-            "sluice-bedrock-sim",
-        ],
+        forbidden: A_FUNCTION_URL_HOST,
         known: &[],
     },
     Layer {
