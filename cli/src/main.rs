@@ -121,7 +121,7 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(sluice_http::serve::OneLine(std::io::stderr))
+        .with_writer(sluice_aws::logging::OneLine(std::io::stderr))
         .init();
     let result = match cli.command {
         Command::Serve { listen, data_dir } => serve::run(&listen, &data_dir).await,

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sluice_http::notify_webhook::DestinationNotifiers;
-use sluice_http::usage::FileUsageFallback;
+use sluice_adapters::{DestinationNotifiers, FileUsageFallback};
 use sluice_http::{
     AppState, AuthConfig, GatewayConfig, GatewayState, admin_router, gateway_router, serve,
 };

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate};
+use sluice_adapters::FileUsageFallback;
 use sluice_core::spend::consumer::consume_usage;
-use sluice_http::usage::FileUsageFallback;
 
 use crate::StoreArgs;
 

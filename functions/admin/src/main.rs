@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use sluice_adapters::DestinationNotifiers;
 use sluice_aws::notify::AwsNotifiers;
-use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
 
 #[expect(
@@ -15,7 +15,7 @@ use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
 )]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    serve::init_logging();
+    sluice_aws::logging::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;

@@ -13,7 +13,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 )]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    sluice_aws::logging::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let bucket = std::env::var("SLUICE_EXPORT_BUCKET")
@@ -38,28 +38,4 @@ async fn main() -> anyhow::Result<()> {
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
-}
-
-/// JSON lines without timestamps of our own under Lambda (CloudWatch adds them), readable text otherwise;
-/// `RUST_LOG` filters (default `info`). The same choice as the spend and notify functions.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the host decides the log format: JSON lines under the Lambda runtime"
-)]
-fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .without_time()
-            .with_ansi(false)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
 }

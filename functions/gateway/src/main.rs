@@ -13,7 +13,7 @@ use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_rou
 )]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    serve::init_logging();
+    sluice_aws::logging::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;

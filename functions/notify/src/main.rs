@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::dynamodb::Event;
 use lambda_runtime::{LambdaEvent, service_fn};
+use sluice_adapters::DestinationNotifiers;
 use sluice_aws::notify::AwsNotifiers;
 use sluice_core::notify::RetryPolicy;
-use sluice_http::notify_webhook::DestinationNotifiers;
 
 #[expect(
     clippy::disallowed_methods,
@@ -18,7 +18,7 @@ use sluice_http::notify_webhook::DestinationNotifiers;
 )]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sluice_http::serve::init_logging();
+    sluice_aws::logging::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;

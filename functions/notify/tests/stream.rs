@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use sluice_adapters::DestinationNotifiers;
 use sluice_aws::DynamoStore;
 use sluice_aws::notify::{AwsNotifiers, EVENT_SOURCE};
 use sluice_core::notify::{
@@ -30,7 +31,6 @@ use sluice_core::notify::{
     WebhookPolicy, budget_event_id, verify_signature,
 };
 use sluice_core::store::{EventStore, SettingsStore};
-use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_notify::{BatchReport, process};
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 

@@ -14,7 +14,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 )]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    sluice_aws::logging::init_logging();
     let table =
         std::env::var("SLUICE_TABLE").context("SLUICE_TABLE must name the DynamoDB table")?;
     let aws = sluice_aws::load_aws_config().await?;
@@ -28,29 +28,4 @@ async fn main() -> anyhow::Result<()> {
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
-}
-
-/// JSON lines without timestamps of our own under Lambda (CloudWatch adds them), readable text otherwise;
-/// `RUST_LOG` filters (default `info`). The same choice as `sluice_http::serve::init_logging`, without pulling
-/// the HTTP stack into a stream consumer.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the host decides the log format: JSON lines under the Lambda runtime"
-)]
-fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .without_time()
-            .with_ansi(false)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
 }

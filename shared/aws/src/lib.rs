@@ -7,12 +7,15 @@
 //! - `usage_fallback`: the usage ledger's SQS fallback queue and its replay.
 //! - `secrets`: values from the environment or AWS Secrets Manager at start-up.
 //! - `startup`: loading the AWS configuration chain with clear errors for what is missing.
+//! - `logging`: the log set-up of every binary (JSON lines under Lambda, one line per event locally); here because
+//!   every function links this crate and it links no web stack.
 pub mod bedrock;
 pub use bedrock::BedrockUpstream;
 pub mod startup;
 pub use startup::{StartupError, bedrock_upstream, create_table, dynamo_store, load_aws_config};
 pub mod dynamo;
 pub use dynamo::DynamoStore;
+pub mod logging;
 pub mod notify;
 pub mod secrets;
 pub use secrets::{env_or_secret, read_secret};

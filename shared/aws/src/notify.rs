@@ -25,7 +25,7 @@ const EVENTBRIDGE_DENIED_HINT: &str = "the function's role may not put events on
 /// SNS refuses longer subjects.
 const SUBJECT_MAX_CHARS: usize = 100;
 
-/// Builds SNS and EventBridge notifiers from one AWS configuration. Webhooks are not AWS: `sluice-http`'s
+/// Builds SNS and EventBridge notifiers from one AWS configuration. Webhooks are not AWS: `sluice-adapters`'
 /// `DestinationNotifiers` handles them and hands the rest to this factory.
 #[derive(Debug, Clone)]
 pub struct AwsNotifiers {
@@ -49,7 +49,7 @@ impl NotifierFactory for AwsNotifiers {
                 Arc::new(EventBridgeNotifier::new(&self.config, bus_arn))
             }
             Destination::Webhook { .. } => Arc::new(Misconfigured(
-                "webhooks are delivered by sluice-http's DestinationNotifiers".to_owned(),
+                "webhooks are delivered by sluice-adapters' DestinationNotifiers".to_owned(),
             )),
         }
     }

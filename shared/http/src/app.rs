@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sluice_adapters::DestinationNotifiers;
 use sluice_core::identity::{IdentityProvider, Role};
 use sluice_core::notify::{Backoff, NotifierFactory, RetryPolicy};
 use sluice_core::store::{Store, StoreError};
 
 use crate::auth::{AuthSettings, Authenticator};
 use crate::identity::{OidcVerifier, SessionTokens};
-use crate::notify_webhook::DestinationNotifiers;
 use crate::prices::{PriceBook, REFRESH_EVERY};
 use crate::ratelimit::RateLimiter;
 

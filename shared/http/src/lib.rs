@@ -10,12 +10,12 @@
 //! - `reply`: Anthropic error envelope responses, request ids.
 //! - `config`: gateway settings from the environment.
 //! - `identity`: token verification for sign-in — Sluice session tokens (HS256) and OIDC ID tokens (RS256/ES256).
-//! - `notify_webhook`: `WebhookNotifier`, the notification `Notifier` as a signed JSON POST (10 s timeout).
 //! - `prices`: the price table usage is priced with (seeded rows plus admin overrides, refreshed every few minutes).
 //! - `usage`: the usage ledger, gateway side (priced, sanitized, written before the response ends).
 //! - `serve`: the same Router under `lambda_http` (when `AWS_LAMBDA_RUNTIME_API` is set) or `axum::serve`.
 //!
-//! Depends on `sluice-core` ports only; adapters are handed in by the binaries.
+//! Depends on `sluice-core` ports only; adapters are handed in by the binaries (the one default, webhook delivery
+//! when no notifier factory is given, is `sluice_adapters::DestinationNotifiers`).
 pub mod account;
 pub mod app;
 pub mod auth;
@@ -24,7 +24,6 @@ pub mod config;
 pub mod gateway;
 pub mod identity;
 pub mod limits;
-pub mod notify_webhook;
 pub mod prices;
 pub mod ratelimit;
 pub mod relay;

@@ -2,15 +2,16 @@
 //! ends (Lambda freezes the instance once the response is complete, so nothing may be left to a background task).
 //!
 //! Writes are retried with backoff, then the record goes to the durable fallback (an SQS queue on Lambda, a JSON-lines
-//! file locally) from which `sluice usage replay` puts it into the store. Only if that fails too is the record logged
-//! whole at error level with the marker `usage_record_unwritten`, so it can still be recovered from the logs.
+//! file locally: `sluice_adapters::FileUsageFallback`) from which `sluice usage replay` puts it into the store. Only
+//! if that fails too is the record logged whole at error level with the marker `usage_record_unwritten`, so it can
+//! still be recovered from the logs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_core::spend::usage::Outcome;
 use sluice_core::spend::{PriceTable, UsageRecord};
-use sluice_core::store::{Store, UsageFallback, UsageStore};
+use sluice_core::store::{Store, UsageFallback};
 
 use crate::prices::PriceBook;
 use sluice_core::translate::UsageSeen;
@@ -139,77 +140,5 @@ impl UsageContext {
             outcome,
             cost_micros: None,
         }
-    }
-}
-
-/// The local fallback: one JSON record per line in a file (`<data dir>/usage-fallback.jsonl`).
-#[derive(Debug)]
-pub struct FileUsageFallback {
-    path: std::path::PathBuf,
-    lock: tokio::sync::Mutex<()>,
-}
-
-impl FileUsageFallback {
-    #[must_use]
-    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            lock: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// Puts every record of the file into `store` and empties the file. Returns (stored, already stored).
-    ///
-    /// # Errors
-    /// When the file cannot be read or a record cannot be stored; the file is then left as it was.
-    pub async fn replay(&self, store: &dyn UsageStore) -> Result<(usize, usize), String> {
-        let _guard = self.lock.lock().await;
-        let text = match tokio::fs::read_to_string(&self.path).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
-            Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
-        };
-        let (mut stored, mut already) = (0, 0);
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let record: UsageRecord = serde_json::from_str(line)
-                .map_err(|e| format!("{} line {}: {e}", self.path.display(), n + 1))?;
-            if store.put_usage(&record).await.map_err(|e| e.to_string())? {
-                stored += 1;
-            } else {
-                already += 1;
-            }
-        }
-        tokio::fs::write(&self.path, b"")
-            .await
-            .map_err(|e| format!("cannot empty {}: {e}", self.path.display()))?;
-        Ok((stored, already))
-    }
-}
-
-#[async_trait::async_trait]
-impl UsageFallback for FileUsageFallback {
-    async fn stash(&self, record: &UsageRecord) -> Result<(), String> {
-        use tokio::io::AsyncWriteExt;
-        let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
-        line.push('\n');
-        let _guard = self.lock.lock().await;
-        let mut options = tokio::fs::OpenOptions::new();
-        options.create(true).append(true);
-        // Usage records name people: readable by this user only.
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options
-            .open(&self.path)
-            .await
-            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
-        file.write_all(line.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        // Durable before the response ends.
-        file.sync_data().await.map_err(|e| e.to_string())
     }
 }

@@ -18,13 +18,13 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::routing::post;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use sluice_adapters::DestinationNotifiers;
 use sluice_core::identity::Role;
 use sluice_core::notify::{
     Backoff, NotificationPayload, RetryPolicy, SIGNATURE_HEADER, WebhookPolicy, active_config,
     verify_signature,
 };
 use sluice_core::store::Store;
-use sluice_http::notify_webhook::DestinationNotifiers;
 use sluice_http::{AppState, AuthConfig, admin_router};
 use sluice_sqlite::SqliteStore;
 use tower::ServiceExt;

@@ -304,8 +304,9 @@ async fn under_lambda_a_complete_stream_is_recorded_once_and_the_invocation_retu
 /// Locally, records the store refuses go to a JSON-lines file, and `replay` puts them into a working store once.
 #[tokio::test]
 async fn refused_records_go_to_the_file_fallback_and_replay_once() {
+    use sluice_adapters::FileUsageFallback;
     use sluice_core::spend::PriceTable;
-    use sluice_http::usage::{FileUsageFallback, UsageContext, UsageLedger};
+    use sluice_http::usage::{UsageContext, UsageLedger};
 
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("usage-fallback.jsonl");

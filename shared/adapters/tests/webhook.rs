@@ -15,11 +15,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::Utc;
+use sluice_adapters::WebhookNotifier;
 use sluice_core::notify::{
     AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, SIGNATURE_HEADER,
     WebhookPolicy, deliver_with_retries, verify_signature,
 };
-use sluice_http::notify_webhook::WebhookNotifier;
 
 const SECRET: &str = "whsec_receiver_test";
 

@@ -1,0 +1,16 @@
+//! Outbound adapters that are not AWS: the ports of `sluice-core` over plain HTTP and the local file system.
+//!
+//! - `webhook`: `WebhookNotifier`, the notification `Notifier` port as a signed JSON POST (10 s timeout), its
+//!   target policy and the public-address DNS resolver; `DestinationNotifiers`, the notifier factory for every
+//!   destination (webhooks here, SNS and EventBridge handed to `sluice_aws::notify::AwsNotifiers`).
+//! - `usage_file`: `FileUsageFallback`, the usage ledger's durable fallback for `sluice serve` (JSON lines in a
+//!   file) and its replay.
+//!
+//! Dependency rule (checked by `shared/testkit/tests/layers.rs`): `sluice-core`, `reqwest`, `tokio` and small
+//! libraries only; never axum, a Lambda crate, an AWS SDK crate or `sluice-http`, so a function that is not an
+//! HTTP host (notify) links the webhook without the web stack. The AWS adapters are in `sluice-aws`.
+pub mod usage_file;
+pub mod webhook;
+
+pub use usage_file::FileUsageFallback;
+pub use webhook::{DestinationNotifiers, WebhookNotifier};
