@@ -151,6 +151,8 @@ pub struct Authenticator {
     users: TtlCache<Option<User>>,
     idps: TtlCache<Vec<IdentityProvider>>,
     session_floors: TtlCache<Option<i64>>,
+    /// `issuer\nsubject` → the bound person's id (bindings only; an unbound sign-in is read again).
+    bindings: TtlCache<String>,
 }
 
 fn unauthorized(msg: &str) -> ApiError {
@@ -187,6 +189,7 @@ impl Authenticator {
             users: TtlCache::new(cache_ttl),
             idps: TtlCache::new(cache_ttl.max(Duration::from_secs(30))),
             session_floors: TtlCache::new(cache_ttl),
+            bindings: TtlCache::new(cache_ttl),
         }
     }
 
@@ -423,25 +426,36 @@ impl Authenticator {
         idp: &IdentityProvider,
         sign_in: &SignIn,
     ) -> Result<Option<User>, ApiError> {
-        let Some(link) = store
-            .link(&idp.issuer, &sign_in.subject)
-            .await
-            .map_err(|e| unavailable(&e))?
-        else {
-            return Ok(None);
+        // Every request with an OIDC bearer token comes here: the binding and the person are cached like keys.
+        let cache_key = format!("{}\n{}", idp.issuer, sign_in.subject);
+        let now = Instant::now();
+        let user_id = match self.bindings.get(&cache_key, now) {
+            Some(id) => id,
+            None => {
+                let Some(link) = store
+                    .link(&idp.issuer, &sign_in.subject)
+                    .await
+                    .map_err(|e| unavailable(&e))?
+                else {
+                    return Ok(None);
+                };
+                self.bindings.put(cache_key, link.user_id.clone(), now);
+                link.user_id
+            }
         };
-        match store
-            .user_by_id(&link.user_id)
-            .await
-            .map_err(|e| unavailable(&e))?
-        {
+        match self.user(store, &user_id).await? {
             Some(user) => Ok(Some(user)),
             None => Err(forbidden(format!(
                 "this sign-in ({} at {}) belongs to a person who was deleted; an administrator can remove the \
                  binding: sluice users unlink {} --issuer {} --subject {}",
-                sign_in.subject, idp.name, link.user_id, idp.issuer, sign_in.subject
+                sign_in.subject, idp.name, user_id, idp.issuer, sign_in.subject
             ))),
         }
+    }
+
+    /// Drops a cached binding (after an administrator unlinked it on this instance).
+    pub fn forget_binding(&self, issuer: &str, subject: &str) {
+        self.bindings.forget(&format!("{issuer}\n{subject}"));
     }
 
     /// Records that this sign-in is `user` from now on. Of two racing first sign-ins one binds; the other finds

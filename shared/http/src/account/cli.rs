@@ -17,9 +17,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::CliSession;
+use sluice_core::keys::hash_secret;
 use sluice_core::store::StoreError;
 
-use super::login::urlencode;
+use super::login::{same_secret, urlencode};
 use super::{Reply, Shared, base_url, now_ms, parse_json, store_error};
 use crate::identity::{check_nonce, peek_issuer};
 
@@ -53,10 +54,6 @@ fn is_challenge(c: &str) -> bool {
 fn s256(verifier: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 fn session_id(raw: &str) -> Result<String, ApiError> {
@@ -206,7 +203,7 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
     let code = hex::encode(rand::random::<[u8; 32]>());
     if !state
         .store
-        .complete_cli_session(&id, &token, &sha256_hex(&code))
+        .complete_cli_session(&id, &token, &hash_secret(&code))
         .await
         .map_err(|e| store_error(&e))?
     {
@@ -262,11 +259,8 @@ pub(super) async fn token(State(state): State<Shared>, body: Bytes) -> Reply {
         // Not completed yet: nothing to hand over, and nothing to end.
         return Err(refused().into());
     };
-    let code_ok = constant_time_eq(sha256_hex(&body.code).as_bytes(), code_hash.as_bytes());
-    let verifier_ok = constant_time_eq(
-        s256(&body.code_verifier).as_bytes(),
-        session.code_challenge.as_bytes(),
-    );
+    let code_ok = same_secret(&hash_secret(&body.code), code_hash);
+    let verifier_ok = same_secret(&s256(&body.code_verifier), &session.code_challenge);
     // Handed out once, and never after a wrong guess.
     store
         .delete_cli_session(&id)
@@ -277,8 +271,4 @@ pub(super) async fn token(State(state): State<Shared>, body: Bytes) -> Reply {
         return Err(refused().into());
     }
     Ok(axum::Json(json!({"token": token, "token_type": "session"})).into_response())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -158,6 +158,11 @@ async fn unlink(
         )
         .into());
     }
+    // This instance stops accepting it at once (issuers are stored exactly, with or without a trailing slash).
+    let trimmed = sign_in.issuer.trim_end_matches('/');
+    for issuer in [trimmed.to_owned(), format!("{trimmed}/")] {
+        state.auth.forget_binding(&issuer, &sign_in.subject);
+    }
     Ok(axum::Json(serde_json::json!({"deleted": true})).into_response())
 }
 

@@ -35,7 +35,7 @@ pub(super) struct LoginBody {
 }
 
 /// Compares secrets in time independent of where they differ (digests have equal length).
-fn same_secret(a: &str, b: &str) -> bool {
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
     x.iter()
         .zip(y.iter())

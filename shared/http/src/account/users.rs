@@ -166,6 +166,7 @@ async fn remove(
             .delete_link(&link.issuer, &link.subject)
             .await
             .map_err(|e| store_error(&e))?;
+        state.auth.forget_binding(&link.issuer, &link.subject);
     }
     if !state
         .store
