@@ -129,7 +129,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             }
             // The same per-person key quota as the admin API: whoever creates the keys, one person's are bounded.
             if let Some(owner) = &user_id {
-                let quota = sluice_http::limits::max_keys_per_person(store.as_ref()).await?;
+                let quota = sluice_core::limits::max_keys_per_person(store.as_ref()).await?;
                 let active = store
                     .list_keys()
                     .await?

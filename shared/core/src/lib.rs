@@ -11,6 +11,7 @@
 //! - `store`: persistence ports; `keys`: virtual key secrets.
 //! - `identity`: users, teams, identity providers, and claims → identity rules (who a token is, who it may bind to).
 //! - `signins`: linking and unlinking a sign-in to a person by hand (the admin API and the CLI).
+//! - `limits`: org-wide limit settings (the per-person rate limit, the raw-model allowlist, the key quota).
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
@@ -22,6 +23,7 @@ pub mod count;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod model_access;
 pub mod models;
 pub mod notify;

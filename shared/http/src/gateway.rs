@@ -29,11 +29,12 @@ use crate::app::AppState;
 use crate::auth::{Caller, credential, key_rate_scope};
 use crate::budget::{BudgetGate, BudgetVerdict};
 use crate::config::GatewayConfig;
-use crate::limits::{LimitsGate, person_rate_scope};
+use crate::limits::LimitsGate;
 use crate::ratelimit::Admission;
 use crate::relay::{call_with_learning, sse_body};
 use crate::reply::{ErrorReply, RequestId, request_id};
 use crate::usage::{UsageContext, UsageLedger};
+use sluice_core::limits::person_rate_scope;
 
 /// Everything the gateway handlers share; built once per process (per warm Lambda instance).
 pub struct GatewayState {

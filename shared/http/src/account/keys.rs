@@ -165,7 +165,7 @@ async fn check_key_quota(
     owner: &str,
     for_someone_else: bool,
 ) -> Result<(), ApiError> {
-    let quota = crate::limits::max_keys_per_person(state.store.as_ref())
+    let quota = sluice_core::limits::max_keys_per_person(state.store.as_ref())
         .await
         .map_err(|e| store_error(&e))?;
     let active = state

@@ -20,7 +20,7 @@ use super::roles::{Admin, Person};
 use super::{Reply, Shared, now_ms, store_error};
 use crate::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TTL_HOURS};
 use crate::auth::Caller;
-use crate::limits::{
+use sluice_core::limits::{
     DEFAULT_MAX_KEYS_PER_PERSON, DEFAULT_PERSON_RATE_LIMIT_RPM, MAX_MAX_KEYS_PER_PERSON,
     MAX_PERSON_RATE_LIMIT_RPM, OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS,
     SETTING_MAX_KEYS_PER_PERSON, SETTING_PERSON_RATE_LIMIT_RPM, parse_allowlist, parse_limit,
