@@ -8,7 +8,7 @@ SHELL := bash
 # Targets of `make test` run one after another, in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: help test deps deny test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench
+.PHONY: help test deps deny test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench sizes
 
 test: deps lint deny test-rust test-e2e test-lambda check-template sam-build ## everything CI checks, in order
 	@echo "make test: every suite passed (lint, deny, rust, e2e, lambda, template checks, sam build)"
@@ -51,6 +51,9 @@ lint: deps ## formatting and clippy, warnings are errors
 
 bench: ## gateway overhead benchmark
 	bash scripts/bench.sh
+
+sizes: deps ## each Lambda function's arm64 binary and zip size, as deployed (a Markdown table)
+	bash scripts/function-sizes.sh
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'

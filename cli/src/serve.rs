@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sluice_account::admin_router;
 use sluice_adapters::{DestinationNotifiers, FileUsageFallback};
-use sluice_http::{
-    AppState, AuthConfig, GatewayConfig, GatewayState, admin_router, gateway_router, serve,
-};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, serve};
+use sluice_inference::{GatewayState, gateway_router};
 use sluice_sqlite::SqliteStore;
 
 /// How often the in-process spend and notify consumers look for new usage records and events.

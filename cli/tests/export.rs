@@ -308,7 +308,7 @@ async fn admin_api(dir: &Path) -> (String, String, tokio::task::JoinHandle<()>) 
         Duration::ZERO,
     );
     let app = AppState::build(store, auth).await.expect("app");
-    let router = sluice_http::admin_router(Arc::new(app));
+    let router = sluice_account::admin_router(Arc::new(app));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

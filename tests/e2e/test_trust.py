@@ -1,5 +1,5 @@
 """The trust boundary of sign-in, against the real `sluice serve` over sockets (the twin of
-shared/http/tests/trust.rs and the CLI sign-in cases of identity.rs).
+shared/account/tests/trust.rs and the CLI sign-in cases of identity.rs).
 
 Two OpenID providers run on loopback with RSA keys made here (`oidc_provider.py`): A is the configured one
 (`OIDC_ISSUER`, domain corp.example, `ADMIN_USERS=boss@corp.example`), B ("contractors") is added by the password

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use sluice_account::admin_router;
 use sluice_adapters::DestinationNotifiers;
 use sluice_aws::notify::AwsNotifiers;
-use sluice_http::{AppState, AuthConfig, GatewayConfig, admin_router, serve};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, serve};
 
 #[expect(
     clippy::disallowed_methods,

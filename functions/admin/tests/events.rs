@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use serde_json::Value;
-use sluice_http::{AppState, AuthConfig, admin_router};
+use sluice_account::admin_router;
+use sluice_http::{AppState, AuthConfig};
 use sluice_sqlite::SqliteStore;
 use tower::ServiceExt;
 

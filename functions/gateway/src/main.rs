@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sluice_http::{AppState, AuthConfig, GatewayConfig, GatewayState, gateway_router, serve};
+use sluice_http::{AppState, AuthConfig, GatewayConfig, serve};
+use sluice_inference::{GatewayState, gateway_router};
 
 #[expect(
     clippy::disallowed_methods,

@@ -15,8 +15,18 @@ struct Layer {
     known: &'static [(&'static str, &'static str)],
 }
 
-/// The Function URL binaries: the DynamoDB store and Bedrock on AWS, never the local store or test helpers.
-const A_FUNCTION_URL_HOST: &[&str] = &[
+/// The gateway function: the inference routes only, no admin code.
+const GATEWAY_FUNCTION: &[&str] = &[
+    "sluice-account",
+    "sluice-sqlite",
+    "rusqlite",
+    "sluice-testkit",
+    "sluice-bedrock-sim",
+];
+
+/// The admin function: the admin API and sign-in only, no inference path.
+const ADMIN_FUNCTION: &[&str] = &[
+    "sluice-inference",
     "sluice-sqlite",
     "rusqlite",
     "sluice-testkit",
@@ -26,6 +36,8 @@ const A_FUNCTION_URL_HOST: &[&str] = &[
 /// The function crates that are not HTTP hosts: a stream consumer or a schedule links no web stack.
 const NOT_A_WEB_HOST: &[&str] = &[
     "sluice-http",
+    "sluice-inference",
+    "sluice-account",
     "sluice-sqlite",
     "rusqlite",
     "sluice-testkit",
@@ -54,6 +66,8 @@ const LAYERS: &[Layer] = &[
         krate: "sluice-aws",
         forbidden: &[
             "sluice-http",
+            "sluice-inference",
+            "sluice-account",
             "sluice-sqlite",
             "sluice-testkit",
             "sluice-bedrock-sim",
@@ -72,6 +86,8 @@ const LAYERS: &[Layer] = &[
         // Lambda, no AWS SDK, so a stream consumer links them without the web stack.
         forbidden: &[
             "sluice-http",
+            "sluice-inference",
+            "sluice-account",
             "sluice-aws",
             "sluice-sqlite",
             "sluice-testkit",
@@ -91,6 +107,8 @@ const LAYERS: &[Layer] = &[
         krate: "sluice-sqlite",
         forbidden: &[
             "sluice-http",
+            "sluice-inference",
+            "sluice-account",
             "sluice-aws",
             "sluice-testkit",
             "sluice-bedrock-sim",
@@ -106,8 +124,41 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         krate: "sluice-http",
-        // Hosts and routes reach storage and Bedrock through core's ports only.
+        // The host both routers stand on links neither of them; hosts reach storage and Bedrock through core's
+        // ports only.
         forbidden: &[
+            "sluice-inference",
+            "sluice-account",
+            "sluice-aws",
+            "sluice-sqlite",
+            "sluice-testkit",
+            "sluice-bedrock-sim",
+            "aws-sdk-*",
+            "aws-config",
+            "rusqlite",
+        ],
+        known: &[],
+    },
+    Layer {
+        krate: "sluice-inference",
+        // The inference path never links the admin API, so the gateway function holds no admin code.
+        forbidden: &[
+            "sluice-account",
+            "sluice-aws",
+            "sluice-sqlite",
+            "sluice-testkit",
+            "sluice-bedrock-sim",
+            "aws-sdk-*",
+            "aws-config",
+            "rusqlite",
+        ],
+        known: &[],
+    },
+    Layer {
+        krate: "sluice-account",
+        // The admin API and sign-in never link the inference path.
+        forbidden: &[
+            "sluice-inference",
             "sluice-aws",
             "sluice-sqlite",
             "sluice-testkit",
@@ -140,6 +191,8 @@ const LAYERS: &[Layer] = &[
             "sluice-adapters",
             "sluice-sqlite",
             "sluice-http",
+            "sluice-inference",
+            "sluice-account",
             "rusqlite",
             "lambda_*",
         ],
@@ -147,12 +200,12 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         krate: "sluice-gateway",
-        forbidden: A_FUNCTION_URL_HOST,
+        forbidden: GATEWAY_FUNCTION,
         known: &[],
     },
     Layer {
         krate: "sluice-admin",
-        forbidden: A_FUNCTION_URL_HOST,
+        forbidden: ADMIN_FUNCTION,
         known: &[],
     },
     Layer {

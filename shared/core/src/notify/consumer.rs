@@ -19,7 +19,7 @@ use super::retry::{Backoff, DeliveryLog, deliver_with_retries};
 use super::webhook_target::WebhookPolicy;
 use crate::store::{EventStore, SettingsStore, StoreError};
 
-/// Builds the adapter for a destination (webhook in `sluice-http`, SNS and EventBridge in `sluice-aws`).
+/// Builds the adapter for a destination (webhook in `sluice-adapters`, SNS and EventBridge in `sluice-aws`).
 pub trait NotifierFactory: Send + Sync {
     fn notifier(&self, destination: &Destination) -> Arc<dyn Notifier>;
 

@@ -9,7 +9,7 @@
 //! - `port`: the `Notifier` port, its receipt and an error that says whether retrying can help.
 //! - `retry`: `deliver_with_retries`, capped exponential backoff with jitter and the attempt log.
 //!
-//! Delivery adapters live at the edges: SNS and EventBridge in `sluice-aws`, the webhook in `sluice-http`.
+//! Delivery adapters live at the edges: SNS and EventBridge in `sluice-aws`, the webhook in `sluice-adapters`.
 pub mod consumer;
 pub mod destination;
 pub mod event;

@@ -1,0 +1,258 @@
+//! `/admin/keys`: virtual keys through the admin API, as CCAG's paths and shapes. Members create, list, revoke and
+//! delete their own keys (someone else's key is "not found" to them); administrators see all keys and may give a
+//! key to another person or team, or change it. Virtual keys cannot use these routes.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::json;
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::identity::Role;
+use sluice_core::keys::mint;
+use sluice_core::store::{KeyUpdate, VirtualKey};
+
+use crate::roles::{Admin, Person};
+use crate::views::{self, key_view, not_found};
+use crate::{Reply, Shared, now_ms, store_error};
+use sluice_http::app::AppState;
+use sluice_http::auth::Caller;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/admin/keys", get(list).post(create))
+        .route(
+            "/admin/keys/{id}",
+            axum::routing::delete(remove).patch(update),
+        )
+        .route("/admin/keys/{id}/revoke", post(revoke))
+        .route(
+            "/admin/keys/{id}/setup-token",
+            post(crate::setup_tokens::create),
+        )
+}
+
+/// The key `id` as the caller may see it: members only their own, anything else reads as not found.
+pub(super) async fn visible_key(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<VirtualKey, ApiError> {
+    let key = state
+        .store
+        .key_by_id(id)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    if caller.role != Role::Admin && key.user_id != caller.user_id {
+        return Err(not_found("Key"));
+    }
+    Ok(key)
+}
+
+/// A user id named in a body must exist (CCAG: "Referenced user or team does not exist").
+async fn check_user(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state.store.user_by_id(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::invalid(format!("user_id: no user with id {id}"))),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
+pub(super) async fn check_team(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state.store.team_by_id(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::invalid(format!("team_id: no team with id {id}"))),
+        Err(e) => Err(store_error(&e)),
+    }
+}
+
+async fn list(State(state): State<Shared>, Person(caller): Person) -> Reply {
+    let keys: Vec<_> = state
+        .store
+        .list_keys()
+        .await
+        .map_err(|e| store_error(&e))?
+        .iter()
+        .filter(|k| caller.role == Role::Admin || k.user_id == caller.user_id)
+        .map(key_view)
+        .collect();
+    Ok(axum::Json(json!({"keys": keys})).into_response())
+}
+
+async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes) -> Reply {
+    let body = views::object(&body)?;
+    let name = views::string(&body, "name")?.unwrap_or_else(|| "unnamed".to_owned());
+    let rpm = views::rate_limit(&body)?.flatten();
+    // `null` and absent both mean the default: the caller, and the owner's team.
+    let asked_user = views::nullable_string(&body, "user_id")?.flatten();
+    let asked_team = views::nullable_string(&body, "team_id")?.flatten();
+    let admin = caller.role == Role::Admin;
+    let user_id = match asked_user {
+        Some(u) if Some(&u) != caller.user_id.as_ref() => {
+            if !admin {
+                return Err(ApiError::new(
+                    ApiErrorKind::Permission,
+                    "members can only create keys for themselves",
+                )
+                .into());
+            }
+            check_user(&state, &u).await?;
+            Some(u)
+        }
+        _ => caller.user_id.clone(),
+    };
+    let team_id = match asked_team {
+        Some(t) => {
+            if !admin && Some(&t) != caller.team_id.as_ref() {
+                return Err(ApiError::new(
+                    ApiErrorKind::Permission,
+                    "members can only create keys for their own team",
+                )
+                .into());
+            }
+            check_team(&state, &t).await?;
+            Some(t)
+        }
+        None => match &user_id {
+            Some(u) if Some(u) == caller.user_id.as_ref() => caller.team_id.clone(),
+            Some(u) => state
+                .store
+                .user_by_id(u)
+                .await
+                .map_err(|e| store_error(&e))?
+                .and_then(|owner| owner.team_id),
+            None => None,
+        },
+    };
+    if let Some(owner) = &user_id {
+        check_key_quota(
+            &state,
+            owner,
+            admin && Some(owner) != caller.user_id.as_ref(),
+        )
+        .await?;
+    }
+    let minted = mint();
+    let key = VirtualKey {
+        id: minted.id,
+        name,
+        key_hash: minted.key_hash,
+        prefix: minted.prefix,
+        created_at_ms: now_ms(),
+        revoked_at_ms: None,
+        user_id,
+        team_id,
+        rate_limit_rpm: rpm,
+    };
+    state
+        .store
+        .create_key(&key)
+        .await
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(key_id = %key.id, by = ?caller.user_id, "key created through the admin API");
+    let mut answer = key_view(&key);
+    answer["key"] = json!(minted.secret);
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// A person may own at most `max_keys_per_person` active keys (default 20), whoever creates them: an admin creating
+/// keys for someone is held to the same number, so the quota bounds what one person's credentials can do.
+async fn check_key_quota(
+    state: &AppState,
+    owner: &str,
+    for_someone_else: bool,
+) -> Result<(), ApiError> {
+    let quota = sluice_core::limits::max_keys_per_person(state.store.as_ref())
+        .await
+        .map_err(|e| store_error(&e))?;
+    let active = state
+        .store
+        .list_keys()
+        .await
+        .map_err(|e| store_error(&e))?
+        .iter()
+        .filter(|k| k.user_id.as_deref() == Some(owner) && k.revoked_at_ms.is_none())
+        .count();
+    if active >= usize::try_from(quota).unwrap_or(usize::MAX) {
+        let whose = if for_someone_else {
+            "This person already has"
+        } else {
+            "You already have"
+        };
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            format!(
+                "{whose} {active} active keys, the most one person may own (max_keys_per_person = {quota}). Revoke a key first, or ask an administrator to raise the setting."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn revoke(
+    State(state): State<Shared>,
+    Person(caller): Person,
+    Path(id): Path<String>,
+) -> Reply {
+    let key = visible_key(&state, &caller, &id).await?;
+    let revoked = state
+        .store
+        .revoke_key(&key.id, now_ms())
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    state.auth.forget_key(&key.key_hash);
+    tracing::info!(key_id = %id, by = ?caller.user_id, "key revoked through the admin API");
+    Ok(axum::Json(json!({"revoked": true, "key": key_view(&revoked)})).into_response())
+}
+
+async fn remove(
+    State(state): State<Shared>,
+    Person(caller): Person,
+    Path(id): Path<String>,
+) -> Reply {
+    let key = visible_key(&state, &caller, &id).await?;
+    if !state
+        .store
+        .delete_key(&key.id)
+        .await
+        .map_err(|e| store_error(&e))?
+    {
+        return Err(not_found("Key").into());
+    }
+    state.auth.forget_key(&key.key_hash);
+    tracing::info!(key_id = %id, by = ?caller.user_id, "key deleted through the admin API");
+    Ok(axum::Json(json!({"deleted": true})).into_response())
+}
+
+async fn update(
+    State(state): State<Shared>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let body = views::object(&body)?;
+    let change = KeyUpdate {
+        name: views::string(&body, "name")?,
+        user_id: views::nullable_string(&body, "user_id")?,
+        team_id: views::nullable_string(&body, "team_id")?,
+        rate_limit_rpm: views::rate_limit(&body)?,
+    };
+    if let Some(Some(u)) = &change.user_id {
+        check_user(&state, u).await?;
+    }
+    if let Some(Some(t)) = &change.team_id {
+        check_team(&state, t).await?;
+    }
+    let key = state
+        .store
+        .update_key(&id, &change)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| not_found("Key"))?;
+    state.auth.forget_key(&key.key_hash);
+    Ok(axum::Json(json!({"updated": true, "key": key_view(&key)})).into_response())
+}

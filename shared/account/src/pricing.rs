@@ -1,0 +1,154 @@
+//! `/admin/pricing`: the price table usage is costed with — the seeded list prices and the admin's rows
+//! (CCAG's `admin_manual` source), in USD per million tokens.
+//!
+//! Admin rows live in one setting, `pricing.overrides` (`sluice_core::spend::pricing::PriceOverrides`); a
+//! change is installed in this process's price book at once and reaches other instances within
+//! `prices::REFRESH_EVERY`. Two admins changing prices at the same instant can lose one change (the setting
+//! is read, changed and written whole); the answer shows the row as stored, and `GET` shows the table.
+
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use chrono::DateTime;
+use serde_json::{Value, json};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::spend::pricing::{
+    OVERRIDES_KEY, PriceOverride, PriceOverrides, SEED_PRICES_AS_OF,
+};
+use sluice_core::spend::{ModelPrice, PriceMatch, PriceSource};
+use sluice_core::store::Store;
+
+use crate::budgets::{load_json, parse_object, rfc3339, save_json};
+use crate::roles::Admin;
+use crate::usd::{exact, micros};
+use crate::{Reply, Shared, now_ms};
+
+/// Longer prefixes are not model ids.
+const MAX_PREFIX: usize = 200;
+
+async fn load(store: &dyn Store) -> Result<PriceOverrides, ApiError> {
+    Ok(load_json::<PriceOverrides>(store, OVERRIDES_KEY)
+        .await?
+        .unwrap_or_default())
+}
+
+fn row(row: &PriceMatch, overrides: &PriceOverrides) -> Value {
+    let stored = match row.source {
+        PriceSource::Admin => overrides.0.get(&row.prefix),
+        PriceSource::Seed => None,
+    };
+    let updated = stored.and_then(|o| DateTime::from_timestamp_millis(o.updated_at_ms));
+    let p = row.price;
+    json!({
+        "model_prefix": row.prefix,
+        "input_rate": exact(p.input),
+        "output_rate": exact(p.output),
+        "cache_read_rate": exact(p.cache_read),
+        "cache_write_rate": exact(p.cache_write_5m),
+        "cache_write_1h_rate": exact(p.cache_write_1h),
+        "source": match row.source {
+            PriceSource::Seed => "seed",
+            PriceSource::Admin => "admin_manual",
+        },
+        "aws_sku": stored.and_then(|o| o.aws_sku.clone()),
+        "as_of": updated.map_or_else(|| SEED_PRICES_AS_OF.to_owned(), |t| t.format("%Y-%m-%d").to_string()),
+        "updated_at": updated.map(rfc3339),
+    })
+}
+
+/// `GET /admin/pricing`: every row in force, longest prefix first (the order they are matched in).
+pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
+    let overrides = load(state.store.as_ref()).await?;
+    let table = overrides.table();
+    let rows: Vec<Value> = table.rows().iter().map(|r| row(r, &overrides)).collect();
+    Ok(axum::Json(Value::Array(rows)).into_response())
+}
+
+fn prefix_of(raw: &str) -> Result<String, ApiError> {
+    let prefix = PriceOverrides::normalize(raw);
+    if prefix.is_empty() || prefix.len() > MAX_PREFIX {
+        return Err(ApiError::invalid(format!(
+            "model prefix must be 1 to {MAX_PREFIX} characters"
+        )));
+    }
+    Ok(prefix)
+}
+
+/// `PUT /admin/pricing/{prefix}`: `{"input_rate","output_rate","cache_read_rate","cache_write_rate",
+/// "cache_write_1h_rate"?,"aws_sku"?}` in USD per million tokens. The 1-hour cache-write rate defaults to
+/// twice the input rate (Anthropic's rule for 1-hour writes).
+pub(super) async fn put(
+    State(state): State<Shared>,
+    _: Admin,
+    Path(raw_prefix): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let prefix = prefix_of(&raw_prefix)?;
+    let body = parse_object(&body)?;
+    let rate = |field: &str| -> Result<u64, ApiError> {
+        match body.get(field) {
+            None | Some(Value::Null) => Err(ApiError::invalid(format!(
+                "Missing required field: {field}"
+            ))),
+            Some(v) => micros(field, v),
+        }
+    };
+    let input = rate("input_rate")?;
+    let price = ModelPrice {
+        input,
+        output: rate("output_rate")?,
+        cache_read: rate("cache_read_rate")?,
+        cache_write_5m: rate("cache_write_rate")?,
+        cache_write_1h: match body.get("cache_write_1h_rate") {
+            None | Some(Value::Null) => input.saturating_mul(2),
+            Some(v) => micros("cache_write_1h_rate", v)?,
+        },
+    };
+    let aws_sku = match body.get("aws_sku") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Some(_) => return Err(ApiError::invalid("aws_sku: must be a string").into()),
+    };
+    let store = state.store.as_ref();
+    let mut overrides = load(store).await?;
+    overrides.0.insert(
+        prefix.clone(),
+        PriceOverride {
+            price,
+            updated_at_ms: now_ms(),
+            aws_sku,
+        },
+    );
+    save_json(store, OVERRIDES_KEY, &overrides).await?;
+    let table = state.prices.install(&overrides.table());
+    let stored = table
+        .rows()
+        .iter()
+        .find(|r| r.prefix == prefix)
+        .map_or(Value::Null, |r| row(r, &overrides));
+    Ok(axum::Json(stored).into_response())
+}
+
+/// `DELETE /admin/pricing/{prefix}`: removes an admin row (a seeded row it replaced applies again). Seeded
+/// rows cannot be deleted, only overridden.
+pub(super) async fn delete(
+    State(state): State<Shared>,
+    _: Admin,
+    Path(raw_prefix): Path<String>,
+) -> Reply {
+    let prefix = prefix_of(&raw_prefix)?;
+    let store = state.store.as_ref();
+    let mut overrides = load(store).await?;
+    if overrides.0.remove(&prefix).is_none() {
+        return Err(ApiError::new(
+            ApiErrorKind::NotFound,
+            format!(
+                "no admin price row for {prefix:?} (seeded rows cannot be deleted, only overridden)"
+            ),
+        )
+        .into());
+    }
+    save_json(store, OVERRIDES_KEY, &overrides).await?;
+    state.prices.install(&overrides.table());
+    Ok(axum::Json(json!({"deleted": true})).into_response())
+}

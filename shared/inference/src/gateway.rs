@@ -1,0 +1,576 @@
+//! The gateway router: Anthropic Messages API in front of Bedrock.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use sluice_core::capabilities::Learned;
+use sluice_core::count::{CountCache, CountSource, estimate_tokens};
+use sluice_core::error::{ApiError, ApiErrorKind};
+use sluice_core::keys::looks_like_key;
+use sluice_core::model_access::{Residency, check_raw_id};
+use sluice_core::models::{CATALOG, ModelError, ModelResolver, ModelSource, ResolvedModel};
+use sluice_core::notify::{
+    EventDetail, EventType, NotificationPayload, NotifyEvent, RateLimitDetail, rate_limit_event_id,
+};
+use sluice_core::shape::{ClientRequest, shape_for_count};
+use sluice_core::spend::{BudgetStatus, Outcome};
+use sluice_core::translate::normalize_message;
+use sluice_core::upstream::Upstream;
+
+use crate::budget::{BudgetGate, BudgetVerdict};
+use crate::limits::LimitsGate;
+use crate::relay::{call_with_learning, sse_body};
+use crate::usage::{UsageContext, UsageLedger};
+use sluice_core::limits::person_rate_scope;
+use sluice_http::app::AppState;
+use sluice_http::auth::{Caller, credential, key_rate_scope};
+use sluice_http::config::GatewayConfig;
+use sluice_http::ratelimit::Admission;
+use sluice_http::reply::{ErrorReply, RequestId, request_id};
+
+/// Everything the gateway handlers share; built once per process (per warm Lambda instance).
+pub struct GatewayState {
+    pub app: Arc<AppState>,
+    pub upstream: Arc<dyn Upstream>,
+    pub resolver: ModelResolver,
+    pub learned: Learned,
+    pub counts: CountCache,
+    pub ledger: Arc<UsageLedger>,
+    pub budgets: BudgetGate,
+    /// The per-person rate limit and the raw-model allowlist, cached like budget states.
+    pub limits: LimitsGate,
+    /// The last rate-limit window a `rate_limit_hit` event was written for, per key (one per key per minute).
+    rate_events: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    pub config: GatewayConfig,
+}
+
+impl GatewayState {
+    /// Sends usage records the store keeps refusing to `fallback` (an SQS queue, a local file) for replay.
+    #[must_use]
+    pub fn with_usage_fallback(
+        mut self,
+        fallback: Arc<dyn sluice_core::store::UsageFallback>,
+    ) -> Self {
+        self.ledger = Arc::new(
+            UsageLedger::with_price_book(Arc::clone(&self.app.store), Arc::clone(&self.app.prices))
+                .with_fallback(fallback),
+        );
+        self
+    }
+
+    pub fn new(app: Arc<AppState>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
+        Self {
+            resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
+            learned: Learned::default(),
+            counts: CountCache::new(Duration::from_secs(300), 4096),
+            ledger: Arc::new(UsageLedger::with_price_book(
+                Arc::clone(&app.store),
+                Arc::clone(&app.prices),
+            )),
+            budgets: BudgetGate::new(config.budget_cache_ttl),
+            limits: LimitsGate::new(config.budget_cache_ttl),
+            rate_events: std::sync::Mutex::default(),
+            app,
+            upstream,
+            config,
+        }
+    }
+}
+
+type Shared = Arc<GatewayState>;
+type Reply = Result<Response, ErrorReply>;
+
+/// The gateway's routes. Paths are matched on `uri().path()`, so absolute URIs (Lambda) and query strings such as
+/// `?beta=true` (Claude Code) route the same.
+pub fn gateway_router(state: Arc<GatewayState>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model_by_id))
+        .route("/health", get(health))
+        .route("/", get(root).head(root))
+        .route("/api/hello", get(root).head(root))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn root() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok", "service": "sluice", "version": env!("CARGO_PKG_VERSION")}))
+        .into_response()
+}
+
+async fn not_found(req: Request) -> ErrorReply {
+    ErrorReply(ApiError::new(
+        ApiErrorKind::NotFound,
+        format!("Not found: {} {}", req.method(), req.uri().path()),
+    ))
+}
+
+fn beta_header(headers: &HeaderMap) -> Option<String> {
+    let all: Vec<&str> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!all.is_empty()).then(|| all.join(","))
+}
+
+async fn read_body(
+    state: &GatewayState,
+    req: Request,
+) -> Result<(HeaderMap, Bytes, String), ApiError> {
+    let (parts, body) = req.into_parts();
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map_or_else(|| "req_unknown".to_owned(), |r| r.0.clone());
+    let limit = state.config.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            ApiErrorKind::RequestTooLarge,
+            format!("Request body is larger than {} MB", limit / (1024 * 1024)),
+        )
+    })?;
+    Ok((parts.headers, bytes, request_id))
+}
+
+/// The Bedrock id for a requested model. A raw Bedrock id or ARN must keep to the configured geography and
+/// region or be allowlisted (`sluice_core::model_access`): a member cannot step around data residency. The
+/// allowlist is read only for raw ids; if it cannot be read, the residency rules alone decide.
+async fn resolve(
+    state: &GatewayState,
+    requested: &str,
+    caller: &Caller,
+) -> Result<ResolvedModel, ApiError> {
+    let model = state.resolver.resolve(requested).map_err(|e| match e {
+        ModelError::Unknown(..) => ApiError::new(ApiErrorKind::NotFound, e.to_string()),
+        ModelError::Empty => ApiError::invalid(e.to_string()),
+    })?;
+    if model.source == ModelSource::Raw {
+        let allowlist = match state.limits.limits(state.app.store.as_ref()).await {
+            Ok(limits) => limits.allowed_models.clone(),
+            Err(e) => {
+                tracing::error!(error = %e, "model allowlist unavailable; judging the raw id on the residency rules alone");
+                Vec::new()
+            }
+        };
+        let residency = Residency {
+            prefix: state.resolver.prefix(),
+            region: state.config.region.as_deref(),
+        };
+        check_raw_id(&model.invoke_id, residency, &allowlist).map_err(|why| {
+            tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, model = ?model.invoke_id, "raw model id refused");
+            ApiError::invalid(why)
+        })?;
+    }
+    Ok(model)
+}
+
+impl GatewayState {
+    /// The admission step: authentication, then the caller's rate limit. With warm caches it costs one conditional
+    /// store write before anything goes to Bedrock.
+    ///
+    /// # Errors
+    /// The Anthropic error for a refused credential (401/403) or an exceeded limit (429 with `retry-after`).
+    pub async fn admit(&self, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+        admit(self, headers).await
+    }
+}
+
+/// An admitted request: who calls, and the budget acting on them (for the `x-sluice-budget-*` headers).
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub caller: Caller,
+    pub budget: Option<BudgetVerdict>,
+}
+
+impl Admitted {
+    /// Adds the budget headers to an answer.
+    fn stamp(&self, mut resp: Response) -> Response {
+        if let Some(verdict) = &self.budget {
+            for (name, value) in verdict.headers() {
+                if let Ok(value) = header::HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        resp
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, ApiError> {
+    let app = &state.app;
+    let now_ms = unix_ms();
+    let now = chrono::Utc::now();
+    let unavailable =
+        |e: &sluice_core::store::StoreError| ApiError::from_store(e, "check the rate limit");
+    // On a cold instance the key lookup and the previous window's count are independent reads: make them together.
+    let scope = credential(headers)
+        .filter(|c| looks_like_key(c))
+        .map(key_rate_scope);
+    let caller = match &scope {
+        Some(scope) if !app.limiter.is_warm(scope, now_ms) => {
+            let (caller, warmed) = tokio::join!(
+                app.auth.authenticate(app.store.as_ref(), headers),
+                app.limiter.warm(app.store.as_ref(), scope, now_ms)
+            );
+            warmed.map_err(|e| unavailable(&e))?;
+            caller?
+        }
+        _ => app.auth.authenticate(app.store.as_ref(), headers).await?,
+    };
+    // The rate-limit increments and the budget read are independent: one round trip for all. A person's requests,
+    // whatever the credential (session, OIDC token, any of their keys), also count on one per-person counter at the
+    // org's `person_rate_limit_rpm`; the key's own limit, when it has one, applies as well. The two increments run
+    // together, so a request refused by one may have used a place in the other: never more than either limit.
+    let key_rate = async {
+        match (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
+            (Some(rpm), Some(scope)) => app
+                .limiter
+                .admit(app.store.as_ref(), scope, u64::from(rpm), now_ms)
+                .await
+                .map(|admission| Some((rpm, admission))),
+            _ => Ok(None),
+        }
+    };
+    let person_rate = async {
+        let Some(user_id) = caller.user_id.as_deref() else {
+            return Ok(None);
+        };
+        let rpm = state.limits.limits(app.store.as_ref()).await?.person_rpm;
+        app.limiter
+            .admit(
+                app.store.as_ref(),
+                &person_rate_scope(user_id),
+                u64::from(rpm),
+                now_ms,
+            )
+            .await
+            .map(|admission| Some((rpm, admission)))
+    };
+    let rate = async {
+        let (key, person) = tokio::join!(key_rate, person_rate);
+        Ok::<_, sluice_core::store::StoreError>((key?, person?))
+    };
+    let budget = state.budgets.state(
+        app.store.as_ref(),
+        caller.user_id.as_deref(),
+        caller.team_id.as_deref(),
+        now,
+    );
+    let (rate, budget) = tokio::join!(rate, budget);
+    let (key_admission, person_admission) = rate.map_err(|e| unavailable(&e))?;
+    if let Some((rpm, Admission::Refused { retry_after_secs })) = person_admission {
+        tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, rpm, "person rate limited");
+        return Err(ApiError::new(
+            ApiErrorKind::RateLimit,
+            format!("Rate limit exceeded: each person may make {rpm} requests per minute across all their sign-ins and keys. Retry after {retry_after_secs} seconds."),
+        )
+        .with_retry_after(retry_after_secs));
+    }
+    if let Some((rpm, Admission::Refused { retry_after_secs })) = key_admission {
+        tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
+        rate_limit_event(state, &caller, rpm, now_ms).await;
+        return Err(ApiError::new(
+            ApiErrorKind::RateLimit,
+            format!("Rate limit exceeded: this key allows {rpm} requests per minute. Retry after {retry_after_secs} seconds."),
+        )
+        .with_retry_after(retry_after_secs));
+    }
+    let verdict = match budget {
+        Ok(state) => state.and_then(|s| BudgetVerdict::judge(&s, now)),
+        Err(e) => {
+            // Spend is recorded either way; refusing every request because the budget read failed would turn a
+            // store hiccup into an outage, so the request goes on without a budget verdict.
+            tracing::error!(error = %e, "budget state unavailable; admitting without a budget check");
+            None
+        }
+    };
+    match verdict.as_ref().map(BudgetVerdict::status) {
+        Some(BudgetStatus::Blocked) => {
+            let verdict = verdict.as_ref().map(|v| v.block_error(now));
+            tracing::info!(user_id = ?caller.user_id, team_id = ?caller.team_id, "budget blocked");
+            return Err(verdict.unwrap_or_else(|| ApiError::internal("budget")));
+        }
+        Some(BudgetStatus::Shaped { rpm }) => {
+            let shape_scope = format!(
+                "shape:{}",
+                caller
+                    .user_id
+                    .as_deref()
+                    .or(caller.team_id.as_deref())
+                    .unwrap_or_default()
+            );
+            let admission = app
+                .limiter
+                .admit(app.store.as_ref(), &shape_scope, u64::from(rpm), now_ms)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if let Admission::Refused { retry_after_secs } = admission {
+                tracing::info!(user_id = ?caller.user_id, rpm, "budget shaped");
+                let mut error = ApiError::new(
+                    ApiErrorKind::RateLimit,
+                    format!("Your budget is past its limit, so requests are slowed to {rpm} per minute. Retry after {retry_after_secs} seconds."),
+                )
+                .with_retry_after(retry_after_secs);
+                if let Some(v) = &verdict {
+                    for (name, value) in v.headers() {
+                        error = error.with_header(name, value);
+                    }
+                }
+                return Err(error);
+            }
+        }
+        _ => {}
+    }
+    Ok(Admitted {
+        caller,
+        budget: verdict,
+    })
+}
+
+/// Stores a `rate_limit_hit` event for a key, at most once per key and minute window (per instance: the event
+/// id deduplicates across instances). Delivery is decided later by the notify consumer (category
+/// `rate_limit`, off by default).
+async fn rate_limit_event(state: &GatewayState, caller: &Caller, rpm: u32, now_ms: i64) {
+    let Some(key_id) = caller.key_id.as_deref() else {
+        return;
+    };
+    let window = now_ms.div_euclid(60_000) * 60;
+    {
+        let mut seen = state
+            .rate_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.get(key_id) == Some(&window) {
+            return;
+        }
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        seen.insert(key_id.to_owned(), window);
+    }
+    let now = chrono::Utc::now();
+    let event = NotifyEvent {
+        id: rate_limit_event_id(key_id, window),
+        created_at_ms: now_ms,
+        payload: NotificationPayload::new(
+            EventType::RateLimitHit,
+            caller.email.clone(),
+            caller.team_id.clone(),
+            None,
+            EventDetail::RateLimit(RateLimitDetail {
+                key_prefix: caller
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| key_id.to_owned()),
+                limit_rpm: rpm,
+            }),
+            now,
+        ),
+    };
+    if let Err(e) = state.app.store.put_event_if_new(&event).await {
+        tracing::warn!(error = %e, "rate-limit event not stored");
+    }
+}
+
+async fn messages(State(state): State<Shared>, req: Request) -> Reply {
+    // Admission reads only the headers: an unauthenticated caller is refused before its body is read.
+    let started = std::time::Instant::now();
+    let admitted = admit(&state, req.headers()).await?;
+    let (headers, body, request_id) = read_body(&state, req).await?;
+    let caller = &admitted.caller;
+    let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), true)?;
+    let model = resolve(&state, &req.model, caller).await?;
+    tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = ?model.requested, invoke_id = ?model.invoke_id, stream = req.stream, "messages");
+    let upstream = state.upstream.as_ref();
+    let usage_context = |thinking: bool| UsageContext {
+        request_id: request_id.clone(),
+        time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        started,
+        key_id: caller.key_id.clone(),
+        user_id: caller.user_id.clone(),
+        team_id: caller.team_id.clone(),
+        requested_model: model.requested.clone(),
+        bedrock_model_id: model.invoke_id.clone(),
+        stream: req.stream,
+        thinking,
+        session_id: headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        region: state.config.region.clone(),
+    };
+    if req.stream {
+        let (chunks, report) = call_with_learning(&state.learned, &req, &model, |b| {
+            upstream.invoke_stream(&model.invoke_id, b)
+        })
+        .await?;
+        let body = sse_body(
+            chunks,
+            &model.requested,
+            state.config.ping_interval,
+            Arc::clone(&state.ledger),
+            usage_context(report.thinking),
+        );
+        Ok(admitted.stamp(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/event-stream"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response(),
+        ))
+    } else {
+        let (answer, report) = call_with_learning(&state.learned, &req, &model, |b| {
+            upstream.invoke(&model.invoke_id, b)
+        })
+        .await?;
+        let (message, usage) = normalize_message(&answer, &model.requested)?;
+        tracing::info!(
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            stop_reason = usage.stop_reason.as_deref().unwrap_or(""),
+            "message finished"
+        );
+        // Before the answer leaves: Lambda may freeze the instance right after it.
+        let record = usage_context(report.thinking).record(&usage, Outcome::Complete, None);
+        state.ledger.write(record).await;
+        Ok(admitted.stamp(axum::Json(message).into_response()))
+    }
+}
+
+async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
+    let admitted = admit(&state, req.headers()).await?;
+    let (headers, body, _) = read_body(&state, req).await?;
+    let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
+    let model = resolve(&state, &req.model, &admitted.caller).await?;
+    let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;
+    let key = CountCache::key(&model.family, &shaped);
+    let now = Instant::now();
+    if let Some((n, source)) = state.counts.get(&key, now) {
+        return Ok(admitted.stamp(count_reply(n, source, true)));
+    }
+    let counted = match &model.count_id {
+        Some(id) => state.upstream.count_tokens(id, Bytes::from(shaped)).await.map_err(|e| {
+            tracing::info!(model = ?id, error = %e, "Bedrock could not count tokens; answering with the estimate");
+        }),
+        None => Err(()),
+    };
+    let (n, source) = match counted {
+        Ok(n) => (n, CountSource::Bedrock),
+        Err(()) => (estimate_tokens(&req.body), CountSource::Estimate),
+    };
+    state.counts.put(key, n, source, now);
+    Ok(admitted.stamp(count_reply(n, source, false)))
+}
+
+fn count_reply(n: u64, source: CountSource, cached: bool) -> Response {
+    let source = match source {
+        CountSource::Bedrock => "bedrock",
+        CountSource::Estimate => "estimate",
+    };
+    let mut resp = axum::Json(json!({"input_tokens": n})).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "x-sluice-count-source",
+        header::HeaderValue::from_static(source),
+    );
+    h.insert(
+        "x-sluice-cache",
+        header::HeaderValue::from_static(if cached { "hit" } else { "miss" }),
+    );
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+}
+
+fn model_entries(state: &GatewayState) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = CATALOG
+        .iter()
+        .map(|e| json!({"type": "model", "id": e.id, "display_name": e.display_name, "created_at": e.created_at}))
+        .collect();
+    for id in state.resolver.custom_ids() {
+        if !CATALOG.iter().any(|e| e.id == id) {
+            out.push(json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"}));
+        }
+    }
+    out
+}
+
+async fn models(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Reply {
+    admit(&state, &headers).await?;
+    let all = model_entries(&state);
+    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    let position = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| all.iter().position(|m| m["id"] == id.as_str()))
+    };
+    let (start, end) = match (position(&q.after_id), position(&q.before_id)) {
+        (Some(a), _) => (a + 1, (a + 1 + limit).min(all.len())),
+        (None, Some(b)) => (b.saturating_sub(limit), b),
+        (None, None) => (0, limit.min(all.len())),
+    };
+    let page = &all[start..end];
+    Ok(axum::Json(json!({
+        "data": page,
+        "has_more": end < all.len(),
+        "first_id": page.first().map(|m| m["id"].clone()),
+        "last_id": page.last().map(|m| m["id"].clone()),
+    }))
+    .into_response())
+}
+
+async fn model_by_id(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Reply {
+    admit(&state, &headers).await?;
+    model_entries(&state)
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+        .map(|m| axum::Json(m).into_response())
+        .ok_or_else(|| {
+            ErrorReply(ApiError::new(
+                ApiErrorKind::NotFound,
+                format!("model: {id}"),
+            ))
+        })
+}
