@@ -3,36 +3,15 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use serde_json::json;
+use sluice_testkit::LogCapture;
 use support::Env;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_username_with_a_newline_cannot_forge_a_log_line() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     // The default test runtime runs every task on this thread, so the thread-local subscriber sees them all.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install(tracing::Level::INFO);
     let env = Env::start().await;
     let (status, _) = env
         .post(
@@ -43,7 +22,7 @@ async fn a_username_with_a_newline_cannot_forge_a_log_line() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
+    let logs = capture.text();
     let failed: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("failed admin login"))

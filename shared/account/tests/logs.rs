@@ -3,36 +3,14 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
+use sluice_testkit::LogCapture;
 use support::{ADMIN_PASSWORD, AUDIENCE, Env};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn credentials_never_reach_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     // The default test runtime runs every task on this thread, so the thread-local subscriber sees them all.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install(tracing::Level::TRACE);
 
     let env = Env::start().await;
     let (key, _) = env.key("logged", None).await;
@@ -69,7 +47,7 @@ async fn credentials_never_reach_the_logs() {
     env.call("/v1/messages", Some(&session)).await;
     env.call("/v1/messages", Some(&format!("{session}x"))).await;
 
-    let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
+    let logs = capture.text();
     assert!(
         logs.contains("request"),
         "logging was captured: {} bytes",

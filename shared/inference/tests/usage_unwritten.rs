@@ -6,20 +6,7 @@ use std::sync::Arc;
 
 use sluice_core::spend::Outcome;
 use sluice_core::store::Store;
-use sluice_testkit::aws_sdk_config;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use sluice_testkit::{LogCapture, aws_sdk_config};
 
 /// A store that keeps failing: the write is retried, then the whole record is logged for recovery, never dropped
 /// silently and never failing the request.
@@ -28,13 +15,7 @@ async fn a_record_the_store_refuses_is_retried_then_logged_whole() {
     use sluice_core::spend::PriceTable;
     use sluice_inference::usage::{UsageContext, UsageLedger};
 
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install(tracing::Level::INFO);
 
     // DynamoDB on moto, but a table that does not exist: every put fails.
     let moto = sluice_testkit::MotoServer::shared().expect("moto");
@@ -66,7 +47,7 @@ async fn a_record_the_store_refuses_is_retried_then_logged_whole() {
         .write(context.record(&usage, Outcome::Complete, Some(5)))
         .await;
 
-    let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf8");
+    let logs = capture.text();
     assert_eq!(
         logs.matches("usage record write failed").count(),
         4,

@@ -11,6 +11,7 @@
 //! - `aws`: an AWS SDK config with static test credentials pointed at a local endpoint.
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
 //! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
+//! - `logs`: `LogCapture`, a tracing `MakeWriter` that keeps log lines in memory for assertions.
 
 #![expect(
     clippy::disallowed_methods,
@@ -22,11 +23,13 @@ pub mod contract;
 pub mod fixtures;
 pub mod iam;
 pub mod idp;
+pub mod logs;
 pub mod moto;
 pub mod sim;
 pub mod template;
 
 pub use aws::{aws_sdk_config, aws_sdk_config_patient};
 pub use fixtures::unique_name;
+pub use logs::LogCapture;
 pub use moto::MotoServer;
 pub use sim::SimServer;
