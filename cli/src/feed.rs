@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sluice_adapters::{OsIds, SystemClock};
 use sluice_core::notify::{Delivery, NotifierFactory, RetryPolicy, deliver_event};
 use sluice_core::spend::consumer::consume_usage;
 use sluice_core::store::{SettingsStore, StoreError};
@@ -85,7 +86,8 @@ async fn consume(
                 notifiers,
                 event,
                 RetryPolicy::default(),
-                tokio::time::sleep,
+                &SystemClock,
+                &OsIds,
             )
             .await?
             {

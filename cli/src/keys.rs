@@ -4,8 +4,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sluice_core::keys::mint;
-use sluice_core::store::{Store, VirtualKey};
+use sluice_adapters::{OsIds, SystemClock};
+use sluice_core::keys::{CreateKeyError, NewKey, create_key};
+use sluice_core::store::Store;
 
 use serde_json::json;
 
@@ -127,43 +128,29 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             {
                 anyhow::bail!("no team with id {team}");
             }
-            // The same per-person key quota as the admin API: whoever creates the keys, one person's are bounded.
-            if let Some(owner) = &user_id {
-                let quota = sluice_core::limits::max_keys_per_person(store.as_ref()).await?;
-                let active = store
-                    .list_keys()
-                    .await?
-                    .iter()
-                    .filter(|k| k.user_id.as_ref() == Some(owner) && k.revoked_at_ms.is_none())
-                    .count();
-                if active >= usize::try_from(quota).unwrap_or(usize::MAX) {
-                    anyhow::bail!(
-                        "this person already has {active} active keys, the most one person may own (max_keys_per_person = {quota}); revoke one first or raise the setting"
-                    );
-                }
-            }
-            let minted = mint();
-            let key = VirtualKey {
-                id: minted.id.clone(),
+            // The same service as the admin API, so the per-person key quota holds whoever creates the keys.
+            let new = NewKey {
                 name: name.clone(),
-                key_hash: minted.key_hash,
-                prefix: minted.prefix,
-                created_at_ms: now_ms(),
-                revoked_at_ms: None,
                 user_id,
                 team_id,
-                rate_limit_rpm: rpm.filter(|r| *r > 0),
+                rate_limit_rpm: rpm,
             };
-            store
-                .create_key(&key)
+            let (key, secret) = create_key(store.as_ref(), &OsIds, &SystemClock, new)
                 .await
-                .context("cannot store the new key")?;
+                .map_err(|e| match e {
+                    CreateKeyError::QuotaReached { .. } => anyhow::anyhow!(
+                        "this person already has {e}; revoke one first or raise the setting"
+                    ),
+                    CreateKeyError::Store(e) => {
+                        anyhow::Error::new(e).context("cannot store the new key")
+                    }
+                })?;
             writeln!(
                 out,
                 "Created key {} ({name}). Keep the secret below; it is not shown again.",
-                minted.id
+                key.id
             )?;
-            writeln!(out, "{}", minted.secret)?;
+            writeln!(out, "{secret}")?;
         }
         KeysCommand::List { json, store } if store.url.is_some() => {
             let url = store.url.as_deref().unwrap_or_default();

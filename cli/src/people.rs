@@ -5,8 +5,9 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use sluice_core::identity::{Role, Team, new_id};
-use sluice_http::auth::new_user;
+use sluice_adapters::{OsIds, SystemClock};
+use sluice_core::directory::{NewPerson, create_person, create_team};
+use sluice_core::identity::{Role, Team};
 
 use crate::StoreArgs;
 use crate::remote::Remote;
@@ -332,15 +333,19 @@ pub async fn run_users(command: UsersCommand) -> anyhow::Result<()> {
                 }
                 None => {
                     let store = crate::keys::open(&store).await?;
-                    let mut user = new_user(email.trim(), role, "admin");
-                    if let Some(t) = &team {
-                        user.team_id = Some(local_team(store.as_ref(), t).await?.id);
-                    }
-                    store
-                        .create_user(&user)
+                    let team_id = match &team {
+                        Some(t) => Some(local_team(store.as_ref(), t).await?.id),
+                        None => None,
+                    };
+                    let new = NewPerson {
+                        email: email.clone(),
+                        role,
+                        team_id,
+                    };
+                    create_person(store.as_ref(), &OsIds, &SystemClock, new)
                         .await
-                        .context("cannot add the user")?;
-                    user.id
+                        .context("cannot add the user")?
+                        .id
                 }
             };
             writeln!(out, "Created user {id} ({email}).")?;
@@ -460,17 +465,11 @@ pub async fn run_teams(command: TeamsCommand) -> anyhow::Result<()> {
                     .unwrap_or_default()
                     .to_owned(),
                 None => {
-                    let team = Team {
-                        id: new_id("team"),
-                        name: name.trim().to_owned(),
-                        created_at_ms: chrono::Utc::now().timestamp_millis(),
-                    };
-                    crate::keys::open(&store)
-                        .await?
-                        .create_team(&team)
+                    let store = crate::keys::open(&store).await?;
+                    create_team(store.as_ref(), &OsIds, &SystemClock, &name)
                         .await
-                        .context("cannot add the team")?;
-                    team.id
+                        .context("cannot add the team")?
+                        .id
                 }
             };
             writeln!(out, "Created team {id} ({name}).")?;

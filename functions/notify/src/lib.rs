@@ -13,15 +13,15 @@
 //! name is spelt here.
 
 use std::collections::HashSet;
-use std::future::Future;
-use std::time::Duration;
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::StreamExt;
+use sluice_adapters::{OsIds, SystemClock};
 use sluice_aws::dynamo::layout::item_type::NOTIFY_EVENT;
 use sluice_aws::dynamo::notify_event_from_item;
 use sluice_aws::dynamo::stream::{StreamItem, classify};
+use sluice_core::clock::{Clock, Ids};
 use sluice_core::notify::{Delivery, NotifierFactory, RetryPolicy, deliver_event};
 use sluice_core::store::{EventStore, SettingsStore};
 
@@ -85,7 +85,7 @@ impl BatchReport {
     }
 }
 
-/// Delivers a stream batch with `retry` and real waits, and answers which records to hand back.
+/// Delivers a stream batch with `retry`, the system clock's real waits and random jitter, and answers which records to hand back.
 pub async fn handle<S>(
     store: &S,
     factory: &dyn NotifierFactory,
@@ -95,7 +95,7 @@ pub async fn handle<S>(
 where
     S: NotifyBackend + ?Sized,
 {
-    process(store, factory, event, retry, tokio::time::sleep)
+    process(store, factory, event, retry, &SystemClock, &OsIds)
         .await
         .response()
 }
@@ -114,24 +114,22 @@ enum Outcome {
 /// A record is handed back (a batch item failure) when it does not decode, when the store fails, or when every
 /// attempt failed in a way a later try may fix. Lambda then resends the batch from the lowest failed sequence
 /// number, so events after it come again: those the delivery log shows as delivered are not sent twice.
-pub async fn process<S, Sl, F>(
+pub async fn process<S>(
     store: &S,
     factory: &dyn NotifierFactory,
     event: Event,
     retry: RetryPolicy,
-    sleep: Sl,
+    clock: &dyn Clock,
+    ids: &dyn Ids,
 ) -> BatchReport
 where
     S: NotifyBackend + ?Sized,
-    Sl: Fn(Duration) -> F,
-    F: Future<Output = ()>,
 {
     let mut report = BatchReport {
         records: event.records.len(),
         ..BatchReport::default()
     };
     let delivered_before = delivered_event_ids(store).await;
-    let sleep = &sleep;
     let delivered_before = &delivered_before;
     let outcomes: Vec<Outcome> = futures::stream::iter(event.records)
         .map(|record| async move {
@@ -162,7 +160,7 @@ where
                 tracing::info!(event_id = %event.id, "already delivered; not sent again");
                 return Outcome::AlreadyDelivered;
             }
-            match deliver_event(store, factory, &event, retry, sleep).await {
+            match deliver_event(store, factory, &event, retry, clock, ids).await {
                 Ok(Delivery::Failed {
                     record,
                     retry_later: true,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
-use sluice_core::identity::{IdentityProvider, Role, check_user_claim, new_id};
+use sluice_core::identity::{IdentityProvider, Role, check_user_claim};
 
 use crate::roles::Admin;
 use crate::views::{not_found, nullable_string, object, rfc3339, string};
@@ -204,7 +204,7 @@ pub(super) async fn create_idp(State(state): State<Shared>, _: Admin, body: Byte
         return Err(ApiError::invalid(format!("{field}: required")).into());
     }
     let blank = IdentityProvider {
-        id: new_id("idp"),
+        id: state.ids.new_id("idp"),
         name: String::new(),
         issuer: String::new(),
         audience: String::new(),

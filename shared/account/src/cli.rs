@@ -95,7 +95,9 @@ pub(super) async fn start(
         tracing::error!(error = %e, issuer = %idp.issuer, "identity provider discovery failed");
         ApiError::internal("the identity provider could not be reached")
     })?;
-    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let mut nonce = [0_u8; 16];
+    state.ids.fill(&mut nonce);
+    let nonce = hex::encode(nonce);
     let session = CliSession {
         id: id.clone(),
         nonce: nonce.clone(),
@@ -200,7 +202,9 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
         .into());
     }
     let token = state.auth.sessions.issue(&user, now_ms() / 1000);
-    let code = hex::encode(rand::random::<[u8; 32]>());
+    let mut code = [0_u8; 32];
+    state.ids.fill(&mut code);
+    let code = hex::encode(code);
     if !state
         .store
         .complete_cli_session(&id, &token, &hash_secret(&code))

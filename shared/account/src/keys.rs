@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::json;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
-use sluice_core::keys::mint;
+use sluice_core::keys::{CreateKeyError, NewKey, create_key};
 use sluice_core::store::{KeyUpdate, VirtualKey};
 
 use crate::roles::{Admin, Person};
@@ -127,69 +127,40 @@ async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes
             None => None,
         },
     };
-    if let Some(owner) = &user_id {
-        check_key_quota(
-            &state,
-            owner,
-            admin && Some(owner) != caller.user_id.as_ref(),
-        )
-        .await?;
-    }
-    let minted = mint();
-    let key = VirtualKey {
-        id: minted.id,
+    let for_someone_else = admin && user_id.is_some() && user_id != caller.user_id;
+    let new = NewKey {
         name,
-        key_hash: minted.key_hash,
-        prefix: minted.prefix,
-        created_at_ms: now_ms(),
-        revoked_at_ms: None,
         user_id,
         team_id,
         rate_limit_rpm: rpm,
     };
-    state
-        .store
-        .create_key(&key)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let (key, secret) = create_key(
+        state.store.as_ref(),
+        state.ids.as_ref(),
+        state.clock.as_ref(),
+        new,
+    )
+    .await
+    .map_err(|e| match e {
+        CreateKeyError::QuotaReached { active, quota } => {
+            let whose = if for_someone_else {
+                "This person already has"
+            } else {
+                "You already have"
+            };
+            ApiError::new(
+                ApiErrorKind::Permission,
+                format!(
+                    "{whose} {active} active keys, the most one person may own (max_keys_per_person = {quota}). Revoke a key first, or ask an administrator to raise the setting."
+                ),
+            )
+        }
+        CreateKeyError::Store(e) => store_error(&e),
+    })?;
     tracing::info!(key_id = %key.id, by = ?caller.user_id, "key created through the admin API");
     let mut answer = key_view(&key);
-    answer["key"] = json!(minted.secret);
+    answer["key"] = json!(secret);
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
-}
-
-/// A person may own at most `max_keys_per_person` active keys (default 20), whoever creates them: an admin creating
-/// keys for someone is held to the same number, so the quota bounds what one person's credentials can do.
-async fn check_key_quota(
-    state: &AppState,
-    owner: &str,
-    for_someone_else: bool,
-) -> Result<(), ApiError> {
-    let quota = sluice_core::limits::max_keys_per_person(state.store.as_ref())
-        .await
-        .map_err(|e| store_error(&e))?;
-    let active = state
-        .store
-        .list_keys()
-        .await
-        .map_err(|e| store_error(&e))?
-        .iter()
-        .filter(|k| k.user_id.as_deref() == Some(owner) && k.revoked_at_ms.is_none())
-        .count();
-    if active >= usize::try_from(quota).unwrap_or(usize::MAX) {
-        let whose = if for_someone_else {
-            "This person already has"
-        } else {
-            "You already have"
-        };
-        return Err(ApiError::new(
-            ApiErrorKind::Permission,
-            format!(
-                "{whose} {active} active keys, the most one person may own (max_keys_per_person = {quota}). Revoke a key first, or ask an administrator to raise the setting."
-            ),
-        ));
-    }
-    Ok(())
 }
 
 async fn revoke(

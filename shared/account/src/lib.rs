@@ -197,6 +197,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
 }
 
+/// A refusal of `sluice_core::directory` as the admin API answers it (a store failure as `store_error` does).
+fn directory_error(e: &sluice_core::directory::DirectoryError) -> ApiError {
+    match e {
+        sluice_core::directory::DirectoryError::Store(e) => store_error(e),
+        invalid => ApiError::invalid(invalid.to_string()),
+    }
+}
+
 fn store_error(e: &sluice_core::store::StoreError) -> ApiError {
     match e {
         sluice_core::store::StoreError::AlreadyExists(what) => {

@@ -12,7 +12,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::new_id;
 use sluice_core::notify::consumer::send;
 use sluice_core::notify::{
     ACTIVE_CONFIG_KEY, Categories, DRAFT_CONFIG_KEY, DeliveryRecord, Destination,
@@ -187,7 +186,7 @@ pub(super) async fn save_draft(State(state): State<Shared>, _: Admin, body: Byte
             let secret = match known_secret(&value, &existing) {
                 Some(secret) if !body.rotate_secret => secret.to_owned(),
                 _ => {
-                    let fresh = generate_webhook_secret();
+                    let fresh = generate_webhook_secret(state.ids.as_ref());
                     new_secret = Some(fresh.clone());
                     fresh
                 }
@@ -211,7 +210,7 @@ pub(super) async fn save_draft(State(state): State<Shared>, _: Admin, body: Byte
     let now = now_ms();
     // A new id on every save: a test that was running against the previous draft cannot mark this one tested.
     let draft = NotificationConfig {
-        id: new_id("notif"),
+        id: state.ids.new_id("notif"),
         destination,
         categories,
         last_tested_at_ms: None,
@@ -256,14 +255,15 @@ fn no_draft() -> ApiError {
 pub(super) async fn test_draft(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let draft = load(store, DRAFT_CONFIG_KEY).await?.ok_or_else(no_draft)?;
-    let payload = NotificationPayload::synthetic(Utc::now());
+    let payload = NotificationPayload::synthetic(state.clock.now());
     let (record, _retryable) = send(
         state.notifiers.as_ref(),
         &draft.destination,
         TEST_EVENT_ID,
         &payload,
         state.notify_test_retry,
-        tokio::time::sleep,
+        state.clock.as_ref(),
+        state.ids.as_ref(),
     )
     .await;
     store

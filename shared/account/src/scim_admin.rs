@@ -6,10 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use rand::Rng;
 use serde_json::{Value, json};
 use sluice_core::error::ApiError;
-use sluice_core::identity::{IdentityProvider, new_id};
+use sluice_core::identity::IdentityProvider;
 use sluice_core::keys::hash_secret;
 use sluice_core::scim::{ScimToken, admin_groups_setting, enabled_setting, scim_enabled};
 use sluice_core::store::{ScimKind, ScimRecord, StoreError};
@@ -102,10 +101,11 @@ pub(super) async fn create_token(
 ) -> Reply {
     let idp = provider(&state, &id).await?;
     let name = string(&object(&body)?, "name")?;
-    let bytes: [u8; 32] = rand::rng().random();
+    let mut bytes = [0_u8; 32];
+    state.ids.fill(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
     let token = ScimToken {
-        id: new_id("scimtok"),
+        id: state.ids.new_id("scimtok"),
         idp_id: idp.id.clone(),
         name,
         token_prefix: format!("{}...", &secret[..TOKEN_PREFIX.len() + 8]),

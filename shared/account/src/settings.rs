@@ -12,12 +12,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::new_id;
 use sluice_core::store::Store;
 
 use crate::budgets::{caller_user, load_json, parse_object, rfc3339, save_json};
 use crate::roles::{Admin, Person};
 use crate::{Reply, Shared, now_ms, store_error};
+use sluice_core::clock::Ids;
 use sluice_core::limits::{
     DEFAULT_MAX_KEYS_PER_PERSON, DEFAULT_PERSON_RATE_LIMIT_RPM, MAX_MAX_KEYS_PER_PERSON,
     MAX_PERSON_RATE_LIMIT_RPM, OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS,
@@ -230,6 +230,7 @@ fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiErr
 fn provider_from(
     body: &Map<String, Value>,
     previous: Option<&Provider>,
+    ids: &dyn Ids,
 ) -> Result<Provider, ApiError> {
     let provider_type = text(body, "provider_type")?
         .map(|t| t.to_ascii_lowercase())
@@ -274,7 +275,7 @@ fn provider_from(
     };
     let now = now_ms();
     Ok(Provider {
-        id: previous.map_or_else(|| new_id("wsp"), |p| p.id.clone()),
+        id: previous.map_or_else(|| ids.new_id("wsp"), |p| p.id.clone()),
         provider_type,
         api_key,
         api_url,
@@ -311,7 +312,7 @@ pub(super) async fn put_websearch_mode(
     let store = state.store.as_ref();
     let previous = load_json::<Provider>(store, SETTING_WEBSEARCH_GLOBAL_PROVIDER).await?;
     let provider = match body.get("provider") {
-        Some(Value::Object(p)) => Some(provider_from(p, previous.as_ref())?),
+        Some(Value::Object(p)) => Some(provider_from(p, previous.as_ref(), state.ids.as_ref())?),
         None | Some(Value::Null) => None,
         Some(_) => return Err(ApiError::invalid("provider: must be an object").into()),
     };
@@ -372,7 +373,7 @@ pub(super) async fn put_provider(
     let at = providers
         .iter()
         .position(|p| Some(&p.provider_type) == requested.as_ref());
-    let provider = provider_from(&body, at.map(|i| &providers[i]))?;
+    let provider = provider_from(&body, at.map(|i| &providers[i]), state.ids.as_ref())?;
     match at {
         Some(i) => providers[i] = provider.clone(),
         None => providers.push(provider.clone()),
@@ -430,7 +431,7 @@ pub(super) async fn test_provider(
     let previous = providers
         .iter()
         .find(|p| Some(&p.provider_type) == requested.as_ref());
-    provider_from(&body, previous)?;
+    provider_from(&body, previous, state.ids.as_ref())?;
     Ok(axum::Json(json!({"success": false, "error": NOT_YET})).into_response())
 }
 

@@ -14,9 +14,9 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use rand::Rng;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use sluice_core::clock::Ids;
 use sluice_core::error::ApiError;
 use sluice_core::keys::hash_secret;
 use sluice_core::store::SetupToken;
@@ -31,8 +31,9 @@ pub(super) const TTL_SECS: i64 = 300;
 const PREFIX: &str = "st_";
 
 /// A new token: `st_` and 32 random bytes in hex.
-fn mint() -> String {
-    let bytes: [u8; 32] = rand::rng().random();
+fn mint(ids: &dyn Ids) -> String {
+    let mut bytes = [0_u8; 32];
+    ids.fill(&mut bytes);
     format!("{PREFIX}{}", hex::encode(bytes))
 }
 
@@ -87,7 +88,7 @@ pub(super) async fn create(
     if !key.is_active() {
         return Err(ApiError::invalid(format!("key {id} is revoked")).into());
     }
-    let token = mint();
+    let token = mint(state.ids.as_ref());
     let sealed_key =
         seal(&token, &raw_key).ok_or_else(|| ApiError::internal("cannot seal the setup token"))?;
     state
@@ -154,17 +155,19 @@ pub(super) async fn redeem(
 mod tests {
     use super::*;
 
+    static IDS: sluice_core::clock::SequenceIds = sluice_core::clock::SequenceIds::new(5);
+
     #[test]
     fn a_sealed_key_opens_only_with_its_token() {
-        let token = mint();
+        let token = mint(&IDS);
         assert!(token.starts_with("st_") && token.len() == 3 + 64);
         let sealed = seal(&token, "sk-sluice-secret").expect("seal");
         assert!(!sealed.contains("secret"));
         assert_eq!(open(&token, &sealed).as_deref(), Some("sk-sluice-secret"));
-        assert_eq!(open(&mint(), &sealed), None);
+        assert_eq!(open(&mint(&IDS), &sealed), None);
         let mut tampered = STANDARD.decode(&sealed).expect("b64");
         tampered[0] ^= 1;
         assert_eq!(open(&token, &STANDARD.encode(tampered)), None);
-        assert_ne!(mint(), token);
+        assert_ne!(mint(&IDS), token);
     }
 }

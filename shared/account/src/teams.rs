@@ -9,14 +9,15 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use bytes::Bytes;
 use serde_json::{Value, json};
+use sluice_core::directory::create_team;
 use sluice_core::error::ApiError;
-use sluice_core::identity::{Team, new_id};
+use sluice_core::identity::Team;
 use sluice_core::store::KeyUpdate;
 
 use crate::roles::Admin;
 use crate::users::{save, user_by_id_or_email};
 use crate::views::{self, key_view, not_found, team_view, user_view};
-use crate::{Reply, Shared, now_ms, store_error};
+use crate::{Reply, Shared, directory_error, store_error};
 use sluice_http::app::AppState;
 
 pub(super) fn routes() -> Router<Shared> {
@@ -65,17 +66,15 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
 
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body = views::object(&body)?;
-    let name = views::string(&body, "name")?.ok_or_else(|| ApiError::invalid("name: required"))?;
-    let team = Team {
-        id: new_id("team"),
-        name,
-        created_at_ms: now_ms(),
-    };
-    state
-        .store
-        .create_team(&team)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let name = views::string(&body, "name")?.unwrap_or_default();
+    let team = create_team(
+        state.store.as_ref(),
+        state.ids.as_ref(),
+        state.clock.as_ref(),
+        &name,
+    )
+    .await
+    .map_err(|e| directory_error(&e))?;
     Ok((StatusCode::CREATED, axum::Json(team_view(&team))).into_response())
 }
 

@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use bytes::Bytes;
 use serde_json::{Value, json};
+use sluice_core::directory::{NewPerson, create_person};
 use sluice_core::error::ApiError;
 use sluice_core::identity::{Role, User};
 
@@ -15,9 +16,8 @@ use crate::admin::role;
 use crate::keys::check_team;
 use crate::roles::Admin;
 use crate::views::{self, not_found, user_view};
-use crate::{Reply, Shared, now_ms, store_error};
+use crate::{Reply, Shared, directory_error, now_ms, store_error};
 use sluice_http::app::AppState;
-use sluice_http::auth::new_user;
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -82,21 +82,19 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
 
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     let body = views::object(&body)?;
-    let email = views::string(&body, "email")?
-        .ok_or_else(|| ApiError::invalid("email: required"))?
-        .to_ascii_lowercase();
-    let role = role(views::string(&body, "role")?.as_deref(), Role::Member)?;
-    let team_id = views::nullable_string(&body, "team_id")?.flatten();
-    if let Some(t) = &team_id {
-        check_team(&state, t).await?;
-    }
-    let mut user = new_user(&email, role, "admin");
-    user.team_id = team_id;
-    state
-        .store
-        .create_user(&user)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let new = NewPerson {
+        email: views::string(&body, "email")?.unwrap_or_default(),
+        role: role(views::string(&body, "role")?.as_deref(), Role::Member)?,
+        team_id: views::nullable_string(&body, "team_id")?.flatten(),
+    };
+    let user = create_person(
+        state.store.as_ref(),
+        state.ids.as_ref(),
+        state.clock.as_ref(),
+        new,
+    )
+    .await
+    .map_err(|e| directory_error(&e))?;
     Ok((StatusCode::CREATED, axum::Json(user_view(&user))).into_response())
 }
 

@@ -5,12 +5,15 @@
 //!   destination (webhooks here, SNS and EventBridge handed to `sluice_aws::notify::AwsNotifiers`).
 //! - `usage_file`: `FileUsageFallback`, the usage ledger's durable fallback for `sluice serve` (JSON lines in a
 //!   file) and its replay.
+//! - `system`: `SystemClock` and `OsIds`, the real clock and random source behind core's `Clock` and `Ids` ports.
 //!
-//! Dependency rule (checked by `shared/testkit/tests/layers.rs`): `sluice-core`, `reqwest`, `tokio` and small
+//! Dependency rule (checked by `shared/testkit/tests/layers.rs`): `sluice-core`, `reqwest`, `tokio`, `rand` and small
 //! libraries only; never axum, a Lambda crate, an AWS SDK crate or `sluice-http`, so a function that is not an
 //! HTTP host (notify) links the webhook without the web stack. The AWS adapters are in `sluice-aws`.
+pub mod system;
 pub mod usage_file;
 pub mod webhook;
 
+pub use system::{OsIds, SystemClock};
 pub use usage_file::FileUsageFallback;
 pub use webhook::{DestinationNotifiers, WebhookNotifier};

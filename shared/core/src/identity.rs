@@ -3,16 +3,10 @@
 //! Pure: token signatures are verified in `sluice-http`; this module decides who a verified token names, whether its
 //! email domain is allowed, and which role a newly provisioned person gets.
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A fresh identifier such as `usr_3f9a0c1d2e4b5a69`.
-#[must_use]
-pub fn new_id(prefix: &str) -> String {
-    let bytes: [u8; 8] = rand::rng().random();
-    format!("{prefix}_{}", hex::encode(bytes))
-}
+use crate::clock::{Clock, Ids};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +46,23 @@ pub struct User {
     /// Name of the identity provider that first signed this person in (`local` for the bootstrap admin).
     pub idp: String,
     pub created_at_ms: i64,
+}
+
+impl User {
+    /// A new active person with a fresh id (`usr_…`) and the email in lower case, created now. The creation
+    /// time keeps whole seconds, as it always has.
+    #[must_use]
+    pub fn new(ids: &dyn Ids, clock: &dyn Clock, email: &str, role: Role, idp: &str) -> Self {
+        Self {
+            id: ids.new_id("usr"),
+            email: email.to_ascii_lowercase(),
+            role,
+            team_id: None,
+            active: true,
+            idp: idp.to_owned(),
+            created_at_ms: clock.now().timestamp() * 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,8 @@
 //! Sluice's domain, pure: no AWS, Lambda or HTTP-server crate may be named here.
 //!
+//! - `clock`: the `Clock` and `Ids` ports (time and randomness come from the caller), with a fixed clock and
+//!   predictable ids for tests.
+//! - `directory`: creating people and teams (the admin API and the CLI call the same functions).
 //! - `error`: the Anthropic error contract and the one mapping from upstream failures to it.
 //! - `models`: the model catalogue and requested-id → Bedrock-id mapping.
 //! - `model_access`: which raw Bedrock ids and ARNs a caller may invoke (the configured geography, an allowlist).
@@ -19,7 +22,9 @@
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
 pub mod analytics;
 pub mod capabilities;
+pub mod clock;
 pub mod count;
+pub mod directory;
 pub mod error;
 pub mod identity;
 pub mod keys;

@@ -122,7 +122,7 @@ pub fn key_quota(raw: Option<&str>) -> u32 {
 ///
 /// # Errors
 /// The store could not be read.
-pub async fn max_keys_per_person(store: &dyn SettingsStore) -> Result<u32, StoreError> {
+pub async fn max_keys_per_person<S: SettingsStore + ?Sized>(store: &S) -> Result<u32, StoreError> {
     Ok(key_quota(
         store
             .get_setting(SETTING_MAX_KEYS_PER_PERSON)

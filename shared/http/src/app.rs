@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_adapters::DestinationNotifiers;
+use sluice_adapters::{DestinationNotifiers, OsIds, SystemClock};
+use sluice_core::clock::{Clock, Ids};
 use sluice_core::identity::{IdentityProvider, Role};
 use sluice_core::notify::{Backoff, NotifierFactory, RetryPolicy};
 use sluice_core::store::{Store, StoreError};
@@ -162,6 +163,10 @@ pub struct AppState {
     pub notify_test_retry: RetryPolicy,
     /// Model prices with the admin overrides: the gateway prices usage with it, the pricing routes update it.
     pub prices: Arc<PriceBook>,
+    /// "Now" and waits for the core services the routes call (the system clock; tests may fix it).
+    pub clock: Arc<dyn Clock>,
+    /// Ids, key and webhook secrets, jitter (the system's random source).
+    pub ids: Arc<dyn Ids>,
 }
 
 /// Three attempts within about two seconds (plus the receiver's own time): enough to show that retries
@@ -184,7 +189,8 @@ impl AppState {
         let secret = match &config.session_secret {
             Some(s) => s.0.clone(),
             None => {
-                let fresh: [u8; 32] = rand::random();
+                let mut fresh = [0_u8; 32];
+                OsIds.fill(&mut fresh);
                 store
                     .put_setting_if_absent(SETTING_SESSION_KEY, &hex::encode(fresh))
                     .await?
@@ -224,6 +230,8 @@ impl AppState {
             notifiers: Arc::new(DestinationNotifiers::new(None)),
             notify_test_retry: NOTIFY_TEST_RETRY,
             prices,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(OsIds),
         })
     }
 
@@ -232,6 +240,13 @@ impl AppState {
     #[must_use]
     pub fn with_notifiers(mut self, notifiers: Arc<dyn NotifierFactory>) -> Self {
         self.notifiers = notifiers;
+        self
+    }
+
+    /// Another clock (tests: `sluice_core::clock::FixedClock`, so waits take no real time).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -17,6 +17,7 @@ use sluice_core::keys::{hash_secret, looks_like_key};
 use sluice_core::store::{ScimKind, Store, StoreError, VirtualKey};
 
 use crate::identity::{OidcVerifier, SessionTokens, peek_issuer};
+use sluice_adapters::{OsIds, SystemClock};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -639,18 +640,10 @@ fn person(user: User, via: Via) -> Result<Caller, ApiError> {
     })
 }
 
-/// A new active user with a fresh id.
+/// A new active user with a fresh id, from the system's clock and random source (`User::new` with the ports).
 #[must_use]
 pub fn new_user(email: &str, role: Role, idp: &str) -> User {
-    User {
-        id: sluice_core::identity::new_id("usr"),
-        email: email.to_ascii_lowercase(),
-        role,
-        team_id: None,
-        active: true,
-        idp: idp.to_owned(),
-        created_at_ms: now_s() * 1000,
-    }
+    User::new(&OsIds, &SystemClock, email, role, idp)
 }
 
 #[cfg(test)]

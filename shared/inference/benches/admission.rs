@@ -35,7 +35,7 @@ async fn gateway(
 ) -> (GatewayState, HeaderMap) {
     let (secret, user_team) = match budget_cache {
         None => {
-            let m = mint();
+            let m = mint(&sluice_adapters::OsIds);
             store
                 .create_key(&VirtualKey {
                     id: m.id,

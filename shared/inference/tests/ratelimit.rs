@@ -153,7 +153,7 @@ async fn warm_admission_costs_one_dynamodb_request() {
     let store: Arc<dyn Store> = Arc::new(sluice_aws::DynamoStore::new(client, table));
     let mut headers = Vec::new();
     for rpm in [Some(1000), None] {
-        let m = mint();
+        let m = mint(&sluice_adapters::OsIds);
         let key = VirtualKey {
             id: m.id,
             name: "bench".into(),

@@ -27,7 +27,7 @@ struct Gateway {
 async fn gateway_with(sim_config: SimConfig, tweak: impl FnOnce(&mut GatewayConfig)) -> Gateway {
     let sim = SimServer::start(sim_config).await.expect("sim");
     let store = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
-    let minted = mint();
+    let minted = mint(&sluice_adapters::OsIds);
     store
         .create_key(&VirtualKey {
             id: minted.id.clone(),

@@ -30,7 +30,7 @@ struct Env {
 async fn env() -> Env {
     let sim = SimServer::start(SimConfig::default()).await.expect("sim");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
-    let m = mint();
+    let m = mint(&sluice_adapters::OsIds);
     store
         .create_key(&VirtualKey {
             id: m.id.clone(),

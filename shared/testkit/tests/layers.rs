@@ -52,15 +52,13 @@ const LAYERS: &[Layer] = &[
     Layer {
         krate: "sluice-core",
         // Pure and deterministic: no I/O runtime (not even tokio's sync parts, none are needed today), no
-        // adapter, host or SDK crate, no other Sluice crate.
+        // random source (ids and secrets come through the `Ids` port), no adapter, host or SDK crate, no other
+        // Sluice crate.
         forbidden: &[
             "sluice-*", "aws-*", "aws_*", "lambda_*", "axum*", "hyper*", "reqwest", "rusqlite",
             "tokio*", "rand*",
         ],
-        known: &[(
-            "rand*",
-            "TODO(issue 12): ids and secrets through an `Ids` port, no random source in core",
-        )],
+        known: &[],
     },
     Layer {
         krate: "sluice-aws",

@@ -139,7 +139,7 @@ impl Env {
         user_id: Option<&str>,
         rpm: Option<u32>,
     ) -> (String, String) {
-        let m = mint();
+        let m = mint(&sluice_adapters::OsIds);
         self.app
             .store
             .create_key(&VirtualKey {

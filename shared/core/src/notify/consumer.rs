@@ -1,12 +1,7 @@
 //! The notify consumer: delivers one stored event to the active destination, with retries, and logs the
 //! delivery. The same code runs in `functions/notify` (DynamoDB Streams) and in `sluice serve`.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::Utc;
-use rand::Rng;
 
 use super::destination::{Destination, DestinationError};
 use super::event::{
@@ -17,6 +12,7 @@ use super::port::Notifier;
 use super::retry::{Backoff, DeliveryLog, deliver_with_retries};
 #[cfg(doc)]
 use super::webhook_target::WebhookPolicy;
+use crate::clock::{Clock, Ids};
 use crate::store::{EventStore, SettingsStore, StoreError};
 
 /// Builds the adapter for a destination (webhook in `sluice-adapters`, SNS and EventBridge in `sluice-aws`).
@@ -94,17 +90,16 @@ pub async fn config_at<S: SettingsStore + ?Sized>(
 ///
 /// # Errors
 /// The store failed (reading the configuration or writing the log).
-pub async fn deliver_event<S, Sl, F>(
+pub async fn deliver_event<S>(
     store: &S,
     factory: &dyn NotifierFactory,
     event: &NotifyEvent,
     retry: RetryPolicy,
-    sleep: Sl,
+    clock: &dyn Clock,
+    ids: &dyn Ids,
 ) -> Result<Delivery, StoreError>
 where
     S: SettingsStore + EventStore + ?Sized,
-    Sl: Fn(Duration) -> F,
-    F: Future<Output = ()>,
 {
     let Some(config) = active_config(store).await? else {
         tracing::info!(event_id = %event.id, "no active notification destination; event not sent");
@@ -119,7 +114,8 @@ where
         &event.id,
         &event.payload,
         retry,
-        sleep,
+        clock,
+        ids,
     )
     .await;
     store.put_delivery(&record.0).await?;
@@ -133,31 +129,25 @@ where
 }
 
 /// One delivery with retries, as a log record; the second value is `Some(retryable)` on failure.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "TODO(issue 12): the `Clock` port; until then the delivery log reads the real clock"
-)]
-pub async fn send<Sl, F>(
+pub async fn send(
     factory: &dyn NotifierFactory,
     destination: &Destination,
     event_id: &str,
     payload: &NotificationPayload,
     retry: RetryPolicy,
-    sleep: Sl,
-) -> (DeliveryRecord, Option<bool>)
-where
-    Sl: Fn(Duration) -> F,
-    F: Future<Output = ()>,
-{
+    clock: &dyn Clock,
+    ids: &dyn Ids,
+) -> (DeliveryRecord, Option<bool>) {
     let notifier = factory.notifier(destination);
-    let started = std::time::Instant::now();
-    let at = Utc::now();
+    let started = clock.monotonic();
+    let at = clock.now();
     let log: DeliveryLog = deliver_with_retries(
         notifier.as_ref(),
         payload,
         retry.attempts,
         &retry.backoff,
-        sleep,
+        clock,
+        ids,
     )
     .await;
     let failure = log
@@ -166,11 +156,7 @@ where
         .err()
         .map(super::port::NotifyError::is_retryable);
     let record = DeliveryRecord {
-        id: format!(
-            "{:015}#{:08x}",
-            at.timestamp_millis(),
-            rand::rng().random::<u32>()
-        ),
+        id: format!("{:015}#{:08x}", at.timestamp_millis(), ids.next_u32()),
         event_id: event_id.to_owned(),
         event_type: payload.event_type.as_str().to_owned(),
         destination_type: destination.kind().to_owned(),
@@ -180,7 +166,8 @@ where
         success: log.result.is_ok(),
         reference: log.result.as_ref().ok().map(|r| r.reference.clone()),
         error: log.result.as_ref().err().map(ToString::to_string),
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        duration_ms: u64::try_from(clock.monotonic().saturating_sub(started).as_millis())
+            .unwrap_or(u64::MAX),
     };
     (record, failure)
 }

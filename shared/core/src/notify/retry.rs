@@ -1,11 +1,11 @@
 //! Delivery with retries: capped exponential backoff with jitter, and a log of every attempt.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use serde::Serialize;
+
+use crate::clock::{Clock, Ids};
 
 use super::payload::NotificationPayload;
 use super::port::{DeliveryReceipt, Notifier, NotifyError};
@@ -84,31 +84,25 @@ impl DeliveryLog {
 
 /// Delivers `payload`, retrying retryable failures up to `attempts` attempts in all (at least one).
 ///
-/// `sleep` waits between attempts — `tokio::time::sleep` in the functions; tests pass a recorder. It is a
-/// parameter because the core names no async runtime.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "TODO(issue 12): the `Clock` port; until then the delivery log reads the real clock"
-)]
-pub async fn deliver_with_retries<S, F>(
+/// `clock` stamps and times each attempt and waits between them (tokio's timer in the functions, a fixed
+/// clock that records the waits in tests); `ids` draws the jitter.
+pub async fn deliver_with_retries(
     notifier: &dyn Notifier,
     payload: &NotificationPayload,
     attempts: u32,
     backoff: &Backoff,
-    sleep: S,
-) -> DeliveryLog
-where
-    S: Fn(Duration) -> F,
-    F: Future<Output = ()>,
-{
+    clock: &dyn Clock,
+    ids: &dyn Ids,
+) -> DeliveryLog {
     let attempts = attempts.max(1);
     let mut log = Vec::new();
     let mut number = 1;
     loop {
-        let started_at = Utc::now();
-        let clock = Instant::now();
+        let started_at = clock.now();
+        let start = clock.monotonic();
         let result = notifier.deliver(payload).await;
-        let elapsed_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = clock.monotonic().saturating_sub(start);
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let (outcome, reference, error) = match &result {
             Ok(receipt) => (
                 AttemptOutcome::Delivered,
@@ -121,7 +115,7 @@ where
             Err(e) => (AttemptOutcome::PermanentFailure, None, Some(e.to_string())),
         };
         let retry = outcome == AttemptOutcome::RetryableFailure && number < attempts;
-        let wait = retry.then(|| backoff.delay(number, rand::rng().random_range(0.0..=1.0)));
+        let wait = retry.then(|| backoff.delay(number, ids.unit()));
         log.push(DeliveryAttempt {
             number,
             started_at,
@@ -140,7 +134,7 @@ where
             }
             (Err(e), Some(wait)) => {
                 tracing::info!(event_type = %payload.event_type, attempt = number, error = %e, wait_ms = wait.as_millis(), "notification attempt failed; retrying");
-                sleep(wait).await;
+                clock.sleep(wait).await;
                 number += 1;
                 continue;
             }
@@ -159,6 +153,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::clock::{FixedClock, SequenceIds};
 
     /// Answers from a script, one entry per call; the last entry repeats.
     struct Scripted {
@@ -206,19 +201,25 @@ mod tests {
         max: Duration::from_millis(1_000),
     };
 
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "test: any time will do for the synthetic payload"
-    )]
     async fn run(notifier: &Scripted, attempts: u32) -> (DeliveryLog, Vec<Duration>) {
-        let waits = Mutex::new(Vec::new());
-        let payload = NotificationPayload::synthetic(Utc::now());
-        let log = deliver_with_retries(notifier, &payload, attempts, &FAST, |d| {
-            waits.lock().expect("lock").push(d);
-            std::future::ready(())
-        })
-        .await;
-        let waits = waits.into_inner().expect("lock");
+        let start = DateTime::parse_from_rfc3339("2026-03-31T23:59:59Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        let clock = FixedClock::at(start);
+        let payload = NotificationPayload::synthetic(clock.now());
+        let ids = SequenceIds::new(u64::from(attempts));
+        let log = deliver_with_retries(notifier, &payload, attempts, &FAST, &clock, &ids).await;
+        let waits = clock.sleeps();
+        // Each attempt is stamped with the clock's time: the start plus every wait before it.
+        let mut expected = start;
+        for (attempt, wait) in log
+            .attempts
+            .iter()
+            .zip(std::iter::once(&Duration::ZERO).chain(&waits))
+        {
+            expected += chrono::TimeDelta::from_std(*wait).expect("small");
+            assert_eq!(attempt.started_at, expected);
+        }
         (log, waits)
     }
 

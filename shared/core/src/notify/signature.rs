@@ -22,7 +22,6 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 use thiserror::Error;
 
@@ -49,9 +48,9 @@ pub enum SignatureError {
 
 /// A fresh webhook secret: `whsec_` and 32 random bytes in hex.
 #[must_use]
-pub fn generate_webhook_secret() -> String {
+pub fn generate_webhook_secret(ids: &dyn crate::clock::Ids) -> String {
     let mut bytes = [0_u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
+    ids.fill(&mut bytes);
     format!("whsec_{}", hex::encode(bytes))
 }
 
@@ -254,8 +253,8 @@ mod tests {
 
     #[test]
     fn generated_secrets_are_prefixed_and_distinct() {
-        let a = generate_webhook_secret();
-        let b = generate_webhook_secret();
+        let ids = crate::clock::SequenceIds::new(3);
+        let (a, b) = (generate_webhook_secret(&ids), generate_webhook_secret(&ids));
         assert!(a.starts_with("whsec_") && a.len() == 6 + 64, "{a}");
         assert_ne!(a, b);
     }
