@@ -163,7 +163,7 @@ async fn store_group(
 
 pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes) -> ScimReply {
     let (display_name, external_id, members) =
-        ScimGroup::parts_of(&body_json(&body)?).map_err(ScimError::invalid)?;
+        ScimGroup::parts_of(&body_json(&body)?).map_err(|e| ScimError::invalid(e.to_string()))?;
     let mut group = ScimGroup {
         id: new_id("grp"),
         display_name,
@@ -191,7 +191,7 @@ pub(super) async fn replace(
     body: Bytes,
 ) -> ScimReply {
     let (display_name, external_id, members) =
-        ScimGroup::parts_of(&body_json(&body)?).map_err(ScimError::invalid)?;
+        ScimGroup::parts_of(&body_json(&body)?).map_err(|e| ScimError::invalid(e.to_string()))?;
     let before = group(state.store.as_ref(), &p, &id).await?;
     let mut after = ScimGroup {
         display_name,
@@ -218,7 +218,9 @@ pub(super) async fn patch(
     let body = body_json(&body)?;
     let before = group(state.store.as_ref(), &p, &id).await?;
     let mut after = before.clone();
-    after.patch(&body).map_err(ScimError::invalid)?;
+    after
+        .patch(&body)
+        .map_err(|e| ScimError::invalid(e.to_string()))?;
     store_group(&state, &p, &before.members, &after).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

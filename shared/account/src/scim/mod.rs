@@ -267,7 +267,13 @@ impl ListQuery {
             .as_deref()
             .map(sluice_core::scim::filter::parse)
             .transpose()
-            .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))
+            .map_err(|e| {
+                ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidFilter"),
+                    e.to_string(),
+                )
+            })
     }
 
     /// The ListResponse of `all` matching resources, paged.

@@ -193,7 +193,8 @@ pub(super) async fn read(
 
 /// `POST /Users`: a new person, or an existing one not yet managed by SCIM (adopted, role kept).
 pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes) -> ScimReply {
-    let person = ScimPerson::from_body(&body_json(&body)?).map_err(ScimError::invalid)?;
+    let person =
+        ScimPerson::from_body(&body_json(&body)?).map_err(|e| ScimError::invalid(e.to_string()))?;
     let store = state.store.as_ref();
     if external_id_taken(store, &p, &person, None).await? {
         return Err(ScimError::conflict("a user with this externalId exists"));
@@ -306,7 +307,8 @@ pub(super) async fn replace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimReply {
-    let person = ScimPerson::from_body(&body_json(&body)?).map_err(ScimError::invalid)?;
+    let person =
+        ScimPerson::from_body(&body_json(&body)?).map_err(|e| ScimError::invalid(e.to_string()))?;
     let m = managed(state.store.as_ref(), &p, &id).await?;
     store_person(&state, &p, m, person).await
 }
@@ -320,7 +322,9 @@ pub(super) async fn patch(
     let body = body_json(&body)?;
     let m = managed(state.store.as_ref(), &p, &id).await?;
     let mut person = m.person();
-    person.patch(&body).map_err(ScimError::invalid)?;
+    person
+        .patch(&body)
+        .map_err(|e| ScimError::invalid(e.to_string()))?;
     store_person(&state, &p, m, person).await
 }
 

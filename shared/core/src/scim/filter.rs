@@ -31,6 +31,23 @@ pub struct Clause {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter(pub Vec<Clause>);
 
+/// Why a filter is outside the subset (answered 400 `invalidFilter`, the message as its detail).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("a filter ends inside an escape")]
+    EscapeAtEnd,
+    #[error("a filter has an unclosed quote")]
+    UnclosedQuote,
+    #[error("unsupported filter {0:?}: expected attr eq \"value\"")]
+    NotAClause(String),
+    #[error("unsupported filter operator {0:?} (eq, co, sw)")]
+    Operator(String),
+    #[error("unsupported filter value {0}: quote strings")]
+    UnquotedValue(String),
+    #[error("unsupported filter {0:?}: only `and` joins clauses")]
+    Join(String),
+}
+
 /// An attribute path as Sluice names it: lower case, and any `emails[…].value` form as `emails.value`.
 fn normalise(attr: &str) -> String {
     let lower = attr.to_ascii_lowercase();
@@ -45,7 +62,7 @@ fn normalise(attr: &str) -> String {
 }
 
 /// Splits `raw` into words and quoted strings; brackets stay inside words (`emails[type eq "work"].value`).
-fn tokens(raw: &str) -> Result<Vec<(String, bool)>, String> {
+fn tokens(raw: &str) -> Result<Vec<(String, bool)>, FilterError> {
     let mut out = Vec::new();
     let mut chars = raw.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -58,11 +75,11 @@ fn tokens(raw: &str) -> Result<Vec<(String, bool)>, String> {
                 match chars.next() {
                     Some('\\') => match chars.next() {
                         Some(escaped) => text.push(escaped),
-                        None => return Err("a filter ends inside an escape".into()),
+                        None => return Err(FilterError::EscapeAtEnd),
                     },
                     Some('"') => break,
                     Some(other) => text.push(other),
-                    None => return Err("a filter has an unclosed quote".into()),
+                    None => return Err(FilterError::UnclosedQuote),
                 }
             }
             out.push((text, true));
@@ -91,24 +108,20 @@ fn tokens(raw: &str) -> Result<Vec<(String, bool)>, String> {
 ///
 /// # Errors
 /// Anything but `attr op value [and attr op value]…`.
-pub fn parse(raw: &str) -> Result<Filter, String> {
+pub fn parse(raw: &str) -> Result<Filter, FilterError> {
     let words = tokens(raw)?;
     let mut clauses = Vec::new();
     let mut rest = words.as_slice();
     loop {
         let [(attr, false), (op, false), (value, quoted), tail @ ..] = rest else {
-            return Err(format!(
-                "unsupported filter {raw:?}: expected attr eq \"value\""
-            ));
+            return Err(FilterError::NotAClause(raw.to_owned()));
         };
         let op = match op.to_ascii_lowercase().as_str() {
             "eq" => Op::Eq,
             "co" => Op::Contains,
             "sw" => Op::StartsWith,
             other => {
-                return Err(format!(
-                    "unsupported filter operator {other:?} (eq, co, sw)"
-                ));
+                return Err(FilterError::Operator(other.to_owned()));
             }
         };
         let value = if *quoted {
@@ -118,7 +131,7 @@ pub fn parse(raw: &str) -> Result<Filter, String> {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 "null" => Value::Null,
-                _ => return Err(format!("unsupported filter value {value}: quote strings")),
+                _ => return Err(FilterError::UnquotedValue(value.clone())),
             }
         };
         clauses.push(Clause {
@@ -130,9 +143,7 @@ pub fn parse(raw: &str) -> Result<Filter, String> {
             [] => return Ok(Filter(clauses)),
             [(and, false), more @ ..] if and.eq_ignore_ascii_case("and") => rest = more,
             _ => {
-                return Err(format!(
-                    "unsupported filter {raw:?}: only `and` joins clauses"
-                ));
+                return Err(FilterError::Join(raw.to_owned()));
             }
         }
     }

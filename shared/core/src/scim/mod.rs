@@ -110,12 +110,49 @@ pub fn bool_of(v: &Value) -> Option<bool> {
     }
 }
 
-fn text(v: &Value, attr: &str) -> Result<Option<String>, String> {
+/// Why a SCIM body or PATCH cannot be applied (answered 400 `invalidValue`, the message as its detail).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScimBodyError {
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    #[error("{0}: expected a string")]
+    NotAString(&'static str),
+    #[error("active: expected true or false")]
+    NotABool,
+    #[error("userName: required (the person's email)")]
+    NoUserName,
+    #[error("displayName: required")]
+    NoDisplayName,
+    #[error("{0}: must not be empty")]
+    Empty(&'static str),
+    #[error("{0} cannot be removed")]
+    NotRemovable(String),
+    #[error("a PATCH body needs an Operations array")]
+    NoOperations,
+    #[error("each operation needs an op")]
+    NoOp,
+    #[error("unsupported op {0:?} (add, replace, remove)")]
+    UnsupportedOp(String),
+    #[error("remove needs a path")]
+    RemoveWithoutPath,
+    #[error("remove: unsupported path")]
+    UnsupportedRemovePath,
+    #[error("an operation without a path needs an object value")]
+    PathlessNotAnObject,
+    #[error("members: each member needs a value (a user id)")]
+    MemberWithoutValue,
+    #[error("members: expected an array of {{\"value\": <user id>}}")]
+    MembersNotAnArray,
+    #[error("unsupported members filter (members[value eq \"<id>\"])")]
+    MembersFilter,
+}
+
+fn text(v: &Value, attr: &'static str) -> Result<Option<String>, ScimBodyError> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
         Value::String(s) => Ok(Some(s.trim().to_owned())),
-        _ => Err(format!("{attr}: expected a string")),
+        _ => Err(ScimBodyError::NotAString(attr)),
     }
 }
 
@@ -151,21 +188,21 @@ struct Operation {
     value: Value,
 }
 
-fn operations(body: &Value) -> Result<Vec<Operation>, String> {
+fn operations(body: &Value) -> Result<Vec<Operation>, ScimBodyError> {
     let ops = body
         .get("Operations")
         .or_else(|| body.get("operations"))
         .and_then(Value::as_array)
-        .ok_or("a PATCH body needs an Operations array")?;
+        .ok_or(ScimBodyError::NoOperations)?;
     ops.iter()
         .map(|o| {
             let op = o
                 .get("op")
                 .and_then(Value::as_str)
-                .ok_or("each operation needs an op")?
+                .ok_or(ScimBodyError::NoOp)?
                 .to_ascii_lowercase();
             if !["add", "replace", "remove"].contains(&op.as_str()) {
-                return Err(format!("unsupported op {op:?} (add, replace, remove)"));
+                return Err(ScimBodyError::UnsupportedOp(op));
             }
             Ok(Operation {
                 op,
@@ -181,21 +218,21 @@ impl ScimPerson {
     ///
     /// # Errors
     /// A missing userName or a wrongly typed attribute.
-    pub fn from_body(body: &Value) -> Result<Self, String> {
+    pub fn from_body(body: &Value) -> Result<Self, ScimBodyError> {
         let mut person = Self {
             user_name: String::new(),
             active: true,
             attrs: PersonAttrs::default(),
         };
-        let object = body.as_object().ok_or("the body must be a JSON object")?;
+        let object = body.as_object().ok_or(ScimBodyError::NotAnObject)?;
         person.set_all(object)?;
         if person.user_name.is_empty() {
-            return Err("userName: required (the person's email)".into());
+            return Err(ScimBodyError::NoUserName);
         }
         Ok(person)
     }
 
-    fn set_all(&mut self, object: &Map<String, Value>) -> Result<(), String> {
+    fn set_all(&mut self, object: &Map<String, Value>) -> Result<(), ScimBodyError> {
         for (attr, value) in object {
             self.set(&path_of(attr), value)?;
         }
@@ -203,13 +240,13 @@ impl ScimPerson {
     }
 
     /// Sets one attribute; attributes Sluice does not keep are ignored, as providers send many.
-    fn set(&mut self, attr: &str, value: &Value) -> Result<(), String> {
+    fn set(&mut self, attr: &str, value: &Value) -> Result<(), ScimBodyError> {
         match attr {
             "username" => {
                 self.user_name = text(value, "userName")?.unwrap_or_default().to_lowercase();
             }
             "active" => {
-                self.active = bool_of(value).ok_or("active: expected true or false")?;
+                self.active = bool_of(value).ok_or(ScimBodyError::NotABool)?;
             }
             "displayname" => self.attrs.display_name = text(value, "displayName")?,
             "externalid" => self.attrs.external_id = text(value, "externalId")?,
@@ -236,7 +273,7 @@ impl ScimPerson {
         Ok(())
     }
 
-    fn clear(&mut self, attr: &str) -> Result<(), String> {
+    fn clear(&mut self, attr: &str) -> Result<(), ScimBodyError> {
         match attr {
             "displayname" => self.attrs.display_name = None,
             "externalid" => self.attrs.external_id = None,
@@ -247,7 +284,7 @@ impl ScimPerson {
                 self.attrs.family_name = None;
             }
             "username" | "active" | "emails.value" => {
-                return Err(format!("{attr} cannot be removed"));
+                return Err(ScimBodyError::NotRemovable(attr.to_owned()));
             }
             _ => {}
         }
@@ -258,23 +295,23 @@ impl ScimPerson {
     ///
     /// # Errors
     /// A malformed body or operation, or a value of the wrong type.
-    pub fn patch(&mut self, body: &Value) -> Result<(), String> {
+    pub fn patch(&mut self, body: &Value) -> Result<(), ScimBodyError> {
         for o in operations(body)? {
             match (o.op.as_str(), o.path.as_deref().map(path_of)) {
                 ("remove", Some(path)) => self.clear(&path)?,
-                ("remove", None) => return Err("remove needs a path".into()),
+                ("remove", None) => return Err(ScimBodyError::RemoveWithoutPath),
                 (_, Some(path)) => self.set(&path, &o.value)?,
                 (_, None) => {
                     let object = o
                         .value
                         .as_object()
-                        .ok_or("an operation without a path needs an object value")?;
+                        .ok_or(ScimBodyError::PathlessNotAnObject)?;
                     self.set_all(object)?;
                 }
             }
         }
         if self.user_name.is_empty() {
-            return Err("userName: must not be empty".into());
+            return Err(ScimBodyError::Empty("userName"));
         }
         Ok(())
     }
@@ -328,18 +365,18 @@ impl ScimPerson {
 }
 
 /// User ids of a `members` value (`[{"value": "usr_…"}, …]`, or one such object).
-fn member_ids(v: &Value) -> Result<Vec<String>, String> {
+fn member_ids(v: &Value) -> Result<Vec<String>, ScimBodyError> {
     let one = |m: &Value| {
         m.get("value")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| "members: each member needs a value (a user id)".to_owned())
+            .ok_or(ScimBodyError::MemberWithoutValue)
     };
     match v {
         Value::Array(list) => list.iter().map(one).collect(),
         Value::Object(_) => Ok(vec![one(v)?]),
         Value::Null => Ok(Vec::new()),
-        _ => Err("members: expected an array of {\"value\": <user id>}".into()),
+        _ => Err(ScimBodyError::MembersNotAnArray),
     }
 }
 
@@ -364,13 +401,13 @@ impl ScimGroup {
     ///
     /// # Errors
     /// A missing displayName or malformed members.
-    pub fn parts_of(body: &Value) -> Result<(String, Option<String>, Vec<String>), String> {
+    pub fn parts_of(body: &Value) -> Result<(String, Option<String>, Vec<String>), ScimBodyError> {
         let name = body
             .get("displayName")
             .map(|v| text(v, "displayName"))
             .transpose()?
             .flatten()
-            .ok_or("displayName: required")?;
+            .ok_or(ScimBodyError::NoDisplayName)?;
         let external = body
             .get("externalId")
             .map(|v| text(v, "externalId"))
@@ -396,7 +433,7 @@ impl ScimGroup {
     ///
     /// # Errors
     /// A malformed body or operation.
-    pub fn patch(&mut self, body: &Value) -> Result<(), String> {
+    pub fn patch(&mut self, body: &Value) -> Result<(), ScimBodyError> {
         for o in operations(body)? {
             let path = o.path.as_deref().map(str::trim);
             let lower = path.map(str::to_ascii_lowercase);
@@ -404,7 +441,7 @@ impl ScimGroup {
                 ("remove", Some(p)) if p.starts_with("members[") => {
                     let id = path
                         .and_then(|p| member_in_path(&format!("members{}", &p["members".len()..])))
-                        .ok_or("unsupported members filter (members[value eq \"<id>\"])")?;
+                        .ok_or(ScimBodyError::MembersFilter)?;
                     self.members.retain(|m| *m != id);
                 }
                 ("remove", Some("members")) => {
@@ -416,27 +453,27 @@ impl ScimGroup {
                     }
                 }
                 ("remove", Some("externalid")) => self.external_id = None,
-                ("remove", _) => return Err("remove: unsupported path".into()),
+                ("remove", _) => return Err(ScimBodyError::UnsupportedRemovePath),
                 ("add", Some("members")) => self.add_members(member_ids(&o.value)?),
                 ("replace", Some("members")) => {
                     self.members.clear();
                     self.add_members(member_ids(&o.value)?);
                 }
                 (_, Some("displayname")) => {
-                    self.display_name =
-                        text(&o.value, "displayName")?.ok_or("displayName: must not be empty")?;
+                    self.display_name = text(&o.value, "displayName")?
+                        .ok_or(ScimBodyError::Empty("displayName"))?;
                 }
                 (_, Some("externalid")) => self.external_id = text(&o.value, "externalId")?,
                 (op, None) => {
                     let object = o
                         .value
                         .as_object()
-                        .ok_or("an operation without a path needs an object value")?;
+                        .ok_or(ScimBodyError::PathlessNotAnObject)?;
                     for (k, v) in object {
                         match k.to_ascii_lowercase().as_str() {
                             "displayname" => {
                                 self.display_name = text(v, "displayName")?
-                                    .ok_or("displayName: must not be empty")?;
+                                    .ok_or(ScimBodyError::Empty("displayName"))?;
                             }
                             "externalid" => self.external_id = text(v, "externalId")?,
                             "members" if op == "replace" => {
