@@ -54,7 +54,8 @@ pub(super) fn window(
     params: &HashMap<String, String>,
     audience: Audience,
 ) -> Result<Window, ApiError> {
-    Window::resolve(&window_query(params)?, audience, Utc::now()).map_err(ApiError::invalid)
+    Window::resolve(&window_query(params)?, audience, Utc::now())
+        .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub(super) fn filters(params: &HashMap<String, String>) -> Filters {

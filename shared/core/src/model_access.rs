@@ -51,7 +51,38 @@ impl Residency<'_> {
     }
 }
 
-/// Whether a raw Bedrock id or ARN may be invoked; `Err` carries the refusal's message.
+/// A raw id or ARN refused: the refusal the caller reads, with how an administrator allows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model: {id} is not allowed: {reason}. {how_to_allow}")]
+pub struct RawModelRefused {
+    pub id: String,
+    pub reason: RefusalReason,
+    how_to_allow: String,
+}
+
+/// Why a raw id or ARN is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefusalReason {
+    #[error("it is not a Bedrock ARN")]
+    NotBedrockArn,
+    #[error("it names region {named:?}, and this gateway calls Bedrock in {ours:?}")]
+    OtherRegion { named: String, ours: String },
+    #[error("{0} resources are opened by an administrator only")]
+    AdministratorOnly(String),
+    #[error(
+        "its `{geography}.` inference profile would route outside this gateway's `{configured}` geography"
+    )]
+    ProfileOutside {
+        geography: String,
+        configured: String,
+    },
+    #[error(
+        "a foundation-model id runs in {region:?}, which is outside this gateway's `{configured}` geography"
+    )]
+    RegionOutside { region: String, configured: String },
+}
+
+/// Whether a raw Bedrock id or ARN may be invoked; `Err` is the refusal.
 ///
 /// # Errors
 /// The id is outside the configured geography or region, or is a resource only an administrator may open.
@@ -59,64 +90,65 @@ pub fn check_raw_id(
     id: &str,
     residency: Residency<'_>,
     allowlist: &[String],
-) -> Result<(), String> {
+) -> Result<(), RawModelRefused> {
     if allowlist.iter().any(|allowed| allowed.trim() == id) {
         return Ok(());
     }
-    let refuse = |why: String| {
-        Err(format!(
-            "model: {id} is not allowed: {why}. {}",
-            residency.how_to_allow(id)
-        ))
+    let refuse = |reason: RefusalReason| {
+        Err(RawModelRefused {
+            id: id.to_owned(),
+            reason,
+            how_to_allow: residency.how_to_allow(id),
+        })
     };
     if let Some(rest) = id.strip_prefix("arn:") {
         // arn:<partition>:bedrock:<region>:<account>:<resource type>/<resource id>
         let parts: Vec<&str> = rest.splitn(5, ':').collect();
         let [_partition, service, region, _account, resource] = parts[..] else {
-            return refuse("it is not a Bedrock ARN".to_owned());
+            return refuse(RefusalReason::NotBedrockArn);
         };
         if service != "bedrock" {
-            return refuse("it is not a Bedrock ARN".to_owned());
+            return refuse(RefusalReason::NotBedrockArn);
         }
         if residency.region != Some(region) {
-            return refuse(format!(
-                "it names region {region:?}, and this gateway calls Bedrock in {:?}",
-                residency.region.unwrap_or("another region")
-            ));
+            return refuse(RefusalReason::OtherRegion {
+                named: region.to_owned(),
+                ours: residency.region.unwrap_or("another region").to_owned(),
+            });
         }
         let (kind, inner) = resource.split_once('/').unwrap_or((resource, ""));
         return match kind {
             "inference-profile" | "foundation-model" if !inner.is_empty() => {
                 id_rule(inner, residency).or_else(refuse)
             }
-            _ => refuse(format!(
-                "{kind} resources are opened by an administrator only"
-            )),
+            _ => refuse(RefusalReason::AdministratorOnly(kind.to_owned())),
         };
     }
     id_rule(id, residency).or_else(refuse)
 }
 
 /// The rule for a profile or foundation-model id (no ARN); `Err` is the reason.
-fn id_rule(id: &str, residency: Residency<'_>) -> Result<(), String> {
+fn id_rule(id: &str, residency: Residency<'_>) -> Result<(), RefusalReason> {
     let first = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
     if GEOGRAPHIES.contains(&first.as_str()) {
         if first.eq_ignore_ascii_case(residency.prefix) {
             return Ok(());
         }
-        return Err(format!(
-            "its `{first}.` inference profile would route outside this gateway's `{}` geography",
-            residency.prefix
-        ));
+        return Err(RefusalReason::ProfileOutside {
+            geography: first,
+            configured: residency.prefix.to_owned(),
+        });
     }
     if residency.region_inside() {
         return Ok(());
     }
-    Err(format!(
-        "a foundation-model id runs in {:?}, which is outside this gateway's `{}` geography",
-        residency.region.unwrap_or("the gateway's region"),
-        residency.prefix
-    ))
+    Err(RefusalReason::RegionOutside {
+        region: residency
+            .region
+            .unwrap_or("the gateway's region")
+            .to_owned(),
+        configured: residency.prefix.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -134,7 +166,9 @@ mod tests {
 
     #[test]
     fn a_global_profile_under_an_eu_configuration_is_refused_with_the_way_to_allow_it() {
-        let err = check_raw_id("global.anthropic.claude-opus-4-7", EU, &[]).expect_err("refused");
+        let err = check_raw_id("global.anthropic.claude-opus-4-7", EU, &[])
+            .expect_err("refused")
+            .to_string();
         assert!(
             err.contains("`global.` inference profile would route outside"),
             "{err}"
@@ -188,7 +222,9 @@ mod tests {
         let here = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0";
         assert!(allowed(here, EU));
         let elsewhere = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0";
-        let err = check_raw_id(elsewhere, EU, &[]).expect_err("refused");
+        let err = check_raw_id(elsewhere, EU, &[])
+            .expect_err("refused")
+            .to_string();
         assert!(err.contains("region \"us-east-1\""), "{err}");
         let global_here = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5";
         assert!(!allowed(global_here, EU));
@@ -201,7 +237,7 @@ mod tests {
     #[test]
     fn application_profiles_and_other_resources_need_the_allowlist() {
         let app = "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc123";
-        let err = check_raw_id(app, EU, &[]).expect_err("refused");
+        let err = check_raw_id(app, EU, &[]).expect_err("refused").to_string();
         assert!(
             err.contains("application-inference-profile resources are opened by an administrator"),
             "{err}"

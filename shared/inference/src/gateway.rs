@@ -175,7 +175,7 @@ async fn resolve(
         };
         check_raw_id(&model.invoke_id, residency, &allowlist).map_err(|why| {
             tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, model = ?model.invoke_id, "raw model id refused");
-            ApiError::invalid(why)
+            ApiError::invalid(why.to_string())
         })?;
     }
     Ok(model)

@@ -83,9 +83,28 @@ pub struct Window {
     pub bucketing: Bucketing,
 }
 
-fn parse_day(name: &str, text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{name}: expected a date YYYY-MM-DD, got {text:?}"))
+/// Why a window query is refused (answered 400, the message as the reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("{name}: expected a date YYYY-MM-DD, got {text:?}")]
+    Date { name: &'static str, text: String },
+    #[error("to ({to}) is before from ({from})")]
+    ToBeforeFrom { from: NaiveDate, to: NaiveDate },
+    #[error("to: needs from")]
+    ToWithoutFrom,
+    #[error("days: must be 1 to {MAX_DAYS}, got {0}")]
+    Days(u32),
+    #[error("granularity: must be auto, hour, day or week, got {0:?}")]
+    Granularity(String),
+    #[error("granularity: hourly buckets cover at most {MAX_HOURLY_DAYS} days; use day or week")]
+    TooManyHours,
+}
+
+fn parse_day(name: &'static str, text: &str) -> Result<NaiveDate, WindowError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| WindowError::Date {
+        name,
+        text: text.to_owned(),
+    })
 }
 
 fn day_start_ms(day: NaiveDate) -> i64 {
@@ -108,7 +127,7 @@ impl Window {
         query: &WindowQuery,
         audience: Audience,
         now: DateTime<Utc>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, WindowError> {
         let today = now.date_naive();
         let (first_day, last_day, days) = match (&query.from, &query.to) {
             (Some(from), to) => {
@@ -118,16 +137,16 @@ impl Window {
                     None => today,
                 };
                 if to < from {
-                    return Err(format!("to ({to}) is before from ({from})"));
+                    return Err(WindowError::ToBeforeFrom { from, to });
                 }
                 let days = u32::try_from((to - from).num_days() + 1).unwrap_or(u32::MAX);
                 (Some(from), Some(to), days)
             }
-            (None, Some(_)) => return Err("to: needs from".to_owned()),
+            (None, Some(_)) => return Err(WindowError::ToWithoutFrom),
             (None, None) => (None, None, query.days.unwrap_or(DEFAULT_DAYS)),
         };
         if days == 0 || days > MAX_DAYS {
-            return Err(format!("days: must be 1 to {MAX_DAYS}, got {days}"));
+            return Err(WindowError::Days(days));
         }
         let bucketing = match query.granularity.as_deref().map(str::trim) {
             None | Some("" | "auto") => {
@@ -147,15 +166,11 @@ impl Window {
             Some("day") => Bucketing::Day,
             Some("week") => Bucketing::Week,
             Some(other) => {
-                return Err(format!(
-                    "granularity: must be auto, hour, day or week, got {other:?}"
-                ));
+                return Err(WindowError::Granularity(other.to_owned()));
             }
         };
         if bucketing == Bucketing::Hour && days > MAX_HOURLY_DAYS {
-            return Err(format!(
-                "granularity: hourly buckets cover at most {MAX_HOURLY_DAYS} days; use day or week"
-            ));
+            return Err(WindowError::TooManyHours);
         }
         let (from_ms, to_ms) = match (first_day, last_day) {
             (Some(first), Some(last)) => (day_start_ms(first), day_start_ms(last) + MS_PER_DAY),
@@ -384,7 +399,11 @@ mod tests {
 
     #[test]
     fn bad_queries_are_refused_with_a_reason() {
-        let bad = |q: WindowQuery| Window::resolve(&q, Audience::Org, now()).expect_err("bad");
+        let bad = |q: WindowQuery| {
+            Window::resolve(&q, Audience::Org, now())
+                .expect_err("bad")
+                .to_string()
+        };
         assert!(
             bad(WindowQuery {
                 days: Some(0),
