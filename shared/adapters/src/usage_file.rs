@@ -4,7 +4,32 @@
 //! fallback is an SQS queue: `sluice_aws::SqsUsageFallback`.)
 
 use sluice_core::spend::UsageRecord;
-use sluice_core::store::{UsageFallback, UsageStore};
+use std::path::PathBuf;
+
+use sluice_core::store::{StoreError, UsageFallback, UsageStore};
+
+/// Why a replay of the file stopped; the file is then left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum FileReplayError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} line {line}: {source}", path.display())]
+    Record {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot empty {}: {source}", path.display())]
+    Empty {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// The local fallback: one JSON record per line in a file (`<data dir>/usage-fallback.jsonl`).
 #[derive(Debug)]
@@ -26,12 +51,17 @@ impl FileUsageFallback {
     ///
     /// # Errors
     /// When the file cannot be read or a record cannot be stored; the file is then left as it was.
-    pub async fn replay(&self, store: &dyn UsageStore) -> Result<(usize, usize), String> {
+    pub async fn replay(&self, store: &dyn UsageStore) -> Result<(usize, usize), FileReplayError> {
         let _guard = self.lock.lock().await;
         let text = match tokio::fs::read_to_string(&self.path).await {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
-            Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
+            Err(source) => {
+                return Err(FileReplayError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
         let (mut stored, mut already) = (0, 0);
         for (n, line) in text
@@ -39,9 +69,13 @@ impl FileUsageFallback {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let record: UsageRecord = serde_json::from_str(line)
-                .map_err(|e| format!("{} line {}: {e}", self.path.display(), n + 1))?;
-            if store.put_usage(&record).await.map_err(|e| e.to_string())? {
+            let record: UsageRecord =
+                serde_json::from_str(line).map_err(|source| FileReplayError::Record {
+                    path: self.path.clone(),
+                    line: n + 1,
+                    source,
+                })?;
+            if store.put_usage(&record).await? {
                 stored += 1;
             } else {
                 already += 1;
@@ -49,16 +83,23 @@ impl FileUsageFallback {
         }
         tokio::fs::write(&self.path, b"")
             .await
-            .map_err(|e| format!("cannot empty {}: {e}", self.path.display()))?;
+            .map_err(|source| FileReplayError::Empty {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok((stored, already))
     }
 }
 
 #[async_trait::async_trait]
 impl UsageFallback for FileUsageFallback {
-    async fn stash(&self, record: &UsageRecord) -> Result<(), String> {
+    async fn stash(&self, record: &UsageRecord) -> Result<(), StoreError> {
         use tokio::io::AsyncWriteExt;
-        let mut line = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        let unavailable = |what: String, e: std::io::Error| {
+            StoreError::Unavailable(format!("{what}: {e}"), Some(Box::new(e)))
+        };
+        let mut line = serde_json::to_string(record)
+            .map_err(|e| StoreError::Unavailable(format!("usage record as JSON: {e}"), None))?;
         line.push('\n');
         let _guard = self.lock.lock().await;
         let mut options = tokio::fs::OpenOptions::new();
@@ -69,11 +110,14 @@ impl UsageFallback for FileUsageFallback {
         let mut file = options
             .open(&self.path)
             .await
-            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+            .map_err(|e| unavailable(format!("cannot open {}", self.path.display()), e))?;
+        let writing = || format!("cannot write {}", self.path.display());
         file.write_all(line.as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unavailable(writing(), e))?;
         // Durable before the response ends.
-        file.sync_data().await.map_err(|e| e.to_string())
+        file.sync_data()
+            .await
+            .map_err(|e| unavailable(writing(), e))
     }
 }

@@ -22,4 +22,4 @@ pub use secrets::{env_or_secret, read_secret};
 pub mod s3_export;
 pub use s3_export::S3ExportSink;
 pub mod usage_fallback;
-pub use usage_fallback::{ReplayReport, SqsUsageFallback, replay_sqs};
+pub use usage_fallback::{ReplayError, ReplayReport, SqsUsageFallback, replay_sqs};

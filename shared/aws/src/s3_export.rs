@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use sluice_core::spend::export::ExportSink;
+use sluice_core::store::StoreError;
 
 /// `PutObject` into one bucket; keys come from the core (`spend/dt=YYYY-MM-DD/spend.csv`).
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ impl S3ExportSink {
 
 #[async_trait]
 impl ExportSink for S3ExportSink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), String> {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -52,7 +53,13 @@ impl ExportSink for S3ExportSink {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| aws_smithy_types::error::display::DisplayErrorContext(e).to_string())?;
+            .map_err(|e| {
+                let message = format!(
+                    "S3 PutObject: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                );
+                StoreError::Unavailable(message, Some(Box::new(e)))
+            })?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use sluice_core::spend::UsageRecord;
-use sluice_core::store::{UsageFallback, UsageStore};
+use sluice_core::store::{StoreError, UsageFallback, UsageStore};
 
 #[derive(Debug, Clone)]
 pub struct SqsUsageFallback {
@@ -27,17 +27,35 @@ fn describe<E: std::error::Error + 'static>(e: E) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
 }
 
+/// Why a replay stopped (what was replayed before stays replayed).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// SQS refused or could not be reached (its message, with the SDK's context).
+    #[error("{0}")]
+    Sqs(String),
+    /// The store refused a record.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
 #[async_trait]
 impl UsageFallback for SqsUsageFallback {
-    async fn stash(&self, record: &UsageRecord) -> Result<(), String> {
-        let body = serde_json::to_string(record).map_err(|e| e.to_string())?;
+    async fn stash(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(record)
+            .map_err(|e| StoreError::Unavailable(format!("usage record as JSON: {e}"), None))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
             .send()
             .await
-            .map_err(describe)?;
+            .map_err(|e| {
+                let message = format!(
+                    "SQS SendMessage: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                );
+                StoreError::Unavailable(message, Some(Box::new(e)))
+            })?;
         Ok(())
     }
 }
@@ -62,7 +80,7 @@ pub async fn replay_sqs(
     config: &SdkConfig,
     queue_url: &str,
     store: &dyn UsageStore,
-) -> Result<ReplayReport, String> {
+) -> Result<ReplayReport, ReplayError> {
     let client = aws_sdk_sqs::Client::new(config);
     let mut report = ReplayReport::default();
     loop {
@@ -74,7 +92,7 @@ pub async fn replay_sqs(
             .visibility_timeout(60)
             .send()
             .await
-            .map_err(describe)?;
+            .map_err(|e| ReplayError::Sqs(describe(e)))?;
         let messages = batch.messages.unwrap_or_default();
         if messages.is_empty() {
             return Ok(report);
@@ -90,7 +108,7 @@ pub async fn replay_sqs(
                 }
             };
             progress = true;
-            if store.put_usage(&record).await.map_err(|e| e.to_string())? {
+            if store.put_usage(&record).await? {
                 report.stored += 1;
             } else {
                 report.already_stored += 1;
@@ -102,7 +120,7 @@ pub async fn replay_sqs(
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(describe)?;
+                    .map_err(|e| ReplayError::Sqs(describe(e)))?;
             }
         }
         if !progress {

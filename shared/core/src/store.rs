@@ -358,7 +358,7 @@ pub trait EventStore: Send + Sync {
 #[async_trait]
 pub trait UsageFallback: Send + Sync {
     /// Keeps `record` for a later replay.
-    async fn stash(&self, record: &UsageRecord) -> Result<(), String>;
+    async fn stash(&self, record: &UsageRecord) -> Result<(), StoreError>;
 }
 
 /// Everything the gateway and the admin API need from one backend.

@@ -17,7 +17,7 @@ use crate::store::{StoreError, TeamStore, UsageStore, UserStore};
 #[async_trait]
 pub trait ExportSink: Send + Sync {
     /// Writes (or overwrites) the object `key` with `body`.
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), String>;
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
 }
 
 /// The most days one export covers: a year and a day, so a backfill stays within one Lambda run.
@@ -29,8 +29,8 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("writing CSV: {0}")]
     Csv(#[from] std::io::Error),
-    #[error("storing {key}: {reason}")]
-    Sink { key: String, reason: String },
+    #[error("storing {key}: {source}")]
+    Sink { key: String, source: StoreError },
     #[error("{0}")]
     Range(String),
 }
@@ -134,9 +134,9 @@ where
     let bytes = body.len();
     sink.put(&key, body)
         .await
-        .map_err(|reason| ExportError::Sink {
+        .map_err(|source| ExportError::Sink {
             key: key.clone(),
-            reason,
+            source,
         })?;
     Ok(DayExport {
         day,
