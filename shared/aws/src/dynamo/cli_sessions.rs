@@ -57,7 +57,7 @@ impl CliSessionStore for DynamoStore {
         if stored.expires_at_ms <= now_ms() {
             return Ok(None);
         }
-        stored.into_session().map(Some).map_err(StoreError::Corrupt)
+        stored.into_session().map(Some).map_err(StoreError::from)
     }
 
     async fn complete_cli_session(

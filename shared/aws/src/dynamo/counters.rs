@@ -71,6 +71,6 @@ impl CounterStore for DynamoStore {
         };
         let stored: CounterItem = serde_dynamo::from_item(item)
             .map_err(|e| corrupt(&format!("counter {scope} window {window_start_s}"), &e))?;
-        stored.into_count().map_err(StoreError::Corrupt)
+        stored.into_count().map_err(StoreError::from)
     }
 }

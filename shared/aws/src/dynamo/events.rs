@@ -13,7 +13,7 @@ use super::layout::spend::{
     DELIVERIES_GSI1PK, EVENTS_GSI1PK, delivery_item, event_item, event_item_key, into_delivery,
     into_event,
 };
-use super::layout::{self};
+use super::layout::{self, ItemError};
 use super::ops::Item;
 use super::store::DynamoStore;
 
@@ -49,7 +49,7 @@ impl EventStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(event_item(event).map_err(StoreError::Corrupt)?))
+            .set_item(Some(event_item(event).map_err(StoreError::from)?))
             .condition_expression(layout::IS_NEW)
             .send()
             .await;
@@ -67,7 +67,7 @@ impl EventStore for DynamoStore {
     async fn event_by_id(&self, id: &str) -> Result<Option<NotifyEvent>, StoreError> {
         self.get_consistent(event_item_key(id))
             .await?
-            .map(|item| into_event(&item).map_err(StoreError::Corrupt))
+            .map(|item| into_event(&item).map_err(StoreError::from))
             .transpose()
     }
 
@@ -75,7 +75,7 @@ impl EventStore for DynamoStore {
         self.newest(EVENTS_GSI1PK, limit)
             .await?
             .iter()
-            .map(|item| into_event(item).map_err(StoreError::Corrupt))
+            .map(|item| into_event(item).map_err(StoreError::from))
             .collect()
     }
 
@@ -83,7 +83,7 @@ impl EventStore for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(delivery_item(record).map_err(StoreError::Corrupt)?))
+            .set_item(Some(delivery_item(record).map_err(StoreError::from)?))
             .send()
             .await
             .map_err(|e| unavailable("PutItem", e))?;
@@ -94,7 +94,7 @@ impl EventStore for DynamoStore {
         self.newest(DELIVERIES_GSI1PK, limit)
             .await?
             .iter()
-            .map(|item| into_delivery(item).map_err(StoreError::Corrupt))
+            .map(|item| into_delivery(item).map_err(StoreError::from))
             .collect()
     }
 }
@@ -103,12 +103,12 @@ impl EventStore for DynamoStore {
 ///
 /// Takes the SDK's attribute map, the type every read of the adapter decodes, so a stream image and a
 /// `GetItem` answer go through the same code. A `NewImage` from `aws_lambda_events` (1.2.1: a
-/// `serde_dynamo::Item`) converts with `.into()` (serde_dynamo's `aws-sdk-dynamodb+1` feature). The error is
-/// the reason as text: the consumers report such a record as poison, never retried, whatever the cause.
+/// `serde_dynamo::Item`) converts with `.into()` (serde_dynamo's `aws-sdk-dynamodb+1` feature). The consumers
+/// report a record that does not decode as poison, never retried, whatever the cause.
 ///
 /// # Errors
 /// The image is not an event item or does not decode.
-pub fn notify_event_from_item(item: &Item) -> Result<NotifyEvent, String> {
+pub fn notify_event_from_item(item: &Item) -> Result<NotifyEvent, ItemError> {
     into_event(item)
 }
 
@@ -117,6 +117,6 @@ pub fn notify_event_from_item(item: &Item) -> Result<NotifyEvent, String> {
 ///
 /// # Errors
 /// The image is not a usage item or does not decode.
-pub fn usage_record_from_item(item: Item) -> Result<sluice_core::spend::UsageRecord, String> {
+pub fn usage_record_from_item(item: Item) -> Result<sluice_core::spend::UsageRecord, ItemError> {
     layout::into_usage(item)
 }

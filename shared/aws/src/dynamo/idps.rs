@@ -16,7 +16,7 @@ const OLD_ISSUER_WRITE: usize = 2;
 
 fn decode_idp(item: Item) -> Result<IdentityProvider, StoreError> {
     let stored: IdpItem = serde_dynamo::from_item(item).map_err(|e| corrupt("idp item", &e))?;
-    stored.into_idp().map_err(StoreError::Corrupt)
+    stored.into_idp().map_err(StoreError::from)
 }
 
 #[async_trait]

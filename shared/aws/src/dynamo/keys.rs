@@ -85,7 +85,7 @@ const KEY_UPDATE_ATTRIBUTES: [&str; 4] = ["name", "user_id", "team_id", "rate_li
 
 fn decode_key_map(item: HashMap<String, AttributeValue>) -> Result<VirtualKey, StoreError> {
     let stored: KeyItem = serde_dynamo::from_item(item).map_err(|e| corrupt("key item", &e))?;
-    stored.into_key().map_err(StoreError::Corrupt)
+    stored.into_key().map_err(StoreError::from)
 }
 
 /// Which condition of the create transaction failed, if that is why it was cancelled.

@@ -47,7 +47,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
-use sluice_core::store::VirtualKey;
+use sluice_core::store::{StoreError, VirtualKey};
 
 /// Table key, index and TTL attribute names, as in the SAM template.
 pub const PK: &str = "pk";
@@ -246,12 +246,57 @@ fn key_gsi1sk(created_at_ms: i64, id: &str) -> String {
     created_gsi1sk(created_at_ms, id)
 }
 
+/// Why an item does not decode as the family asked for: a `StoreError::Corrupt` at the store's edge, a poison
+/// record in a stream consumer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemError {
+    #[error("{pk} has item_type {found:?}, expected {expected}")]
+    WrongType {
+        pk: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("not an event item (item_type {0})")]
+    NotAnEvent(String),
+    #[error("{item} item without {attr}")]
+    Missing {
+        item: &'static str,
+        attr: &'static str,
+    },
+    #[error("usage item without a string pk: {0}")]
+    UsagePk(String),
+    #[error("counter field {0} is not a number")]
+    NotANumber(String),
+    #[error("counter field {field} = {value}: {error}")]
+    Number {
+        field: String,
+        value: String,
+        error: std::num::ParseIntError,
+    },
+    #[error("cannot encode {what}: {error}")]
+    Encode { what: &'static str, error: String },
+    #[error("{what} does not decode: {error}")]
+    Decode { what: &'static str, error: String },
+    #[error("{pk}: {error}")]
+    Usage { pk: String, error: String },
+}
+
+impl From<ItemError> for StoreError {
+    fn from(e: ItemError) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
 /// Items are decoded by shape; this rejects an item of another family that happens to have that shape.
-fn check_type(pk: &str, found: &str, expected: &str) -> Result<(), String> {
+fn check_type(pk: &str, found: &str, expected: &'static str) -> Result<(), ItemError> {
     if found == expected {
         Ok(())
     } else {
-        Err(format!("{pk} has item_type {found:?}, expected {expected}"))
+        Err(ItemError::WrongType {
+            pk: pk.to_owned(),
+            found: found.to_owned(),
+            expected,
+        })
     }
 }
 
@@ -307,13 +352,8 @@ impl From<&VirtualKey> for KeyItem {
 
 impl KeyItem {
     /// The domain key, or why this item is not a key item.
-    pub(crate) fn into_key(self) -> Result<VirtualKey, String> {
-        if self.item_type != item_type::KEY {
-            return Err(format!(
-                "{} has item_type {:?}, expected key",
-                self.pk, self.item_type
-            ));
-        }
+    pub(crate) fn into_key(self) -> Result<VirtualKey, ItemError> {
+        check_type(&self.pk, &self.item_type, item_type::KEY)?;
         Ok(VirtualKey {
             id: self.id,
             name: self.name,

@@ -15,7 +15,7 @@ use super::store::DynamoStore;
 fn decode(item: Item) -> Result<IdentityLink, StoreError> {
     let stored: LinkItem =
         serde_dynamo::from_item(item).map_err(|e| corrupt("identity link item", &e))?;
-    stored.into_link().map_err(StoreError::Corrupt)
+    stored.into_link().map_err(StoreError::from)
 }
 
 #[async_trait]

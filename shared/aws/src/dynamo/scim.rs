@@ -11,7 +11,7 @@ use super::store::DynamoStore;
 
 fn decode(kind: ScimKind, item: Item) -> Result<ScimRecord, StoreError> {
     let stored: ScimItem = serde_dynamo::from_item(item).map_err(|e| corrupt("scim item", &e))?;
-    stored.into_record(kind).map_err(StoreError::Corrupt)
+    stored.into_record(kind).map_err(StoreError::from)
 }
 
 #[async_trait]

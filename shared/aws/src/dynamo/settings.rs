@@ -22,7 +22,7 @@ impl SettingsStore for DynamoStore {
         };
         let stored: SettingItem =
             serde_dynamo::from_item(item).map_err(|e| corrupt(&format!("setting {key}"), &e))?;
-        stored.into_value().map(Some).map_err(StoreError::Corrupt)
+        stored.into_value().map(Some).map_err(StoreError::from)
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -62,7 +62,7 @@ impl SetupTokenStore for DynamoStore {
         };
         let stored: SetupTokenItem =
             serde_dynamo::from_item(item).map_err(|e| corrupt("setup token item", &e))?;
-        let token = stored.into_token().map_err(StoreError::Corrupt)?;
+        let token = stored.into_token().map_err(StoreError::from)?;
         Ok((token.expires_at_ms > now_ms()).then_some(token))
     }
 }

@@ -170,10 +170,10 @@ impl SpendStore for DynamoStore {
                     let stored: SettingItem =
                         serde_dynamo::from_item(item).map_err(|e| corrupt("setting", &e))?;
                     let key = stored.key().to_owned();
-                    settings.insert(key, stored.into_value().map_err(StoreError::Corrupt)?);
+                    settings.insert(key, stored.into_value().map_err(StoreError::from)?);
                 }
                 Some(AttributeValue::S(t)) if t == item_type::SPEND_COUNTER => {
-                    let counter = into_counter(&item).map_err(StoreError::Corrupt)?;
+                    let counter = into_counter(&item).map_err(StoreError::from)?;
                     counters.insert(counter.key.clone(), counter);
                 }
                 other => {
@@ -193,7 +193,7 @@ impl SpendStore for DynamoStore {
             .iter()
             .map(into_counter)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::Corrupt)?;
+            .map_err(StoreError::from)?;
         counters.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(counters)
     }

@@ -23,11 +23,11 @@ pub enum StreamItem<T> {
 
 /// Classifies one record: `event_name` and `new_image` of the stream record, the `item_type` wanted, and its
 /// decoder.
-pub fn classify<T>(
+pub fn classify<T, E: std::fmt::Display>(
     event_name: &str,
     image: Item,
     item_type: &str,
-    decode: impl FnOnce(Item) -> Result<T, String>,
+    decode: impl FnOnce(Item) -> Result<T, E>,
 ) -> StreamItem<T> {
     if event_name != "INSERT" {
         return StreamItem::NotInsert(event_name.to_owned());
@@ -49,7 +49,10 @@ pub fn classify<T>(
     };
     match decode(image) {
         Ok(item) => StreamItem::Wanted(Box::new(item)),
-        Err(reason) => StreamItem::Poison { pk, reason },
+        Err(reason) => StreamItem::Poison {
+            pk,
+            reason: reason.to_string(),
+        },
     }
 }
 

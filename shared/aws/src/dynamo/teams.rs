@@ -15,7 +15,7 @@ const NAME_WRITE: usize = 1;
 
 fn decode_team(item: Item) -> Result<Team, StoreError> {
     let stored: TeamItem = serde_dynamo::from_item(item).map_err(|e| corrupt("team item", &e))?;
-    stored.into_team().map_err(StoreError::Corrupt)
+    stored.into_team().map_err(StoreError::from)
 }
 
 #[async_trait]

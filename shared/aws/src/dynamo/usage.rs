@@ -64,9 +64,7 @@ impl UsageStore for DynamoStore {
         else {
             return Ok(None);
         };
-        layout::into_usage(item)
-            .map(Some)
-            .map_err(StoreError::Corrupt)
+        layout::into_usage(item).map(Some).map_err(StoreError::from)
     }
 
     async fn usage_between(
@@ -81,7 +79,7 @@ impl UsageStore for DynamoStore {
         // `to_ms` is exclusive, so the last day is the one of the millisecond before it.
         for day in layout::day_of(from_ms)..=layout::day_of(to_ms - 1) {
             for item in self.usage_of_day(day, from_ms, to_ms).await? {
-                let record = layout::into_usage(item).map_err(StoreError::Corrupt)?;
+                let record = layout::into_usage(item).map_err(StoreError::from)?;
                 // The index is eventually consistent and keyed by clamped times; the range is the contract.
                 if (from_ms..to_ms).contains(&record.time_ms) {
                     records.push(record);

@@ -19,7 +19,7 @@ const EMAIL_WRITE: usize = 1;
 
 fn decode_user(item: Item) -> Result<User, StoreError> {
     let stored: UserItem = serde_dynamo::from_item(item).map_err(|e| corrupt("user item", &e))?;
-    stored.into_user().map_err(StoreError::Corrupt)
+    stored.into_user().map_err(StoreError::from)
 }
 
 impl DynamoStore {

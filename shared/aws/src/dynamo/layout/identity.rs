@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use sluice_core::identity::{IdentityProvider, Role, Team, User};
 
 use super::{
-    IDP_ISSUER_PK_PREFIX, IDP_ISSUER_SK, IDP_PK_PREFIX, IDP_SK, IDPS_GSI1PK, TEAM_NAME_PK_PREFIX,
-    TEAM_NAME_SK, TEAM_PK_PREFIX, TEAM_SK, TEAMS_GSI1PK, USER_EMAIL_PK_PREFIX, USER_EMAIL_SK,
-    USER_PK_PREFIX, USER_SK, USERS_GSI1PK, check_type, created_gsi1sk, item_type,
+    IDP_ISSUER_PK_PREFIX, IDP_ISSUER_SK, IDP_PK_PREFIX, IDP_SK, IDPS_GSI1PK, ItemError,
+    TEAM_NAME_PK_PREFIX, TEAM_NAME_SK, TEAM_PK_PREFIX, TEAM_SK, TEAMS_GSI1PK, USER_EMAIL_PK_PREFIX,
+    USER_EMAIL_SK, USER_PK_PREFIX, USER_SK, USERS_GSI1PK, check_type, created_gsi1sk, item_type,
 };
 
 /// A user, stored twice: under its id (listed through `gsi1`) and under its email (not listed). Both
@@ -71,7 +71,7 @@ impl UserItem {
     }
 
     /// The domain user, or why this item is not one (either copy decodes).
-    pub(crate) fn into_user(self) -> Result<User, String> {
+    pub(crate) fn into_user(self) -> Result<User, ItemError> {
         if self.item_type != item_type::USER_EMAIL {
             check_type(&self.pk, &self.item_type, item_type::USER)?;
         }
@@ -144,7 +144,7 @@ impl From<&Team> for TeamItem {
 }
 
 impl TeamItem {
-    pub(crate) fn into_team(self) -> Result<Team, String> {
+    pub(crate) fn into_team(self) -> Result<Team, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::TEAM)?;
         Ok(Team {
             id: self.id,
@@ -208,7 +208,7 @@ impl From<&IdentityProvider> for IdpItem {
 }
 
 impl IdpItem {
-    pub(crate) fn into_idp(self) -> Result<IdentityProvider, String> {
+    pub(crate) fn into_idp(self) -> Result<IdentityProvider, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::IDP)?;
         Ok(IdentityProvider {
             id: self.id,

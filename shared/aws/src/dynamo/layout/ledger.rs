@@ -4,7 +4,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use sluice_core::spend::UsageRecord;
 
-use super::{EXPIRES_AT, GSI1PK, GSI1SK, ITEM_TYPE, PK, SK, check_type, created_gsi1sk, item_type};
+use super::{
+    EXPIRES_AT, GSI1PK, GSI1SK, ITEM_TYPE, ItemError, PK, SK, check_type, created_gsi1sk, item_type,
+};
 use crate::dynamo::ops::Item;
 
 const USAGE_PK_PREFIX: &str = "USAGE#";
@@ -86,10 +88,10 @@ pub(crate) fn usage_item(record: &UsageRecord) -> Result<Item, serde_dynamo::Err
 }
 
 /// The record of a usage item, or why it is not one. The layout attributes are left out before decoding.
-pub(crate) fn into_usage(mut item: Item) -> Result<UsageRecord, String> {
+pub(crate) fn into_usage(mut item: Item) -> Result<UsageRecord, ItemError> {
     let pk = match item.remove(PK) {
         Some(AttributeValue::S(pk)) => pk,
-        other => return Err(format!("usage item without a string pk: {other:?}")),
+        other => return Err(ItemError::UsagePk(format!("{other:?}"))),
     };
     let found = match item.remove(ITEM_TYPE) {
         Some(AttributeValue::S(t)) => t,
@@ -99,7 +101,10 @@ pub(crate) fn into_usage(mut item: Item) -> Result<UsageRecord, String> {
     for layout in [SK, GSI1PK, GSI1SK, EXPIRES_AT] {
         item.remove(layout);
     }
-    serde_dynamo::from_item(item).map_err(|e| format!("{pk}: {e}"))
+    serde_dynamo::from_item(item).map_err(|e| ItemError::Usage {
+        pk,
+        error: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use sluice_core::identity::{CliSession, IdentityLink};
 use sluice_core::store::{ScimKind, ScimRecord, SetupToken};
 
 use super::{
-    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, LINK_PK_PREFIX, SCIM_PK_PREFIX, SCIM_SK,
+    CLI_SESSION_PK_PREFIX, CLI_SESSION_SK, ItemError, LINK_PK_PREFIX, SCIM_PK_PREFIX, SCIM_SK,
     SETTING_PK_PREFIX, SETTING_SK, SETUP_TOKEN_PK_PREFIX, SETUP_TOKEN_SK, check_type, item_type,
     links_gsi1pk, scim_gsi1pk,
 };
@@ -39,7 +39,7 @@ impl SettingItem {
         self.pk.strip_prefix(SETTING_PK_PREFIX).unwrap_or(&self.pk)
     }
 
-    pub(crate) fn into_value(self) -> Result<String, String> {
+    pub(crate) fn into_value(self) -> Result<String, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::SETTING)?;
         Ok(self.value)
     }
@@ -85,7 +85,7 @@ impl CliSessionItem {
         }
     }
 
-    pub(crate) fn into_session(self) -> Result<CliSession, String> {
+    pub(crate) fn into_session(self) -> Result<CliSession, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::CLI_SESSION)?;
         Ok(CliSession {
             id: self.id,
@@ -126,7 +126,7 @@ impl SetupTokenItem {
         }
     }
 
-    pub(crate) fn into_token(self) -> Result<SetupToken, String> {
+    pub(crate) fn into_token(self) -> Result<SetupToken, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::SETUP_TOKEN)?;
         Ok(SetupToken {
             id: self.id,
@@ -164,7 +164,7 @@ impl ScimItem {
         }
     }
 
-    pub(crate) fn into_record(self, kind: ScimKind) -> Result<ScimRecord, String> {
+    pub(crate) fn into_record(self, kind: ScimKind) -> Result<ScimRecord, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::SCIM)?;
         Ok(ScimRecord {
             kind,
@@ -208,7 +208,7 @@ impl From<&IdentityLink> for LinkItem {
 }
 
 impl LinkItem {
-    pub(crate) fn into_link(self) -> Result<IdentityLink, String> {
+    pub(crate) fn into_link(self) -> Result<IdentityLink, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::IDENTITY_LINK)?;
         Ok(IdentityLink {
             issuer: self.issuer,
@@ -229,7 +229,7 @@ pub(crate) struct CounterItem {
 }
 
 impl CounterItem {
-    pub(crate) fn into_count(self) -> Result<u64, String> {
+    pub(crate) fn into_count(self) -> Result<u64, ItemError> {
         check_type(&self.pk, &self.item_type, item_type::COUNTER)?;
         Ok(self.cnt)
     }

@@ -18,7 +18,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sluice_core::notify::{DeliveryRecord, NotifyEvent};
 use sluice_core::spend::ledger::Counter;
 
-use super::{EXPIRES_AT, GSI1PK, GSI1SK, ITEM_TYPE, PK, created_gsi1sk, item_type, primary_key};
+use super::{
+    EXPIRES_AT, GSI1PK, GSI1SK, ITEM_TYPE, ItemError, PK, created_gsi1sk, item_type, primary_key,
+};
 use crate::dynamo::ops::Item;
 
 const COUNTER_PK_PREFIX: &str = "SPEND#";
@@ -73,20 +75,25 @@ pub(crate) fn counter_update(fields: usize) -> String {
 }
 
 /// A counter item back into a `Counter`: its key from `gsi1sk`, its fields from the `c_` attributes.
-pub(crate) fn into_counter(item: &Item) -> Result<Counter, String> {
-    let text = |name: &str| match item.get(name) {
+pub(crate) fn into_counter(item: &Item) -> Result<Counter, ItemError> {
+    let text = |attr: &'static str| match item.get(attr) {
         Some(AttributeValue::S(s)) => Ok(s.clone()),
-        _ => Err(format!("counter item without {name}")),
+        _ => Err(ItemError::Missing {
+            item: "counter",
+            attr,
+        }),
     };
     let mut values = BTreeMap::new();
     for (name, value) in item {
         if let Some(field) = name.strip_prefix(FIELD_PREFIX) {
             let AttributeValue::N(n) = value else {
-                return Err(format!("counter field {field} is not a number"));
+                return Err(ItemError::NotANumber(field.to_owned()));
             };
-            let n: u64 = n
-                .parse()
-                .map_err(|e| format!("counter field {field} = {n}: {e}"))?;
+            let n: u64 = n.parse().map_err(|error| ItemError::Number {
+                field: field.to_owned(),
+                value: n.clone(),
+                error,
+            })?;
             values.insert(field.to_owned(), n);
         }
     }
@@ -101,8 +108,11 @@ pub(crate) fn event_item_key(id: &str) -> Item {
     primary_key(format!("{EVENT_PK_PREFIX}{id}"), EVENT_SK)
 }
 
-pub(crate) fn event_item(event: &NotifyEvent) -> Result<Item, String> {
-    let json = serde_json::to_string(event).map_err(|e| format!("cannot encode event: {e}"))?;
+pub(crate) fn event_item(event: &NotifyEvent) -> Result<Item, ItemError> {
+    let json = serde_json::to_string(event).map_err(|e| ItemError::Encode {
+        what: "event",
+        error: e.to_string(),
+    })?;
     let mut item = event_item_key(&event.id);
     let s = |v: String| AttributeValue::S(v);
     item.insert(ITEM_TYPE.to_owned(), s(item_type::NOTIFY_EVENT.to_owned()));
@@ -122,19 +132,28 @@ pub(crate) fn event_item(event: &NotifyEvent) -> Result<Item, String> {
 }
 
 /// An event item (from a read or a stream image) back into the event.
-pub(crate) fn into_event(item: &Item) -> Result<NotifyEvent, String> {
+pub(crate) fn into_event(item: &Item) -> Result<NotifyEvent, ItemError> {
     match item.get(ITEM_TYPE) {
         Some(AttributeValue::S(t)) if t == item_type::NOTIFY_EVENT => {}
-        other => return Err(format!("not an event item (item_type {other:?})")),
+        other => return Err(ItemError::NotAnEvent(format!("{other:?}"))),
     }
     let Some(AttributeValue::S(json)) = item.get(EVENT_ATTR) else {
-        return Err("event item without its event".to_owned());
+        return Err(ItemError::Missing {
+            item: "event",
+            attr: "its event",
+        });
     };
-    serde_json::from_str(json).map_err(|e| format!("event item does not decode: {e}"))
+    serde_json::from_str(json).map_err(|e| ItemError::Decode {
+        what: "event item",
+        error: e.to_string(),
+    })
 }
 
-pub(crate) fn delivery_item(record: &DeliveryRecord) -> Result<Item, String> {
-    let json = serde_json::to_string(record).map_err(|e| format!("cannot encode delivery: {e}"))?;
+pub(crate) fn delivery_item(record: &DeliveryRecord) -> Result<Item, ItemError> {
+    let json = serde_json::to_string(record).map_err(|e| ItemError::Encode {
+        what: "delivery",
+        error: e.to_string(),
+    })?;
     let mut item = primary_key(format!("{DELIVERY_PK_PREFIX}{}", record.id), DELIVERY_SK);
     let s = |v: String| AttributeValue::S(v);
     item.insert(
@@ -151,11 +170,17 @@ pub(crate) fn delivery_item(record: &DeliveryRecord) -> Result<Item, String> {
     Ok(item)
 }
 
-pub(crate) fn into_delivery(item: &Item) -> Result<DeliveryRecord, String> {
+pub(crate) fn into_delivery(item: &Item) -> Result<DeliveryRecord, ItemError> {
     let Some(AttributeValue::S(json)) = item.get(DELIVERY_ATTR) else {
-        return Err("delivery item without its record".to_owned());
+        return Err(ItemError::Missing {
+            item: "delivery",
+            attr: "its record",
+        });
     };
-    serde_json::from_str(json).map_err(|e| format!("delivery item does not decode: {e}"))
+    serde_json::from_str(json).map_err(|e| ItemError::Decode {
+        what: "delivery item",
+        error: e.to_string(),
+    })
 }
 
 /// An item's `pk` (used to match a batch read's answers to the keys asked for).
