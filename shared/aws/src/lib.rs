@@ -18,7 +18,7 @@ pub use dynamo::DynamoStore;
 pub mod logging;
 pub mod notify;
 pub mod secrets;
-pub use secrets::{env_or_secret, read_secret};
+pub use secrets::{ReadSecretError, env_or_secret, read_secret};
 pub mod s3_export;
 pub use s3_export::S3ExportSink;
 pub mod usage_fallback;

@@ -8,7 +8,17 @@ use aws_config::SdkConfig;
 pub struct SecretError {
     pub name: String,
     pub arn: String,
-    pub reason: String,
+    pub reason: ReadSecretError,
+}
+
+/// Why one secret's string value cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadSecretError {
+    /// Secrets Manager refused or could not be reached (its message, with the SDK's context).
+    #[error("{0}")]
+    Service(String),
+    #[error("the secret has no string value")]
+    NoStringValue,
 }
 
 /// The value of `var` if set; else the secret named by `arn_var` (its `SecretString`); else `None`.
@@ -44,15 +54,19 @@ pub async fn env_or_secret(
 ///
 /// # Errors
 /// The service's message when the secret is missing, not a string, or not readable.
-pub async fn read_secret(config: &SdkConfig, secret_id: &str) -> Result<String, String> {
+pub async fn read_secret(config: &SdkConfig, secret_id: &str) -> Result<String, ReadSecretError> {
     let client = aws_sdk_secretsmanager::Client::new(config);
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| aws_smithy_types::error::display::DisplayErrorContext(e).to_string())?;
+        .map_err(|e| {
+            ReadSecretError::Service(
+                aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+            )
+        })?;
     out.secret_string()
         .map(str::to_owned)
-        .ok_or_else(|| "the secret has no string value".to_owned())
+        .ok_or(ReadSecretError::NoStringValue)
 }

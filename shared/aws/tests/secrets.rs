@@ -20,7 +20,8 @@ async fn reads_a_secret_string_and_names_a_missing_one() {
     );
     let err = sluice_aws::read_secret(&config, "does-not-exist")
         .await
-        .expect_err("missing");
+        .expect_err("missing")
+        .to_string();
     assert!(
         err.to_lowercase().contains("resourcenotfound") || err.contains("can't find"),
         "{err}"
