@@ -84,31 +84,45 @@ pub(crate) fn discovery_url(issuer: &str) -> String {
     )
 }
 
-/// GETs `url` as JSON. Errors are plain strings; the caller wraps them as discovery or JWKS failures.
-pub(crate) async fn get_json(http: &reqwest::Client, url: Url) -> Result<Value, String> {
+/// Why a JSON document could not be fetched; the caller wraps it as a discovery or JWKS failure.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The request failed (connection, timeout, a refused redirect); without the URL, which may carry a query.
+    #[error("{0}")]
+    Request(reqwest::Error),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("response larger than {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+}
+
+/// GETs `url` as JSON.
+pub(crate) async fn get_json(http: &reqwest::Client, url: Url) -> Result<Value, FetchError> {
     let mut resp = http
         .get(url)
         .timeout(HTTP_TIMEOUT)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| e.without_url().to_string())?;
+        .map_err(|e| FetchError::Request(e.without_url()))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(format!("HTTP {status}"));
+        return Err(FetchError::Status(status));
     }
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| e.without_url().to_string())?
+        .map_err(|e| FetchError::Request(e.without_url()))?
     {
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(format!("response larger than {MAX_BODY} bytes"));
+            return Err(FetchError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
+    serde_json::from_slice(&body).map_err(FetchError::NotJson)
 }
 
 /// Fetches and checks the discovery document of `issuer`.
@@ -118,7 +132,9 @@ pub(crate) async fn fetch_discovery(
 ) -> Result<Discovery, TokenError> {
     checked_url(issuer)?;
     let url = checked_url(&discovery_url(issuer))?;
-    let doc = get_json(http, url).await.map_err(TokenError::Discovery)?;
+    let doc = get_json(http, url)
+        .await
+        .map_err(|e| TokenError::Discovery(e.to_string()))?;
     let doc: Discovery = serde_json::from_value(doc)
         .map_err(|e| TokenError::Discovery(format!("unusable document: {e}")))?;
     // OIDC Discovery §4.3: the document must name the issuer it was fetched for, or its keys mean nothing.
@@ -211,7 +227,7 @@ mod tests {
             "http://169.254.169.254/latest/meta-data/".to_owned(),
             "file:///etc/passwd".to_owned(),
         ] {
-            let err = get_json(&http, go(&to)).await.expect_err(&to);
+            let err = get_json(&http, go(&to)).await.expect_err(&to).to_string();
             // reqwest itself does not follow to `file:`; the 3xx is then the (failed) answer.
             assert!(
                 err.contains("redirect") || err.contains("302"),

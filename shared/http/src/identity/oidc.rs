@@ -171,7 +171,7 @@ impl OidcVerifier {
         tracing::debug!(issuer = %idp.issuer, %url, "fetching JWKS");
         let doc = fetch::get_json(&self.http, url)
             .await
-            .map_err(TokenError::Jwks)?;
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
         jwks::parse_jwks(&doc)
     }
 
