@@ -24,7 +24,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use crate::moto::MotoServer;
+use crate::moto::{MotoServer, MotoStartError};
 
 /// The patches and logging around moto's app (see the file's header).
 const MOTO_IAM: &str = include_str!("moto_iam.py");
@@ -55,9 +55,9 @@ impl IamMoto {
     /// If moto cannot start (see `MotoServer::start`) or the set-up user cannot be created; every caller gets
     /// the same error.
     pub fn shared() -> anyhow::Result<&'static Self> {
-        static SHARED: OnceLock<Result<IamMoto, String>> = OnceLock::new();
+        static SHARED: OnceLock<Result<IamMoto, MotoStartError>> = OnceLock::new();
         SHARED
-            .get_or_init(|| Self::start().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| Self::start().map_err(|e| MotoStartError::of(&e)))
             .as_ref()
             .map_err(|e| anyhow!("{e}"))
     }

@@ -21,6 +21,18 @@ const PORT_ATTEMPTS: usize = 3;
 const INSTALL_HINT: &str = "install it with `make deps`, or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'` \
      at the workspace root, then put `.venv/bin` on PATH (or set MOTO_SERVER to the binary)";
 
+/// Why a shared server did not start, with its whole chain as text: kept once and handed to every caller of
+/// the test binary (an `anyhow::Error` cannot be cloned).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct MotoStartError(String);
+
+impl MotoStartError {
+    pub(crate) fn of(e: &anyhow::Error) -> Self {
+        Self(format!("{e:#}"))
+    }
+}
+
 /// A running `moto_server`, killed by PID when dropped.
 #[derive(Debug)]
 pub struct MotoServer {
@@ -83,9 +95,9 @@ impl MotoServer {
     /// # Errors
     /// As `start`.
     pub fn shared() -> anyhow::Result<&'static Self> {
-        static SHARED: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+        static SHARED: OnceLock<Result<MotoServer, MotoStartError>> = OnceLock::new();
         SHARED
-            .get_or_init(|| Self::start().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| Self::start().map_err(|e| MotoStartError::of(&e)))
             .as_ref()
             .map_err(|e| anyhow!("{e}"))
     }
@@ -95,9 +107,9 @@ impl MotoServer {
     /// # Errors
     /// As `start`.
     pub fn shared_serial() -> anyhow::Result<&'static Self> {
-        static SHARED: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+        static SHARED: OnceLock<Result<MotoServer, MotoStartError>> = OnceLock::new();
         SHARED
-            .get_or_init(|| Self::start_serial().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| Self::start_serial().map_err(|e| MotoStartError::of(&e)))
             .as_ref()
             .map_err(|e| anyhow!("{e}"))
     }
