@@ -2,32 +2,24 @@
 //! test → activate workflow against a loopback webhook receiver that verifies `x-sluice-signature` the way a
 //! customer's receiver would, with the secret the API handed out.
 
-#![expect(
-    clippy::disallowed_methods,
-    reason = "test servers and receivers run on their own tasks"
-)]
-
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
-use axum::routing::post;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sluice_account::admin_router;
 use sluice_adapters::DestinationNotifiers;
 use sluice_core::identity::Role;
 use sluice_core::notify::{
-    Backoff, NotificationPayload, RetryPolicy, SIGNATURE_HEADER, WebhookPolicy, active_config,
-    verify_signature,
+    Backoff, NotificationPayload, RetryPolicy, WebhookPolicy, active_config,
 };
 use sluice_core::store::Store;
 use sluice_http::{AppState, AuthConfig};
 use sluice_sqlite::SqliteStore;
+use sluice_testkit::WebhookReceiver;
 use tower::ServiceExt;
 
 fn now_s() -> i64 {
@@ -146,74 +138,10 @@ fn assert_invalid(answer: &(StatusCode, Value), needle: &str) {
     assert!(message.contains(needle), "{needle:?} not in {message:?}");
 }
 
-#[derive(Clone, Default)]
-struct Inbox {
-    /// The secret to verify with (known once the draft is saved).
-    secret: Arc<Mutex<String>>,
-    /// Statuses to answer, in order; once empty, `fallback`.
-    script: Arc<Mutex<VecDeque<u16>>>,
-    fallback: Arc<Mutex<u16>>,
-    /// Each request's body and whether its signature verified.
-    received: Arc<Mutex<Vec<(Bytes, bool)>>>,
-}
-
-/// A webhook receiver on 127.0.0.1 (plain HTTP is allowed to loopback); stops when dropped.
-struct Receiver {
-    url: String,
-    inbox: Inbox,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let secret = inbox.secret.lock().expect("lock").clone();
-    let header = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let verified =
-        verify_signature(&secret, header, &body, now_s(), Duration::from_secs(300)).is_ok();
-    inbox.received.lock().expect("lock").push((body, verified));
-    if !verified {
-        return StatusCode::UNAUTHORIZED;
-    }
-    let scripted = inbox.script.lock().expect("lock").pop_front();
-    let status = scripted.unwrap_or_else(|| *inbox.fallback.lock().expect("lock"));
-    StatusCode::from_u16(status).expect("status")
-}
-
-impl Receiver {
-    async fn start(answer: u16) -> Self {
-        let inbox = Inbox::default();
-        *inbox.fallback.lock().expect("lock") = answer;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!(
-            "http://{}/hooks/sluice",
-            listener.local_addr().expect("addr")
-        );
-        let app = Router::new()
-            .route("/hooks/sluice", post(receive))
-            .with_state(inbox.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
-        });
-        Self { url, inbox, task }
-    }
-
-    fn trust(&self, secret: &str) {
-        secret.clone_into(&mut self.inbox.secret.lock().expect("lock"));
-    }
-
-    fn received(&self) -> Vec<(Bytes, bool)> {
-        self.inbox.received.lock().expect("lock").clone()
-    }
+/// A webhook receiver on 127.0.0.1 (plain HTTP is allowed to loopback) answering `answer`; it verifies with the
+/// secret the API hands out, trusted once the draft is saved (`WebhookReceiver::trust`).
+async fn start_receiver(answer: u16) -> WebhookReceiver {
+    WebhookReceiver::start("", answer).await
 }
 
 #[tokio::test]
@@ -388,13 +316,13 @@ async fn bad_destinations_and_categories_are_refused_with_a_message_that_says_wh
 async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_draft() {
     // GIVEN a receiver that verifies signatures, and a webhook draft pointing at it
     let api = Admin::start().await;
-    let receiver = Receiver::start(204).await;
+    let receiver = start_receiver(204).await;
     let empty = api.config().await;
     assert_eq!(
         empty,
         json!({"active": null, "draft": null, "delivery_history": [], "env_fallback": null})
     );
-    let saved = api.save_webhook(&receiver.url).await;
+    let saved = api.save_webhook(receiver.url()).await;
     let secret = saved["webhook_secret"]
         .as_str()
         .expect("the secret is shown once");
@@ -402,7 +330,7 @@ async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_
     receiver.trust(secret);
     assert_eq!(saved["slot"], "draft");
     assert_eq!(saved["destination_type"], "webhook");
-    assert_eq!(saved["destination_value"], receiver.url.as_str());
+    assert_eq!(saved["destination_value"], receiver.url());
     assert_eq!(saved["event_categories"], json!(["budget"]));
     assert_eq!(saved["last_test_success"], Value::Null);
     for stamp in ["created_at", "updated_at"] {
@@ -456,7 +384,7 @@ async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_
     assert_eq!(active["last_test_success"], true);
     let config = api.config().await;
     assert_eq!(config["draft"], Value::Null, "{config}");
-    assert_eq!(config["active"]["destination_value"], receiver.url.as_str());
+    assert_eq!(config["active"]["destination_value"], receiver.url());
     let stored = active_config(api.store.as_ref())
         .await
         .expect("store")
@@ -467,7 +395,7 @@ async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_
 
     // WHEN the same URL is saved again THEN the secret is kept (and not shown again), and the new draft needs
     // its own test
-    let again = api.save_webhook(&receiver.url).await;
+    let again = api.save_webhook(receiver.url()).await;
     assert!(again.get("webhook_secret").is_none(), "{again}");
     assert_ne!(again["id"], saved["id"]);
     assert_invalid(
@@ -486,7 +414,7 @@ async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_
         .admin(
             Method::PUT,
             "/admin/notifications/config",
-            Some(json!({"destination_type": "webhook", "destination_value": receiver.url, "rotate_secret": true})),
+            Some(json!({"destination_type": "webhook", "destination_value": receiver.url(), "rotate_secret": true})),
         )
         .await;
     let fresh = rotated.1["webhook_secret"].as_str().expect("rotated");
@@ -496,8 +424,8 @@ async fn draft_test_activate_delivers_a_signed_synthetic_event_and_promotes_the_
 #[tokio::test]
 async fn a_failing_receiver_is_retried_logged_and_its_draft_cannot_be_activated() {
     let api = Admin::start().await;
-    let receiver = Receiver::start(500).await;
-    let saved = api.save_webhook(&receiver.url).await;
+    let receiver = start_receiver(500).await;
+    let saved = api.save_webhook(receiver.url()).await;
     receiver.trust(saved["webhook_secret"].as_str().expect("secret"));
 
     let (status, tested) = api
@@ -537,8 +465,8 @@ async fn a_failing_receiver_is_retried_logged_and_its_draft_cannot_be_activated(
     );
 
     // A receiver that recovers on the second attempt passes the test; the log shows both attempts.
-    receiver.inbox.script.lock().expect("lock").push_back(503);
-    *receiver.inbox.fallback.lock().expect("lock") = 200;
+    receiver.script(&[503]);
+    receiver.answer(200);
     let (_, tested) = api
         .admin(Method::POST, "/admin/notifications/test", None)
         .await;
@@ -602,8 +530,8 @@ async fn categories_of_the_active_destination_change_and_deletes_report_what_the
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"]["type"], "not_found_error");
 
-    let receiver = Receiver::start(200).await;
-    let saved = api.save_webhook(&receiver.url).await;
+    let receiver = start_receiver(200).await;
+    let saved = api.save_webhook(receiver.url()).await;
     receiver.trust(saved["webhook_secret"].as_str().expect("secret"));
     api.admin(Method::POST, "/admin/notifications/test", None)
         .await;
@@ -628,7 +556,7 @@ async fn categories_of_the_active_destination_change_and_deletes_report_what_the
     assert_invalid(&categories(json!(["spam"])).await, "unknown category");
 
     // Deleting: the draft (one was saved again), then the active configuration; a second delete finds nothing.
-    api.save_webhook(&receiver.url).await;
+    api.save_webhook(receiver.url()).await;
     let delete = |path: &'static str| api.admin(Method::DELETE, path, None);
     assert_eq!(
         delete("/admin/notifications/draft").await.1,

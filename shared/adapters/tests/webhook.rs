@@ -5,86 +5,30 @@
     reason = "test servers and receivers run on their own tasks"
 )]
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::Utc;
-use sluice_adapters::WebhookNotifier;
+use sluice_adapters::{OsIds, WebhookNotifier};
+use sluice_core::clock::FixedClock;
 use sluice_core::notify::{
-    AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, SIGNATURE_HEADER,
-    WebhookPolicy, deliver_with_retries, verify_signature,
+    AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, WebhookPolicy,
+    deliver_with_retries,
 };
+use sluice_testkit::WebhookReceiver;
 
 const SECRET: &str = "whsec_receiver_test";
 
 /// The receivers here are on loopback over plain HTTP, which only the test setting allows.
 const LOCAL: WebhookPolicy = WebhookPolicy::AllowPrivate;
 
-/// What the receiver saw: each request's body, and whether its signature verified.
-#[derive(Default)]
-struct Received {
-    requests: Vec<(Bytes, bool)>,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    /// Statuses to answer, in order; once empty, 200.
-    script: Arc<Mutex<VecDeque<u16>>>,
-    received: Arc<Mutex<Received>>,
-}
-
-async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs(),
-    )
-    .expect("fits");
-    let header = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let verified = verify_signature(SECRET, header, &body, now, Duration::from_secs(300)).is_ok();
+/// A receiver that verifies with `SECRET` and answers `script`'s statuses in order, then 200.
+async fn start_receiver(script: &[u16]) -> WebhookReceiver {
+    let receiver = WebhookReceiver::start(SECRET, 200).await;
+    receiver.script(script);
     receiver
-        .received
-        .lock()
-        .expect("lock")
-        .requests
-        .push((body, verified));
-    if !verified {
-        return StatusCode::UNAUTHORIZED;
-    }
-    let status = receiver
-        .script
-        .lock()
-        .expect("lock")
-        .pop_front()
-        .unwrap_or(200);
-    StatusCode::from_u16(status).expect("scripted status")
-}
-
-/// A receiver on 127.0.0.1 (free port), stopped when the test's runtime ends.
-async fn start_receiver(script: &[u16]) -> (String, Receiver) {
-    let receiver = Receiver {
-        script: Arc::new(Mutex::new(script.iter().copied().collect())),
-        received: Arc::new(Mutex::new(Received::default())),
-    };
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    (url, receiver)
 }
 
 const QUICK: Backoff = Backoff {
@@ -94,16 +38,16 @@ const QUICK: Backoff = Backoff {
 
 #[tokio::test]
 async fn delivers_a_signed_payload_the_receiver_verifies() {
-    let (url, receiver) = start_receiver(&[]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
+    let receiver = start_receiver(&[]).await;
+    let notifier = WebhookNotifier::new(receiver.url(), SECRET, LOCAL).expect("notifier");
     let payload = NotificationPayload::synthetic(Utc::now());
 
     let receipt = notifier.deliver(&payload).await.expect("delivered");
 
     assert_eq!(receipt.reference, "HTTP 200");
-    let received = receiver.received.lock().expect("lock");
-    assert_eq!(received.requests.len(), 1);
-    let (body, verified) = &received.requests[0];
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let (body, verified) = &received[0];
     assert!(verified, "signature did not verify");
     let parsed: NotificationPayload = serde_json::from_slice(body).expect("JSON body");
     assert_eq!(parsed, payload);
@@ -112,8 +56,9 @@ async fn delivers_a_signed_payload_the_receiver_verifies() {
 
 #[tokio::test]
 async fn a_receiver_with_another_secret_refuses_the_signature() {
-    let (url, receiver) = start_receiver(&[]).await;
-    let notifier = WebhookNotifier::new(&url, "whsec_not_the_receivers", LOCAL).expect("notifier");
+    let receiver = start_receiver(&[]).await;
+    let notifier =
+        WebhookNotifier::new(receiver.url(), "whsec_not_the_receivers", LOCAL).expect("notifier");
 
     let err = notifier
         .deliver(&NotificationPayload::synthetic(Utc::now()))
@@ -125,16 +70,17 @@ async fn a_receiver_with_another_secret_refuses_the_signature() {
         "{err}"
     );
     assert!(!err.is_retryable());
-    assert!(!receiver.received.lock().expect("lock").requests[0].1);
+    assert!(!receiver.received()[0].1);
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_until_the_third_attempt_delivers() {
-    let (url, receiver) = start_receiver(&[500, 500]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
+    let receiver = start_receiver(&[500, 500]).await;
+    let notifier = WebhookNotifier::new(receiver.url(), SECRET, LOCAL).expect("notifier");
     let payload = NotificationPayload::synthetic(Utc::now());
 
-    let log = deliver_with_retries(&notifier, &payload, 5, &QUICK, tokio::time::sleep).await;
+    let clock = FixedClock::at(Utc::now());
+    let log = deliver_with_retries(&notifier, &payload, 5, &QUICK, &clock, &OsIds).await;
 
     assert!(log.delivered(), "{:?}", log.result);
     let outcomes: Vec<_> = log.attempts.iter().map(|a| a.outcome).collect();
@@ -156,25 +102,38 @@ async fn server_errors_are_retried_until_the_third_attempt_delivers() {
     );
     assert!(log.attempts[0].next_retry_in_ms.is_some());
     assert!(log.attempts[1].started_at >= log.attempts[0].started_at);
-    let received = receiver.received.lock().expect("lock");
-    assert_eq!(received.requests.len(), 3);
+    // The waits the log announces are the waits taken (on the clock, so the test spends no real time on them).
+    let announced: Vec<u64> = log
+        .attempts
+        .iter()
+        .filter_map(|a| a.next_retry_in_ms)
+        .collect();
+    let taken: Vec<u64> = clock
+        .sleeps()
+        .iter()
+        .map(|d| u64::try_from(d.as_millis()).expect("small"))
+        .collect();
+    assert_eq!(announced, taken);
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
     assert!(
-        received.requests.iter().all(|(_, verified)| *verified),
+        received.iter().all(|(_, verified)| *verified),
         "every attempt is signed"
     );
 }
 
 #[tokio::test]
 async fn a_client_error_is_not_retried() {
-    let (url, receiver) = start_receiver(&[400]).await;
-    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
+    let receiver = start_receiver(&[400]).await;
+    let notifier = WebhookNotifier::new(receiver.url(), SECRET, LOCAL).expect("notifier");
 
     let log = deliver_with_retries(
         &notifier,
         &NotificationPayload::synthetic(Utc::now()),
         5,
         &QUICK,
-        tokio::time::sleep,
+        &FixedClock::at(Utc::now()),
+        &OsIds,
     )
     .await;
 
@@ -185,7 +144,7 @@ async fn a_client_error_is_not_retried() {
         "{:?}",
         log.result
     );
-    assert_eq!(receiver.received.lock().expect("lock").requests.len(), 1);
+    assert_eq!(receiver.received().len(), 1);
 }
 
 #[tokio::test]
@@ -204,7 +163,8 @@ async fn an_unreachable_receiver_is_a_retryable_error() {
         &NotificationPayload::synthetic(Utc::now()),
         2,
         &QUICK,
-        tokio::time::sleep,
+        &FixedClock::at(Utc::now()),
+        &OsIds,
     )
     .await;
 
@@ -273,7 +233,8 @@ async fn a_redirect_is_reported_not_followed() {
 #[tokio::test]
 async fn without_the_test_setting_private_targets_and_tricks_are_refused_before_any_request() {
     // GIVEN a receiver on loopback
-    let (url, receiver) = start_receiver(&[]).await;
+    let receiver = start_receiver(&[]).await;
+    let url = receiver.url().to_owned();
     let port = url
         .rsplit_once(':')
         .and_then(|(_, rest)| rest.split('/').next())
@@ -298,11 +259,11 @@ async fn without_the_test_setting_private_targets_and_tricks_are_refused_before_
         assert!(!err.is_retryable());
     }
     // AND the receiver saw nothing, while the test setting still delivers to it
-    assert!(receiver.received.lock().expect("lock").requests.is_empty());
-    let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
+    assert!(receiver.received().is_empty());
+    let notifier = WebhookNotifier::new(receiver.url(), SECRET, LOCAL).expect("notifier");
     notifier
         .deliver(&NotificationPayload::synthetic(Utc::now()))
         .await
         .expect("delivered");
-    assert_eq!(receiver.received.lock().expect("lock").requests.len(), 1);
+    assert_eq!(receiver.received().len(), 1);
 }

@@ -12,10 +12,11 @@
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
 //! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
 //! - `logs`: `LogCapture`, a tracing `MakeWriter` that keeps log lines in memory for assertions.
+//! - `webhook`: `WebhookReceiver`, a loopback webhook endpoint that records POSTs and checks their signatures.
 
 #![expect(
     clippy::disallowed_methods,
-    reason = "dev-only: test servers (moto, the simulator, the identity provider, contract races) run on their own tasks, and the environment says where moto is"
+    reason = "dev-only: test servers (moto, the simulator, the identity provider, webhook receivers, contract races) run on their own tasks, and the environment says where moto is"
 )]
 pub mod aws;
 pub mod calls;
@@ -27,9 +28,11 @@ pub mod logs;
 pub mod moto;
 pub mod sim;
 pub mod template;
+pub mod webhook;
 
 pub use aws::{aws_sdk_config, aws_sdk_config_patient};
 pub use fixtures::unique_name;
 pub use logs::LogCapture;
 pub use moto::MotoServer;
 pub use sim::SimServer;
+pub use webhook::WebhookReceiver;
