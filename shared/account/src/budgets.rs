@@ -9,9 +9,7 @@
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::User;
@@ -28,9 +26,9 @@ use sluice_core::store::Store;
 
 use crate::roles::{Admin, Person};
 use crate::usd::{cents, optional_cents, optional_micros, percent};
-use crate::{Reply, Shared, parse_json, store_error};
-use sluice_http::app::AppState;
-use sluice_http::auth::Caller;
+use crate::users::caller_user;
+use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
+use crate::{Reply, Shared, store_error};
 
 /// CCAG's `shaped` preset slows to 5 requests per minute unless told otherwise.
 const DEFAULT_SHAPED_RPM: u32 = 5;
@@ -39,63 +37,8 @@ const STATUS_EVENTS: usize = 10;
 /// How many of the newest events are searched for the caller's (events are stored org-wide).
 const EVENTS_SCANNED: usize = 500;
 
-/// The caller's users row; 404 when the sign-in has none (CCAG answers the same).
-pub(super) async fn caller_user(state: &AppState, caller: &Caller) -> Result<User, ApiError> {
-    let missing = || ApiError::new(ApiErrorKind::NotFound, "No user record for this sign-in");
-    let id = caller.user_id.as_deref().ok_or_else(missing)?;
-    state
-        .store
-        .user_by_id(id)
-        .await
-        .map_err(|e| store_error(&e))?
-        .ok_or_else(missing)
-}
-
-/// The body as a JSON object.
-pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match parse_json::<Value>(body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::invalid("the body must be a JSON object")),
-    }
-}
-
-/// A JSON setting; `null` or absent is `None`. A value that does not parse is logged and read as absent, so
-/// the next write replaces it.
-pub(super) async fn load_json<T: DeserializeOwned>(
-    store: &dyn Store,
-    key: &str,
-) -> Result<Option<T>, ApiError> {
-    let Some(text) = store.get_setting(key).await.map_err(|e| store_error(&e))? else {
-        return Ok(None);
-    };
-    match serde_json::from_str::<Option<T>>(&text) {
-        Ok(value) => Ok(value),
-        Err(e) => {
-            tracing::warn!(%key, error = %e, "stored setting does not parse; it will be replaced");
-            Ok(None)
-        }
-    }
-}
-
-pub(super) async fn save_json<T: Serialize>(
-    store: &dyn Store,
-    key: &str,
-    value: &T,
-) -> Result<(), ApiError> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| ApiError::internal(format!("cannot encode {key}: {e}")))?;
-    store
-        .put_setting(key, &text)
-        .await
-        .map_err(|e| store_error(&e))
-}
-
-pub(super) fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn rfc3339_ms(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(rfc3339)
+    DateTime::<Utc>::from_timestamp_millis(ms).map(rfc3339_secs)
 }
 
 fn period(field: &str, value: &Value) -> Result<Period, ApiError> {
@@ -445,7 +388,7 @@ pub(super) async fn budget_status(State(state): State<Shared>, Person(caller): P
             "spend_usd": cents(team_spend),
             "percent": percent(d.percent_bp),
             "status": d.status.as_str(),
-            "period_start": rfc3339(team_window.start),
+            "period_start": rfc3339_secs(team_window.start),
             "resets": team_window.resets_rfc3339(),
         })
     });
@@ -462,7 +405,7 @@ pub(super) async fn budget_status(State(state): State<Shared>, Person(caller): P
         "user": user.email,
         "user_id": user.id,
         "period": user_period.as_str(),
-        "period_start": rfc3339(window.start),
+        "period_start": rfc3339_secs(window.start),
         "resets": window.resets_rfc3339(),
         "spend_usd": cents(spend),
         "limit_usd": optional_cents(limit),

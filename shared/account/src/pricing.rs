@@ -18,9 +18,9 @@ use sluice_core::spend::pricing::{
 use sluice_core::spend::{ModelPrice, PriceMatch, PriceSource};
 use sluice_core::store::Store;
 
-use crate::budgets::{load_json, parse_object, rfc3339, save_json};
 use crate::roles::Admin;
 use crate::usd::{exact, micros};
+use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms};
 
 /// Longer prefixes are not model ids.
@@ -52,7 +52,7 @@ fn row(row: &PriceMatch, overrides: &PriceOverrides) -> Value {
         },
         "aws_sku": stored.and_then(|o| o.aws_sku.clone()),
         "as_of": updated.map_or_else(|| SEED_PRICES_AS_OF.to_owned(), |t| t.format("%Y-%m-%d").to_string()),
-        "updated_at": updated.map(rfc3339),
+        "updated_at": updated.map(rfc3339_secs),
     })
 }
 

@@ -14,8 +14,9 @@ use serde_json::{Map, Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::store::Store;
 
-use crate::budgets::{caller_user, load_json, parse_object, rfc3339, save_json};
 use crate::roles::{Admin, Person};
+use crate::users::caller_user;
+use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms, store_error};
 use sluice_core::clock::Ids;
 use sluice_core::limits::{
@@ -211,8 +212,8 @@ impl Provider {
             "api_url": self.api_url,
             "max_results": self.max_results,
             "enabled": self.enabled,
-            "created_at": chrono::DateTime::from_timestamp_millis(self.created_at_ms).map(rfc3339),
-            "updated_at": chrono::DateTime::from_timestamp_millis(self.updated_at_ms).map(rfc3339),
+            "created_at": chrono::DateTime::from_timestamp_millis(self.created_at_ms).map(rfc3339_secs),
+            "updated_at": chrono::DateTime::from_timestamp_millis(self.updated_at_ms).map(rfc3339_secs),
         })
     }
 }

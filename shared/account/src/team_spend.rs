@@ -12,9 +12,10 @@ use sluice_core::spend::budget::{BudgetState, inputs_to_read};
 use sluice_core::spend::ledger::{REQUESTS, SpendOwner, period_counter_key};
 use sluice_core::spend::scope::BudgetScope;
 
-use crate::budgets::{rfc3339, team_budget_fields};
+use crate::budgets::team_budget_fields;
 use crate::roles::Admin;
 use crate::usd::{cents, optional_cents};
+use crate::views::rfc3339_secs;
 use crate::views::team_view;
 use crate::{Reply, Shared, store_error};
 use sluice_http::app::AppState;
@@ -68,7 +69,7 @@ async fn member_row(
         "spend_limit_monthly_usd": optional_cents(limit),
         "spend_limit": optional_cents(limit),
         "budget_period": period.as_str(),
-        "period_start": rfc3339(window.start),
+        "period_start": rfc3339_secs(window.start),
         "current_spend_usd": cents(spend),
         "current_spend": cents(spend),
         "request_count": count,

@@ -9,7 +9,7 @@ use axum::routing::{get, put};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sluice_core::directory::{NewPerson, create_person};
-use sluice_core::error::ApiError;
+use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Role, User};
 
 use crate::admin::role;
@@ -18,6 +18,7 @@ use crate::roles::Admin;
 use crate::views::{self, not_found, user_view};
 use crate::{Reply, Shared, directory_error, now_ms, store_error};
 use sluice_http::app::AppState;
+use sluice_http::auth::Caller;
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -196,4 +197,16 @@ async fn set_team(
     user.team_id = team;
     save(&state, &user).await?;
     Ok(axum::Json(json!({"updated": true, "user": user_view(&user)})).into_response())
+}
+
+/// The caller's users row; 404 when the sign-in has none (CCAG answers the same).
+pub(super) async fn caller_user(state: &AppState, caller: &Caller) -> Result<User, ApiError> {
+    let missing = || ApiError::new(ApiErrorKind::NotFound, "No user record for this sign-in");
+    let id = caller.user_id.as_deref().ok_or_else(missing)?;
+    state
+        .store
+        .user_by_id(id)
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(missing)
 }

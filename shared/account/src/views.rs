@@ -4,11 +4,14 @@
 //! Views keep CCAG's field names (`is_active`, `created_at` as RFC 3339) so `ccag` prints them, and Sluice's own
 //! (`created_at_ms`, `revoked_at`) beside them. A key's hash is never shown.
 
-use chrono::{DateTime, SecondsFormat};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Team, User};
-use sluice_core::store::VirtualKey;
+use sluice_core::settings_json;
+use sluice_core::store::{Store, VirtualKey};
 
 /// Unix milliseconds as RFC 3339 UTC (`2026-05-01T12:00:00.000Z`).
 pub(super) fn rfc3339(ms: i64) -> String {
@@ -111,6 +114,40 @@ pub(super) fn rate_limit(body: &Map<String, Value>) -> Result<Option<Option<u32>
             )),
         },
     }
+}
+
+/// The body as a JSON object.
+pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match crate::parse_json::<Value>(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::invalid("the body must be a JSON object")),
+    }
+}
+
+/// A JSON setting (`sluice_core::settings_json::load_lenient`) in the admin API's error envelope.
+pub(super) async fn load_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    settings_json::load_lenient(store, key)
+        .await
+        .map_err(|e| crate::store_error(&e))
+}
+
+/// Stores a JSON setting (`sluice_core::settings_json::save`) in the admin API's error envelope.
+pub(super) async fn save_json<T: Serialize>(
+    store: &dyn Store,
+    key: &str,
+    value: &T,
+) -> Result<(), ApiError> {
+    settings_json::save(store, key, value)
+        .await
+        .map_err(|e| crate::store_error(&e))
+}
+
+/// A time as RFC 3339 UTC in whole seconds (`2026-05-01T12:00:00Z`), as CCAG's budget and pricing answers show it.
+pub(super) fn rfc3339_secs(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

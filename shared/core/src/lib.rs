@@ -15,6 +15,7 @@
 //! - `identity`: users, teams, identity providers, and claims → identity rules (who a token is, who it may bind to).
 //! - `signins`: linking and unlinking a sign-in to a person by hand (the admin API and the CLI).
 //! - `limits`: org-wide limit settings (the per-person rate limit, the raw-model allowlist, the key quota).
+//! - `settings_json`: settings that hold JSON documents, read and written one way everywhere.
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
@@ -34,6 +35,7 @@ pub mod models;
 pub mod notify;
 pub mod ratelimit;
 pub mod scim;
+pub mod settings_json;
 pub mod shape;
 pub mod signins;
 pub mod spend;

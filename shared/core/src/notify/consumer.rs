@@ -79,11 +79,7 @@ pub async fn config_at<S: SettingsStore + ?Sized>(
     store: &S,
     key: &str,
 ) -> Result<Option<NotificationConfig>, StoreError> {
-    let Some(text) = store.get_setting(key).await? else {
-        return Ok(None);
-    };
-    serde_json::from_str::<Option<NotificationConfig>>(&text)
-        .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+    crate::settings_json::load_strict(store, key).await
 }
 
 /// Delivers `event` to the active destination and logs the delivery.
