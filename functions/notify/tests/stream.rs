@@ -2,24 +2,12 @@
 //! back): delivery to a loopback webhook that verifies signatures, to an SNS topic and an EventBridge bus read
 //! back through SQS, categories, retries and partial batch failures.
 
-#![expect(
-    clippy::disallowed_methods,
-    reason = "test servers and receivers run on their own tasks"
-)]
-
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::dynamodb::Event;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::QueueAttributeName;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use sluice_adapters::DestinationNotifiers;
@@ -27,12 +15,13 @@ use sluice_aws::DynamoStore;
 use sluice_aws::notify::{AwsNotifiers, EVENT_SOURCE};
 use sluice_core::notify::{
     ACTIVE_CONFIG_KEY, Backoff, BudgetDetail, BudgetPeriod, Categories, Destination, EventDetail,
-    EventType, NotificationConfig, NotificationPayload, NotifyEvent, RetryPolicy, SIGNATURE_HEADER,
-    WebhookPolicy, budget_event_id, verify_signature,
+    EventType, NotificationConfig, NotificationPayload, NotifyEvent, RetryPolicy, WebhookPolicy,
+    budget_event_id,
 };
 use sluice_core::store::{EventStore, SettingsStore};
 use sluice_notify::{BatchReport, process};
-use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
+use sluice_testkit::poll::first_message;
+use sluice_testkit::{MotoServer, WebhookReceiver, aws_sdk_config, messaging, unique_name};
 
 const SECRET: &str = "whsec_notify_function_test";
 
@@ -204,117 +193,16 @@ fn failed_sequences(report: &BatchReport) -> Vec<String> {
         .collect()
 }
 
-// ---- a webhook receiver on loopback -------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Inbox {
-    answer: Arc<Mutex<u16>>,
-    script: Arc<Mutex<VecDeque<u16>>>,
-    received: Arc<Mutex<Vec<(Bytes, bool)>>>,
-}
-
-struct Receiver {
-    url: String,
-    inbox: Inbox,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let verified =
-        verify_signature(SECRET, header, &body, now_s(), Duration::from_secs(300)).is_ok();
-    inbox.received.lock().expect("lock").push((body, verified));
-    if !verified {
-        return StatusCode::UNAUTHORIZED;
-    }
-    let scripted = inbox.script.lock().expect("lock").pop_front();
-    StatusCode::from_u16(scripted.unwrap_or_else(|| *inbox.answer.lock().expect("lock")))
-        .expect("status")
-}
-
-impl Receiver {
-    async fn start(answer: u16) -> Self {
-        let inbox = Inbox::default();
-        *inbox.answer.lock().expect("lock") = answer;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(inbox.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
-        });
-        Self { url, inbox, task }
-    }
-
-    fn received(&self) -> Vec<(Bytes, bool)> {
-        self.inbox.received.lock().expect("lock").clone()
-    }
-}
-
-// ---- SQS read-back --------------------------------------------------------------------------------------------
-
-/// A new queue: (url, ARN).
-async fn queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name(prefix))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("QueueArn")
-        .clone();
-    (url, arn)
-}
-
-/// The first message body on the queue, polling for up to five seconds.
-async fn first_message(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    for _ in 0..50 {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive");
-        if let Some(body) = out.messages().first().and_then(|m| m.body()) {
-            return body.to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no message arrived on {url}");
-}
+/// How long a delivery may take to reach the subscriber's queue.
+const ARRIVAL: Duration = Duration::from_secs(5);
 
 // ---- tests ----------------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn an_event_reaches_the_webhook_signed_is_logged_and_is_not_sent_twice() {
     let fx = fixture().await;
-    let receiver = Receiver::start(204).await;
-    fx.activate_webhook(&receiver.url).await;
+    let receiver = WebhookReceiver::start(SECRET, 204).await;
+    fx.activate_webhook(receiver.url()).await;
     let event = budget_event("alice", EventType::BudgetWarning);
     let image = fx.stored_image(&event).await;
 
@@ -350,27 +238,11 @@ async fn an_event_reaches_the_webhook_signed_is_logged_and_is_not_sent_twice() {
 #[tokio::test]
 async fn events_reach_an_sns_topic_and_an_eventbridge_bus_as_subscribers_see_them() {
     let fx = fixture().await;
-    let sns = aws_sdk_sns::Client::new(&fx.config);
-    let sqs = aws_sdk_sqs::Client::new(&fx.config);
 
     // SNS topic → SQS subscription
-    let topic_arn = sns
-        .create_topic()
-        .name(unique_name("sluice-notify"))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_owned();
-    let (sns_queue, sns_queue_arn) = queue(&sqs, "notify-sns").await;
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&sns_queue_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let topic_arn = messaging::topic(&fx.config, "sluice-notify").await;
+    let sns_queue = messaging::queue(&fx.config, "notify-sns").await;
+    messaging::subscribe_queue(&fx.config, &topic_arn, &sns_queue).await;
     fx.activate(
         Destination::Sns {
             topic_arn: topic_arn.clone(),
@@ -387,7 +259,8 @@ async fn events_reach_an_sns_topic_and_an_eventbridge_bus_as_subscribers_see_the
 
     assert_eq!(report.delivered, 1, "{report:?}");
     let envelope: Value =
-        serde_json::from_str(&first_message(&sqs, &sns_queue).await).expect("SNS envelope");
+        serde_json::from_str(&first_message(&fx.config, &sns_queue.url, ARRIVAL).await)
+            .expect("SNS envelope");
     assert_eq!(envelope["TopicArn"], topic_arn.as_str());
     assert_eq!(envelope["Subject"], "budget_blocked for bob@example.com");
     let message: NotificationPayload =
@@ -395,43 +268,14 @@ async fn events_reach_an_sns_topic_and_an_eventbridge_bus_as_subscribers_see_the
     assert_eq!(message, blocked.payload);
 
     // EventBridge bus → rule on our source → SQS target
-    let events = aws_sdk_eventbridge::Client::new(&fx.config);
-    let bus_name = unique_name("sluice-bus");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus_name)
-        .send()
-        .await
-        .expect("bus")
-        .event_bus_arn()
-        .expect("arn")
-        .to_owned();
-    let (eb_queue, eb_queue_arn) = queue(&sqs, "notify-eb").await;
-    let rule = unique_name("sluice-rule");
-    events
-        .put_rule()
-        .name(&rule)
-        .event_bus_name(&bus_name)
-        .event_pattern(format!(r#"{{"source":["{EVENT_SOURCE}"]}}"#))
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus_name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&eb_queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("targets");
-    fx.activate(Destination::EventBridge { bus_arn }, Categories::default())
-        .await;
+    let bus = messaging::bus(&fx.config, "sluice-bus").await;
+    let eb_queue = messaging::queue(&fx.config, "notify-eb").await;
+    messaging::route_to_queue(&fx.config, &bus, EVENT_SOURCE, &eb_queue).await;
+    fx.activate(
+        Destination::EventBridge { bus_arn: bus.arn },
+        Categories::default(),
+    )
+    .await;
     let shaped = budget_event("carol", EventType::TeamBudgetShaped);
     let image = fx.stored_image(&shaped).await;
 
@@ -440,8 +284,8 @@ async fn events_reach_an_sns_topic_and_an_eventbridge_bus_as_subscribers_see_the
         .await;
 
     assert_eq!(report.delivered, 1, "{report:?}");
-    let put: Value =
-        serde_json::from_str(&first_message(&sqs, &eb_queue).await).expect("event JSON");
+    let put: Value = serde_json::from_str(&first_message(&fx.config, &eb_queue.url, ARRIVAL).await)
+        .expect("event JSON");
     assert_eq!(put["source"], EVENT_SOURCE);
     assert_eq!(put["detail-type"], "team_budget_shaped");
     let detail: NotificationPayload =
@@ -455,7 +299,7 @@ async fn events_reach_an_sns_topic_and_an_eventbridge_bus_as_subscribers_see_the
 #[tokio::test]
 async fn events_of_a_disabled_category_or_without_a_destination_are_skipped_not_failed() {
     let fx = fixture().await;
-    let receiver = Receiver::start(200).await;
+    let receiver = WebhookReceiver::start(SECRET, 200).await;
     let first = budget_event("dave", EventType::BudgetWarning);
     let image = fx.stored_image(&first).await;
 
@@ -467,7 +311,7 @@ async fn events_of_a_disabled_category_or_without_a_destination_are_skipped_not_
 
     fx.activate(
         Destination::Webhook {
-            url: receiver.url.clone(),
+            url: receiver.url().to_owned(),
             secret: SECRET.to_owned(),
         },
         Categories {
@@ -489,8 +333,8 @@ async fn events_of_a_disabled_category_or_without_a_destination_are_skipped_not_
 #[tokio::test]
 async fn a_failing_webhook_is_retried_logged_and_its_record_handed_back_a_refusal_is_only_logged() {
     let fx = fixture().await;
-    let receiver = Receiver::start(500).await;
-    fx.activate_webhook(&receiver.url).await;
+    let receiver = WebhookReceiver::start(SECRET, 500).await;
+    fx.activate_webhook(receiver.url()).await;
     let event = budget_event("erin", EventType::BudgetBlocked);
     let image = fx.stored_image(&event).await;
 
@@ -512,8 +356,8 @@ async fn a_failing_webhook_is_retried_logged_and_its_record_handed_back_a_refusa
     );
 
     // The receiver recovers: the stream's retry delivers the event.
-    *receiver.inbox.answer.lock().expect("lock") = 200;
-    receiver.inbox.script.lock().expect("lock").push_back(503);
+    receiver.answer(200);
+    receiver.script(&[503]);
     let retried = fx
         .process(vec![record("INSERT", "400", &image)], FAST)
         .await;
@@ -523,7 +367,7 @@ async fn a_failing_webhook_is_retried_logged_and_its_record_handed_back_a_refusa
     assert_eq!(log[0].attempts, 2);
 
     // A receiver that answers 404 will not change its mind: logged once, not handed back.
-    *receiver.inbox.answer.lock().expect("lock") = 404;
+    receiver.answer(404);
     let other = budget_event("frank", EventType::BudgetWarning);
     let image = fx.stored_image(&other).await;
     let refused = fx
@@ -539,8 +383,8 @@ async fn a_failing_webhook_is_retried_logged_and_its_record_handed_back_a_refusa
 #[tokio::test]
 async fn a_record_that_does_not_decode_fails_alone_and_other_items_are_ignored() {
     let fx = fixture().await;
-    let receiver = Receiver::start(200).await;
-    fx.activate_webhook(&receiver.url).await;
+    let receiver = WebhookReceiver::start(SECRET, 200).await;
+    fx.activate_webhook(receiver.url()).await;
     let good = budget_event("gina", EventType::BudgetWarning);
     let image = fx.stored_image(&good).await;
     let mut poison = image.clone();
@@ -578,8 +422,8 @@ async fn a_record_that_does_not_decode_fails_alone_and_other_items_are_ignored()
 #[tokio::test]
 async fn the_sample_stream_event_in_events_is_delivered() {
     let fx = fixture().await;
-    let receiver = Receiver::start(200).await;
-    fx.activate_webhook(&receiver.url).await;
+    let receiver = WebhookReceiver::start(SECRET, 200).await;
+    fx.activate_webhook(receiver.url()).await;
     let event: Event =
         serde_json::from_str(include_str!("../../../events/notify-event-insert.json"))
             .expect("events/notify-event-insert.json is a DynamoDB stream event");

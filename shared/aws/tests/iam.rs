@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use serde_json::{Value, json};
 use sluice_aws::DynamoStore;
@@ -23,7 +22,7 @@ use sluice_core::store::{Store, UsageFallback};
 use sluice_testkit::contract::{self, builders};
 use sluice_testkit::iam::{Evaluation, IamMoto};
 use sluice_testkit::template::{Grant, MOTO_ACCOUNT, Stack, Template};
-use sluice_testkit::{fixtures, unique_name};
+use sluice_testkit::{fixtures, messaging, unique_name};
 
 fn moto() -> &'static IamMoto {
     IamMoto::shared().expect("moto_server with IAM enforcement (install with `make deps`)")
@@ -65,26 +64,7 @@ impl Resources {
                 .expect("create secret");
             secret_arns.push(out.arn().expect("secret ARN").to_owned());
         }
-        let sqs = aws_sdk_sqs::Client::new(&setup);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique_name("usage-fallback"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url()
-            .expect("queue url")
-            .to_owned();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("QueueArn");
+        let queue = messaging::queue(&setup, "usage-fallback").await;
         let bucket = unique_name("exports");
         aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&setup)
@@ -96,25 +76,11 @@ impl Resources {
         .send()
         .await
         .expect("create bucket");
-        let sns = aws_sdk_sns::Client::new(&setup);
-        let events = aws_sdk_eventbridge::Client::new(&setup);
         let mut topics = Vec::new();
         let mut buses = Vec::new();
         for _ in 0..2 {
-            let topic = sns
-                .create_topic()
-                .name(unique_name("alerts"))
-                .send()
-                .await
-                .expect("create topic");
-            topics.push(topic.topic_arn().expect("topic ARN").to_owned());
-            let bus = events
-                .create_event_bus()
-                .name(unique_name("alerts"))
-                .send()
-                .await
-                .expect("create bus");
-            buses.push(bus.event_bus_arn().expect("bus ARN").to_owned());
+            topics.push(messaging::topic(&setup, "alerts").await);
+            buses.push(messaging::bus(&setup, "alerts").await.arn);
         }
         let [session_secret, admin_password_secret] =
             <[String; 2]>::try_from(secret_arns).expect("two secrets");
@@ -125,8 +91,8 @@ impl Resources {
             table,
             session_secret,
             admin_password_secret,
-            queue_url,
-            queue_arn,
+            queue_url: queue.url,
+            queue_arn: queue.arn,
             bucket,
             topic_arn,
             bus_arn,

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use serde_json::Value;
 use sluice_aws::notify::{EVENT_SOURCE, EventBridgeNotifier, SnsNotifier};
 use sluice_core::notify::{
     BudgetDetail, BudgetPeriod, EventDetail, EventType, NotificationPayload, Notifier, NotifyError,
 };
+use sluice_testkit::messaging;
+use sluice_testkit::poll::first_message;
 use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
 
 fn config() -> SdkConfig {
@@ -36,72 +37,15 @@ fn blocked_payload() -> NotificationPayload {
     )
 }
 
-/// A new queue: (url, ARN).
-async fn queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name(prefix))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_owned();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes");
-    let arn = attributes
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("QueueArn")
-        .clone();
-    (url, arn)
-}
-
-/// The first message body on the queue, polling for up to five seconds.
-async fn first_message(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    for _ in 0..50 {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive");
-        if let Some(body) = out.messages().first().and_then(|m| m.body()) {
-            return body.to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no message arrived on {url}");
-}
+/// How long a delivery may take to reach the subscriber's queue.
+const ARRIVAL: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn sns_publishes_the_pretty_payload_with_a_subject_to_subscribers() {
     let config = config();
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let topic_arn = sns
-        .create_topic()
-        .name(unique_name("sluice-notify"))
-        .send()
-        .await
-        .expect("create topic")
-        .topic_arn()
-        .expect("topic arn")
-        .to_owned();
-    let (queue_url, queue_arn) = queue(&sqs, "sluice-notify-sns").await;
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let topic_arn = messaging::topic(&config, "sluice-notify").await;
+    let queue = messaging::queue(&config, "sluice-notify-sns").await;
+    messaging::subscribe_queue(&config, &topic_arn, &queue).await;
     let payload = blocked_payload();
 
     let receipt = SnsNotifier::new(&config, &topic_arn)
@@ -110,8 +54,8 @@ async fn sns_publishes_the_pretty_payload_with_a_subject_to_subscribers() {
         .expect("published");
 
     assert!(!receipt.reference.is_empty());
-    let envelope: Value =
-        serde_json::from_str(&first_message(&sqs, &queue_url).await).expect("SNS envelope");
+    let envelope: Value = serde_json::from_str(&first_message(&config, &queue.url, ARRIVAL).await)
+        .expect("SNS envelope");
     assert_eq!(envelope["Type"], "Notification");
     assert_eq!(envelope["TopicArn"], topic_arn.as_str());
     assert_eq!(envelope["MessageId"], receipt.reference.as_str());
@@ -148,52 +92,19 @@ async fn sns_to_an_unknown_topic_is_a_permanent_error() {
 #[tokio::test]
 async fn eventbridge_puts_the_payload_on_the_bus_and_a_rule_routes_it_to_sqs() {
     let config = config();
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let bus_name = unique_name("sluice-bus");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus_name)
-        .send()
-        .await
-        .expect("create bus")
-        .event_bus_arn()
-        .expect("bus arn")
-        .to_owned();
-    let (queue_url, queue_arn) = queue(&sqs, "sluice-notify-eb").await;
-    let rule = unique_name("sluice-rule");
-    events
-        .put_rule()
-        .name(&rule)
-        .event_bus_name(&bus_name)
-        .event_pattern(format!(r#"{{"source":["{EVENT_SOURCE}"]}}"#))
-        .send()
-        .await
-        .expect("put rule");
-    events
-        .put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus_name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("put targets");
+    let bus = messaging::bus(&config, "sluice-bus").await;
+    let queue = messaging::queue(&config, "sluice-notify-eb").await;
+    messaging::route_to_queue(&config, &bus, EVENT_SOURCE, &queue).await;
     let payload = blocked_payload();
 
-    let receipt = EventBridgeNotifier::new(&config, &bus_arn)
+    let receipt = EventBridgeNotifier::new(&config, &bus.arn)
         .deliver(&payload)
         .await
         .expect("put");
 
     assert!(!receipt.reference.is_empty());
-    let event: Value =
-        serde_json::from_str(&first_message(&sqs, &queue_url).await).expect("event JSON");
+    let event: Value = serde_json::from_str(&first_message(&config, &queue.url, ARRIVAL).await)
+        .expect("event JSON");
     assert_eq!(event["source"], EVENT_SOURCE);
     assert_eq!(event["detail-type"], "budget_blocked");
     assert_eq!(event["id"], receipt.reference.as_str());

@@ -12,6 +12,8 @@
 //! - `sim`: the Bedrock simulator in-process on a loopback port.
 //! - `calls`: a DynamoDB client that counts the requests it sends (round trips per operation).
 //! - `logs`: `LogCapture`, a tracing `MakeWriter` that keeps log lines in memory for assertions.
+//! - `messaging`: SNS topics, EventBridge buses and SQS queues for a test, and their routing to a queue.
+//! - `poll`: `first_message`, an SQS queue received until a message arrives or a deadline passes.
 //! - `webhook`: `WebhookReceiver`, a loopback webhook endpoint that records POSTs and checks their signatures.
 
 #![expect(
@@ -25,7 +27,9 @@ pub mod fixtures;
 pub mod iam;
 pub mod idp;
 pub mod logs;
+pub mod messaging;
 pub mod moto;
+pub mod poll;
 pub mod sim;
 pub mod template;
 pub mod webhook;
