@@ -2,7 +2,7 @@
 
 use sluice_core::spend::{Outcome, UsageRecord};
 use sluice_core::store::{UsageFallback, UsageStore};
-use sluice_testkit::{MotoServer, aws_sdk_config, unique_name};
+use sluice_testkit::{MotoServer, aws_sdk_config, messaging, unique_name};
 
 fn record(id: &str) -> UsageRecord {
     UsageRecord {
@@ -39,14 +39,7 @@ async fn stashed_records_replay_into_the_table_once() {
     let moto = MotoServer::shared().expect("moto");
     let config = aws_sdk_config(moto.endpoint_url());
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique_name("sluice-usage-fallback"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let queue_url = messaging::queue(&config, "sluice-usage-fallback").await.url;
     let table = unique_name("sluice-usage");
     sluice_aws::create_table(&config, &table)
         .await
