@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::json;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
@@ -15,7 +16,7 @@ use sluice_core::keys::{CreateKeyError, NewKey, create_key};
 use sluice_core::store::{KeyUpdate, VirtualKey};
 
 use crate::roles::{Admin, Person};
-use crate::views::{self, key_view, not_found};
+use crate::views::{self, KeyView, key_view, not_found};
 use crate::{Reply, Shared, now_ms, store_error};
 use sluice_http::app::AppState;
 use sluice_http::auth::Caller;
@@ -69,17 +70,31 @@ pub(super) async fn check_team(state: &AppState, id: &str) -> Result<(), ApiErro
     }
 }
 
+/// `POST /admin/keys`: the key, and its secret this once.
+#[derive(Serialize)]
+struct Created<'a> {
+    #[serde(flatten)]
+    view: KeyView<'a>,
+    key: &'a str,
+}
+
+/// A revoked or updated key: `{"revoked": true, "key"}` or `{"updated": true, "key"}` (CCAG's shapes).
+#[derive(Serialize)]
+struct Changed<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<bool>,
+    key: KeyView<'a>,
+}
+
 async fn list(State(state): State<Shared>, Person(caller): Person) -> Reply {
-    let keys: Vec<_> = state
-        .store
-        .list_keys()
-        .await
-        .map_err(|e| store_error(&e))?
-        .iter()
-        .filter(|k| caller.role == Role::Admin || k.user_id == caller.user_id)
-        .map(key_view)
-        .collect();
-    Ok(axum::Json(json!({"keys": keys})).into_response())
+    let mut keys = state.store.list_keys().await.map_err(|e| store_error(&e))?;
+    keys.retain(|k| caller.role == Role::Admin || k.user_id == caller.user_id);
+    let keys = views::Keys {
+        keys: keys.iter().map(key_view).collect(),
+    };
+    Ok(axum::Json(keys).into_response())
 }
 
 async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes) -> Reply {
@@ -158,8 +173,10 @@ async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes
         CreateKeyError::Store(e) => store_error(&e),
     })?;
     tracing::info!(key_id = %key.id, by = ?caller.user_id, "key created through the admin API");
-    let mut answer = key_view(&key);
-    answer["key"] = json!(secret);
+    let answer = Created {
+        view: key_view(&key),
+        key: &secret,
+    };
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
@@ -177,7 +194,12 @@ async fn revoke(
         .ok_or_else(|| not_found("Key"))?;
     state.auth.forget_key(&key.key_hash);
     tracing::info!(key_id = %id, by = ?caller.user_id, "key revoked through the admin API");
-    Ok(axum::Json(json!({"revoked": true, "key": key_view(&revoked)})).into_response())
+    Ok(axum::Json(Changed {
+        revoked: Some(true),
+        updated: None,
+        key: key_view(&revoked),
+    })
+    .into_response())
 }
 
 async fn remove(
@@ -225,5 +247,10 @@ async fn update(
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| not_found("Key"))?;
     state.auth.forget_key(&key.key_hash);
-    Ok(axum::Json(json!({"updated": true, "key": key_view(&key)})).into_response())
+    Ok(axum::Json(Changed {
+        revoked: None,
+        updated: Some(true),
+        key: key_view(&key),
+    })
+    .into_response())
 }

@@ -16,7 +16,7 @@ use crate::budgets::team_budget_fields;
 use crate::roles::Admin;
 use crate::usd::{cents, optional_cents};
 use crate::views::rfc3339_secs;
-use crate::views::team_view;
+use crate::views::{TeamView, team_view};
 use crate::{Reply, Shared, store_error};
 use sluice_http::app::AppState;
 
@@ -77,6 +77,15 @@ async fn member_row(
     }))
 }
 
+/// A team with its budget fields beside it, as CCAG's team page reads them.
+#[derive(serde::Serialize)]
+struct TeamWithBudget<'a> {
+    #[serde(flatten)]
+    team: TeamView<'a>,
+    #[serde(flatten)]
+    budget: serde_json::Map<String, Value>,
+}
+
 /// `GET /admin/teams/{id}/analytics` (admin).
 pub(super) async fn team_analytics(
     State(app): State<Shared>,
@@ -96,13 +105,13 @@ pub(super) async fn team_analytics(
                 .map_err(|e| store_error(&e))?,
         );
     }
-    let mut view = team_view(&team);
     let (state, _) = state(&app, None, Some(&team.id))
         .await
         .map_err(|e| store_error(&e))?;
-    if let Value::Object(map) = &mut view {
-        map.extend(team_budget_fields(state.team.as_ref()));
-    }
+    let view = TeamWithBudget {
+        team: team_view(&team),
+        budget: team_budget_fields(state.team.as_ref()),
+    };
     Ok(axum::Json(json!({"team": view, "team_name": team.name, "users": rows})).into_response())
 }
 

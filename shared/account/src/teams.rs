@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::json;
 use sluice_core::directory::create_team;
 use sluice_core::error::ApiError;
 use sluice_core::identity::Team;
@@ -60,8 +60,10 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
         .await
         .map_err(|e| store_error(&e))?;
     teams.sort_by(|a, b| a.name.cmp(&b.name));
-    let teams: Vec<Value> = teams.iter().map(team_view).collect();
-    Ok(axum::Json(json!({"teams": teams})).into_response())
+    let teams = views::Teams {
+        teams: teams.iter().map(team_view).collect(),
+    };
+    Ok(axum::Json(teams).into_response())
 }
 
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
@@ -137,8 +139,10 @@ async fn members(State(state): State<Shared>, _: Admin, Path(id): Path<String>) 
         .filter(|u| u.team_id.as_deref() == Some(team.id.as_str()))
         .collect();
     members.sort_by(|a, b| a.email.cmp(&b.email));
-    let members: Vec<Value> = members.iter().map(user_view).collect();
-    Ok(axum::Json(json!({"members": members})).into_response())
+    let members = views::Members {
+        members: members.iter().map(user_view).collect(),
+    };
+    Ok(axum::Json(members).into_response())
 }
 
 /// `{"user_id"}` (a user id, or an email): moves that person into the team.
@@ -178,16 +182,12 @@ async fn remove_member(
 
 async fn keys(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let team = team(&state, &id).await?;
-    let keys: Vec<Value> = state
-        .store
-        .list_keys()
-        .await
-        .map_err(|e| store_error(&e))?
-        .iter()
-        .filter(|k| k.team_id.as_deref() == Some(team.id.as_str()))
-        .map(key_view)
-        .collect();
-    Ok(axum::Json(json!({"keys": keys})).into_response())
+    let mut keys = state.store.list_keys().await.map_err(|e| store_error(&e))?;
+    keys.retain(|k| k.team_id.as_deref() == Some(team.id.as_str()));
+    let keys = views::Keys {
+        keys: keys.iter().map(key_view).collect(),
+    };
+    Ok(axum::Json(keys).into_response())
 }
 
 /// Sluice sends every request to the Bedrock of its own stack (its region and cross-region profiles), so a team

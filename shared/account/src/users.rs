@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::{Value, json};
 use sluice_core::directory::{NewPerson, create_person};
 use sluice_core::error::{ApiError, ApiErrorKind};
@@ -15,7 +16,7 @@ use sluice_core::identity::{Role, User};
 use crate::admin::role;
 use crate::keys::check_team;
 use crate::roles::Admin;
-use crate::views::{self, not_found, user_view};
+use crate::views::{self, UserView, not_found, user_view};
 use crate::{Reply, Shared, directory_error, now_ms, store_error};
 use sluice_http::app::AppState;
 use sluice_http::auth::Caller;
@@ -77,8 +78,10 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
         .await
         .map_err(|e| store_error(&e))?;
     users.sort_by(|a, b| a.email.cmp(&b.email));
-    let users: Vec<Value> = users.iter().map(user_view).collect();
-    Ok(axum::Json(json!({"users": users})).into_response())
+    let users = views::Users {
+        users: users.iter().map(user_view).collect(),
+    };
+    Ok(axum::Json(users).into_response())
 }
 
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
@@ -97,6 +100,14 @@ async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     .await
     .map_err(|e| directory_error(&e))?;
     Ok((StatusCode::CREATED, axum::Json(user_view(&user))).into_response())
+}
+
+/// `PUT`/`PATCH /admin/users/{id}`: the person, flagged as updated (CCAG's shape).
+#[derive(Serialize)]
+struct Updated<'a> {
+    #[serde(flatten)]
+    user: UserView<'a>,
+    updated: bool,
 }
 
 /// `PUT` (CCAG: role) and `PATCH`: any of `role`, `active`, `team_id`; absent fields are kept.
@@ -123,8 +134,10 @@ async fn update(
         Some(_) => return Err(ApiError::invalid("active: must be true or false").into()),
     }
     save(&state, &user).await?;
-    let mut answer = user_view(&user);
-    answer["updated"] = json!(true);
+    let answer = Updated {
+        user: user_view(&user),
+        updated: true,
+    };
     Ok(axum::Json(answer).into_response())
 }
 

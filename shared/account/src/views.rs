@@ -7,7 +7,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Team, User};
 use sluice_core::settings_json;
@@ -20,43 +20,103 @@ pub(super) fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(super) fn key_view(k: &VirtualKey) -> Value {
-    json!({
-        "id": k.id,
-        "name": k.name,
-        "prefix": k.prefix,
-        "user_id": k.user_id,
-        "team_id": k.team_id,
-        "is_active": k.is_active(),
-        // Unlimited is `null`, however it was asked for (`0` or absent).
-        "rate_limit_rpm": k.rate_limit_rpm.filter(|r| *r > 0),
-        "created_at": rfc3339(k.created_at_ms),
-        "created_at_ms": k.created_at_ms,
-        "revoked_at": k.revoked_at_ms.map(rfc3339),
-        "expires_at": Value::Null,
-    })
+/// A key as the admin API shows it (never its hash).
+#[derive(Debug, Serialize)]
+pub(super) struct KeyView<'a> {
+    id: &'a str,
+    name: &'a str,
+    prefix: &'a str,
+    user_id: Option<&'a str>,
+    team_id: Option<&'a str>,
+    is_active: bool,
+    /// Unlimited is `null`, however it was asked for (`0` or absent).
+    rate_limit_rpm: Option<u32>,
+    created_at: String,
+    created_at_ms: i64,
+    revoked_at: Option<String>,
+    /// CCAG's field; Sluice keys do not expire.
+    expires_at: Option<()>,
 }
 
-pub(super) fn user_view(u: &User) -> Value {
-    json!({
-        "id": u.id,
-        "email": u.email,
-        "role": u.role.as_str(),
-        "team_id": u.team_id,
-        "active": u.active,
-        "idp": u.idp,
-        "created_at": rfc3339(u.created_at_ms),
-        "created_at_ms": u.created_at_ms,
-    })
+pub(super) fn key_view(k: &VirtualKey) -> KeyView<'_> {
+    KeyView {
+        id: &k.id,
+        name: &k.name,
+        prefix: &k.prefix,
+        user_id: k.user_id.as_deref(),
+        team_id: k.team_id.as_deref(),
+        is_active: k.is_active(),
+        rate_limit_rpm: k.rate_limit_rpm.filter(|r| *r > 0),
+        created_at: rfc3339(k.created_at_ms),
+        created_at_ms: k.created_at_ms,
+        revoked_at: k.revoked_at_ms.map(rfc3339),
+        expires_at: None,
+    }
 }
 
-pub(super) fn team_view(t: &Team) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "created_at": rfc3339(t.created_at_ms),
-        "created_at_ms": t.created_at_ms,
-    })
+/// A person as the admin API shows them.
+#[derive(Debug, Serialize)]
+pub(super) struct UserView<'a> {
+    id: &'a str,
+    email: &'a str,
+    role: &'static str,
+    team_id: Option<&'a str>,
+    active: bool,
+    idp: &'a str,
+    created_at: String,
+    created_at_ms: i64,
+}
+
+pub(super) fn user_view(u: &User) -> UserView<'_> {
+    UserView {
+        id: &u.id,
+        email: &u.email,
+        role: u.role.as_str(),
+        team_id: u.team_id.as_deref(),
+        active: u.active,
+        idp: &u.idp,
+        created_at: rfc3339(u.created_at_ms),
+        created_at_ms: u.created_at_ms,
+    }
+}
+
+/// A team as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct TeamView<'a> {
+    id: &'a str,
+    name: &'a str,
+    created_at: String,
+    created_at_ms: i64,
+}
+
+pub(super) fn team_view(t: &Team) -> TeamView<'_> {
+    TeamView {
+        id: &t.id,
+        name: &t.name,
+        created_at: rfc3339(t.created_at_ms),
+        created_at_ms: t.created_at_ms,
+    }
+}
+
+/// `{"keys": [...]}`, `{"users": [...]}`, `{"teams": [...]}`, `{"members": [...]}`: the list answers.
+#[derive(Debug, Serialize)]
+pub(super) struct Keys<'a> {
+    pub keys: Vec<KeyView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Users<'a> {
+    pub users: Vec<UserView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Members<'a> {
+    pub members: Vec<UserView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Teams<'a> {
+    pub teams: Vec<TeamView<'a>>,
 }
 
 pub(super) fn not_found(what: &str) -> ApiError {
@@ -153,6 +213,7 @@ pub(super) fn rfc3339_secs(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body(v: &Value) -> Map<String, Value> {
         v.as_object().expect("object").clone()
@@ -215,9 +276,10 @@ mod tests {
             team_id: None,
             rate_limit_rpm: Some(0),
         };
-        let v = key_view(&key);
+        let v = serde_json::to_value(key_view(&key)).expect("json");
         assert!(!v.to_string().contains("secret-hash"));
         assert_eq!(v["rate_limit_rpm"], Value::Null);
         assert_eq!(v["is_active"], true);
+        assert_eq!(v["expires_at"], Value::Null);
     }
 }
