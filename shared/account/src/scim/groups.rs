@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use sluice_core::identity::new_id;
 use sluice_core::scim::ScimGroup;
 use sluice_core::store::{ScimKind, ScimRecord, Store, StoreError};
 
@@ -165,7 +164,7 @@ pub(super) async fn create(State(state): State<Shared>, p: Provider, body: Bytes
     let (display_name, external_id, members) =
         ScimGroup::parts_of(&body_json(&body)?).map_err(|e| ScimError::invalid(e.to_string()))?;
     let mut group = ScimGroup {
-        id: new_id("grp"),
+        id: state.ids.new_id("grp"),
         display_name,
         external_id,
         members: Vec::new(),
