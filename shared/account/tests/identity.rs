@@ -593,7 +593,8 @@ async fn setup_script_and_api_key_helper_work_end_to_end() {
     use tokio::io::AsyncBufReadExt;
 
     let env = Env::start().await;
-    let url = env.serve().await;
+    let server = env.serve().await;
+    let url = server.url().to_owned();
     let home = tempfile::tempdir().expect("home");
     let setup = reqwest::get(format!("{url}/auth/setup"))
         .await
@@ -731,7 +732,8 @@ async fn setup_script_and_api_key_helper_work_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_tokens_hand_a_key_over_once() {
     let env = Env::start().await;
-    let url = env.serve().await;
+    let server = env.serve().await;
+    let url = server.url().to_owned();
     let owner = env.user("ola@example.com", Role::Member).await;
     let other = env.user("otto@example.com", Role::Member).await;
     let session =

@@ -1,10 +1,5 @@
 //! `WebhookNotifier` against a local receiver that verifies signatures the way a customer's would.
 
-#![expect(
-    clippy::disallowed_methods,
-    reason = "test servers and receivers run on their own tasks"
-)]
-
 use std::time::Duration;
 
 use axum::Router;
@@ -17,7 +12,7 @@ use sluice_core::notify::{
     AttemptOutcome, Backoff, NotificationPayload, Notifier, NotifyError, WebhookPolicy,
     deliver_with_retries,
 };
-use sluice_testkit::WebhookReceiver;
+use sluice_testkit::{LocalServer, WebhookReceiver};
 
 const SECRET: &str = "whsec_receiver_test";
 
@@ -183,11 +178,8 @@ async fn a_receiver_slower_than_the_timeout_is_a_retryable_timeout() {
             StatusCode::OK
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let server = LocalServer::start(app).await;
+    let url = format!("{}/hook", server.url());
     let notifier = WebhookNotifier::with_timeout(&url, SECRET, LOCAL, Duration::from_millis(200))
         .expect("notifier");
 
@@ -211,11 +203,8 @@ async fn a_redirect_is_reported_not_followed() {
             )
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let server = LocalServer::start(app).await;
+    let url = format!("{}/hook", server.url());
     let notifier = WebhookNotifier::new(&url, SECRET, LOCAL).expect("notifier");
 
     let err = notifier

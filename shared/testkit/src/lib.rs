@@ -14,6 +14,7 @@
 //! - `logs`: `LogCapture`, a tracing `MakeWriter` that keeps log lines in memory for assertions.
 //! - `messaging`: SNS topics, EventBridge buses and SQS queues for a test, and their routing to a queue.
 //! - `poll`: `first_message`, an SQS queue received until a message arrives or a deadline passes.
+//! - `serve`: `LocalServer`, an axum router on a free loopback port, stopped when dropped.
 //! - `webhook`: `WebhookReceiver`, a loopback webhook endpoint that records POSTs and checks their signatures.
 
 #![expect(
@@ -30,6 +31,7 @@ pub mod logs;
 pub mod messaging;
 pub mod moto;
 pub mod poll;
+pub mod serve;
 pub mod sim;
 pub mod template;
 pub mod webhook;
@@ -38,5 +40,6 @@ pub use aws::{aws_sdk_config, aws_sdk_config_patient};
 pub use fixtures::unique_name;
 pub use logs::LogCapture;
 pub use moto::MotoServer;
+pub use serve::LocalServer;
 pub use sim::SimServer;
 pub use webhook::WebhookReceiver;

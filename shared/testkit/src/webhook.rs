@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use sluice_core::notify::{SIGNATURE_HEADER, verify_signature};
 
+use crate::serve::LocalServer;
+
 /// How old a signature's timestamp may be, as a receiver following the documentation would allow.
 const TOLERANCE: Duration = Duration::from_secs(300);
 
@@ -26,11 +28,11 @@ struct Inbox {
     received: Arc<Mutex<Vec<(Bytes, bool)>>>,
 }
 
-/// A running receiver at `url()`; its task is aborted when dropped.
+/// A running receiver at `url()`; stopped when dropped.
 pub struct WebhookReceiver {
     url: String,
     inbox: Inbox,
-    task: tokio::task::JoinHandle<()>,
+    _server: LocalServer,
 }
 
 impl WebhookReceiver {
@@ -43,19 +45,16 @@ impl WebhookReceiver {
         let inbox = Inbox::default();
         secret.clone_into(&mut lock(&inbox.secret));
         *lock(&inbox.answer) = answer;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let app = Router::new()
             .route("/hook", post(receive))
             .with_state(inbox.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "webhook receiver stopped");
-            }
-        });
-        Self { url, inbox, task }
+        let server = LocalServer::start(app).await;
+        let url = format!("{}/hook", server.url());
+        Self {
+            url,
+            inbox,
+            _server: server,
+        }
     }
 
     /// The URL to deliver to (plain HTTP to loopback: only `WebhookPolicy::AllowPrivate` allows it).
@@ -83,12 +82,6 @@ impl WebhookReceiver {
     #[must_use]
     pub fn received(&self) -> Vec<(Bytes, bool)> {
         lock(&self.inbox.received).clone()
-    }
-}
-
-impl Drop for WebhookReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -23,7 +23,7 @@ use sluice_http::app::{AppState, AuthConfig};
 use sluice_inference::{GatewayState, gateway_router};
 use sluice_sqlite::SqliteStore;
 use sluice_testkit::idp::TestIdp;
-use sluice_testkit::{SimServer, aws_sdk_config};
+use sluice_testkit::{LocalServer, SimServer, aws_sdk_config};
 use tower::ServiceExt;
 
 pub const AUDIENCE: &str = "sluice-test";
@@ -290,20 +290,9 @@ impl Env {
             .to_owned()
     }
 
-    /// Serves the merged routers on a real loopback socket (for scripts and clients that need a URL).
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "test: the routers on a loopback socket, served by their own task"
-    )]
-    pub async fn serve(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = self.router.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
-        url
+    /// Serves the merged routers on a real loopback socket (for scripts and clients that need a URL), until the
+    /// server is dropped.
+    pub async fn serve(&self) -> LocalServer {
+        LocalServer::start(self.router.clone()).await
     }
 }
