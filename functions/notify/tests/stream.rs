@@ -10,7 +10,7 @@ use aws_lambda_events::dynamodb::Event;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use sluice_adapters::DestinationNotifiers;
+use sluice_adapters::{DestinationNotifiers, OsIds, SystemClock};
 use sluice_aws::DynamoStore;
 use sluice_aws::notify::{AwsNotifiers, EVENT_SOURCE};
 use sluice_core::notify::{
@@ -159,7 +159,8 @@ impl Fixture {
             &self.notifiers,
             event,
             retry,
-            tokio::time::sleep,
+            &SystemClock,
+            &OsIds,
         )
         .await
     }
@@ -428,7 +429,7 @@ async fn the_sample_stream_event_in_events_is_delivered() {
         serde_json::from_str(include_str!("../../../events/notify-event-insert.json"))
             .expect("events/notify-event-insert.json is a DynamoDB stream event");
 
-    let report = process(&fx.store, &fx.notifiers, event, FAST, tokio::time::sleep).await;
+    let report = process(&fx.store, &fx.notifiers, event, FAST, &SystemClock, &OsIds).await;
 
     assert_eq!(report.delivered, 1, "{report:?}");
     assert!(report.response().batch_item_failures.is_empty());

@@ -18,9 +18,11 @@
 //! - `settings_json`: settings that hold JSON documents, read and written one way everywhere.
 //! - `ratelimit`: sliding-window arithmetic over conditional fixed-window counters.
 //! - `spend`: prices and exact costs, budget periods, budget policies and their decisions, the usage record.
+//! - `admission`: the gateway's admission decision: which rate limit or budget refuses a request, and how it reads.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
 //! - `scim`: SCIM 2.0 provisioning resources, PATCH operations, filters and the admin-group role rule.
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
+pub mod admission;
 pub mod analytics;
 pub mod capabilities;
 pub mod clock;

@@ -6,6 +6,13 @@
 //! number of instances never exceed it. The previous window is closed, so its count can be cached for the whole
 //! current window: the steady state costs one conditional write per request.
 
+/// What one conditional increment said: admitted (the count after it), or refused until the window moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted { count: u64 },
+    Refused { retry_after_secs: u64 },
+}
+
 /// Where `now` falls: the current window's start, the previous window's start, and the elapsed fraction.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowPosition {

@@ -13,11 +13,7 @@ use sluice_core::store::{CounterStore, StoreError};
 /// Requests-per-minute windows.
 pub const WINDOW_S: i64 = 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    Admitted { count: u64 },
-    Refused { retry_after_secs: u64 },
-}
+pub use sluice_core::ratelimit::Admission;
 
 #[derive(Debug, Default)]
 pub struct RateLimiter {

@@ -29,11 +29,12 @@ use crate::budget::{BudgetGate, BudgetVerdict};
 use crate::limits::LimitsGate;
 use crate::relay::{call_with_learning, sse_body};
 use crate::usage::{UsageContext, UsageLedger};
+use sluice_core::admission::{Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal};
 use sluice_core::limits::person_rate_scope;
+use sluice_core::ratelimit::Admission;
 use sluice_http::app::AppState;
 use sluice_http::auth::{Caller, credential, key_rate_scope};
 use sluice_http::config::GatewayConfig;
-use sluice_http::ratelimit::Admission;
 use sluice_http::reply::{ErrorReply, RequestId, request_id};
 
 /// Everything the gateway handlers share; built once per process (per warm Lambda instance).
@@ -281,22 +282,19 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
     );
     let (rate, budget) = tokio::join!(rate, budget);
     let (key_admission, person_admission) = rate.map_err(|e| unavailable(&e))?;
-    if let Some((rpm, Admission::Refused { retry_after_secs })) = person_admission {
-        tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, rpm, "person rate limited");
-        return Err(ApiError::new(
-            ApiErrorKind::RateLimit,
-            format!("Rate limit exceeded: each person may make {rpm} requests per minute across all their sign-ins and keys. Retry after {retry_after_secs} seconds."),
-        )
-        .with_retry_after(retry_after_secs));
-    }
-    if let Some((rpm, Admission::Refused { retry_after_secs })) = key_admission {
-        tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
-        rate_limit_event(state, &caller, rpm, now_ms).await;
-        return Err(ApiError::new(
-            ApiErrorKind::RateLimit,
-            format!("Rate limit exceeded: this key allows {rpm} requests per minute. Retry after {retry_after_secs} seconds."),
-        )
-        .with_retry_after(retry_after_secs));
+    let counted =
+        |c: Option<(u32, Admission)>| c.map(|(rpm, admission)| Counted { rpm, admission });
+    match rate_refusal(counted(person_admission), counted(key_admission)) {
+        Some(refusal @ RateRefusal::Person { rpm, .. }) => {
+            tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, rpm, "person rate limited");
+            return Err(refusal.error());
+        }
+        Some(refusal @ RateRefusal::Key { rpm, .. }) => {
+            tracing::info!(key_id = ?caller.key_id, rpm, "rate limited");
+            rate_limit_event(state, &caller, rpm, now_ms).await;
+            return Err(refusal.error());
+        }
+        None => {}
     }
     let verdict = match budget {
         Ok(state) => state.and_then(|s| BudgetVerdict::judge(&s, now)),
@@ -314,14 +312,7 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
             return Err(verdict.unwrap_or_else(|| ApiError::internal("budget")));
         }
         Some(BudgetStatus::Shaped { rpm }) => {
-            let shape_scope = format!(
-                "shape:{}",
-                caller
-                    .user_id
-                    .as_deref()
-                    .or(caller.team_id.as_deref())
-                    .unwrap_or_default()
-            );
+            let shape_scope = shape_scope(caller.user_id.as_deref(), caller.team_id.as_deref());
             let admission = app
                 .limiter
                 .admit(app.store.as_ref(), &shape_scope, u64::from(rpm), now_ms)
@@ -329,11 +320,7 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
                 .map_err(|e| unavailable(&e))?;
             if let Admission::Refused { retry_after_secs } = admission {
                 tracing::info!(user_id = ?caller.user_id, rpm, "budget shaped");
-                let mut error = ApiError::new(
-                    ApiErrorKind::RateLimit,
-                    format!("Your budget is past its limit, so requests are slowed to {rpm} per minute. Retry after {retry_after_secs} seconds."),
-                )
-                .with_retry_after(retry_after_secs);
+                let mut error = shaped_refusal(rpm, retry_after_secs);
                 if let Some(v) = &verdict {
                     for (name, value) in v.headers() {
                         error = error.with_header(name, value);
