@@ -1,6 +1,9 @@
-//! No `Result<_, String>` outside tests: a failure is a typed error (a `thiserror` enum or struct named for what
-//! failed), so callers can match on it and `?` can carry it. Tests (`tests/`, `#[cfg(test)]` blocks) may keep
-//! strings.
+//! Rules about the source that no compiler checks, over every `.rs` file of `shared/`, `functions/` and `cli/`
+//! outside tests (`tests/`, `benches/`, `#[cfg(test)]` blocks):
+//! - no `Result<_, String>`: a failure is a typed error (a `thiserror` enum or struct named for what failed), so
+//!   callers can match on it and `?` can carry it;
+//! - the test doubles of the `Clock` and `Ids` ports (`FixedClock`, `SequenceIds`: a clock that does not move, ids
+//!   anyone can predict) are used by tests only, never wired into a binary.
 
 use std::path::{Path, PathBuf};
 
@@ -107,6 +110,42 @@ fn no_result_with_a_string_error_outside_tests() {
     assert!(
         offenders.is_empty(),
         "Result<_, String> outside tests; use a typed error (thiserror) named for what failed:\n  {}",
+        offenders.join("\n  ")
+    );
+}
+
+/// Where the test doubles may be named outside tests: only where they are defined.
+const TEST_DOUBLES: [&str; 2] = ["FixedClock", "SequenceIds"];
+const DOUBLES_HOME: &str = "shared/core/src/clock.rs";
+
+#[test]
+fn the_test_clock_and_predictable_ids_stay_in_tests() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ROOTS {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let mut offenders = Vec::new();
+    for file in files {
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        if shown == DOUBLES_HOME {
+            continue;
+        }
+        let code = without_test_code(&std::fs::read_to_string(&file).expect("read source"));
+        for (number, line) in code.lines().enumerate() {
+            let comment = line.trim_start().starts_with("//");
+            if !comment && TEST_DOUBLES.iter().any(|double| line.contains(double)) {
+                offenders.push(format!("{shown}:{}", number + 1));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "a test clock or predictable ids outside tests; binaries use sluice_adapters::{{SystemClock, OsIds}}:\n  {}",
         offenders.join("\n  ")
     );
 }
