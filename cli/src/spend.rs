@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use chrono::{NaiveDate, TimeZone, Utc};
 use sluice_core::spend::budget::{
-    ORG_BUDGET_KEY, OrgBudget, Recipients, TeamBudget, UserBudget, team_budget_key, user_budget_key,
+    Budget, BudgetOwner, OrgBudget, Recipients, TeamBudget, UserBudget, clear_budget, set_budget,
 };
 use sluice_core::spend::ledger::{
     COST, REQUESTS, UNPRICED_REQUESTS, UNPRICED_TOKENS, period_family,
@@ -241,19 +241,36 @@ pub struct Target {
     org: bool,
 }
 
-async fn setting_key(store: &dyn Store, target: &Target) -> anyhow::Result<String> {
+/// Whose budget a command names, resolved against the store.
+enum Owner {
+    Person(String),
+    Team(String),
+    Org,
+}
+
+impl Owner {
+    fn as_budget_owner(&self) -> BudgetOwner<'_> {
+        match self {
+            Self::Person(id) => BudgetOwner::Person(id),
+            Self::Team(id) => BudgetOwner::Team(id),
+            Self::Org => BudgetOwner::Org,
+        }
+    }
+}
+
+async fn owner_of(store: &dyn Store, target: &Target) -> anyhow::Result<Owner> {
     if let Some(email) = &target.user {
         let user = store
             .user_by_email(&email.trim().to_lowercase())
             .await?
             .with_context(|| format!("no user with email {email}"))?;
-        return Ok(user_budget_key(&user.id));
+        return Ok(Owner::Person(user.id));
     }
     if let Some(team) = &target.team {
         let team = crate::people::local_team(store, team).await?;
-        return Ok(team_budget_key(&team.id));
+        return Ok(Owner::Team(team.id));
     }
-    Ok(ORG_BUDGET_KEY.to_owned())
+    Ok(Owner::Org)
 }
 
 fn usd(text: Option<&String>) -> anyhow::Result<Option<u64>> {
@@ -286,44 +303,56 @@ pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
                 return remote_budget(url, &target, Some(body)).await;
             }
             let store = crate::keys::open(&store).await?;
-            let key = setting_key(store.as_ref(), &target).await?;
+            let owner = owner_of(store.as_ref(), &target).await?;
             let policy = policy
                 .map(|name| Policy::preset(&name, Some(shaped_rpm)))
                 .transpose()
                 .context("invalid policy")?;
             let limit = usd(limit.as_ref())?;
             let member_default = usd(member_default.as_ref())?;
-            let value = if target.user.is_some() {
-                if policy.is_some() || member_default.is_some() {
-                    bail!(
-                        "a person's budget takes --limit and --period; policies belong to teams and the org"
-                    );
+            let budget = match owner {
+                Owner::Person(user_id) => {
+                    if policy.is_some() || member_default.is_some() {
+                        bail!(
+                            "a person's budget takes --limit and --period; policies belong to teams and the org"
+                        );
+                    }
+                    let limit = limit.context("--limit is required for a person")?;
+                    Budget::Person {
+                        user_id,
+                        budget: UserBudget {
+                            limit_micros: limit,
+                            period,
+                        },
+                    }
                 }
-                let limit = limit.context("--limit is required for a person")?;
-                serde_json::to_string(&UserBudget {
-                    limit_micros: limit,
-                    period,
-                })?
-            } else if target.team.is_some() {
-                serde_json::to_string(&TeamBudget {
-                    limit_micros: limit,
-                    period,
-                    policy,
-                    member_default_micros: member_default,
-                    notify_recipients: Recipients::Both,
-                })?
-            } else {
-                if member_default.is_some() {
-                    bail!("--member-default is for teams; the org default is --limit per person");
+                Owner::Team(team_id) => Budget::Team {
+                    team_id,
+                    budget: TeamBudget {
+                        limit_micros: limit,
+                        period,
+                        policy,
+                        member_default_micros: member_default,
+                        notify_recipients: Recipients::Both,
+                    },
+                },
+                Owner::Org => {
+                    if member_default.is_some() {
+                        bail!(
+                            "--member-default is for teams; the org default is --limit per person"
+                        );
+                    }
+                    Budget::Org(OrgBudget {
+                        limit_micros: limit,
+                        period,
+                        policy,
+                        notify_recipients: Recipients::Both,
+                    })
                 }
-                serde_json::to_string(&OrgBudget {
-                    limit_micros: limit,
-                    period,
-                    policy,
-                    notify_recipients: Recipients::Both,
-                })?
             };
-            store.put_setting(&key, &value).await?;
+            set_budget(store.as_ref(), &budget).await?;
+            let key = budget.owner().key();
+            let value = store.get_setting(&key).await?.unwrap_or_default();
             writeln!(std::io::stdout().lock(), "{key} = {value}")?;
         }
         BudgetCommand::Clear { target, store } => {
@@ -331,9 +360,10 @@ pub async fn run_budget(command: BudgetCommand) -> anyhow::Result<()> {
                 return remote_budget(url, &target, None).await;
             }
             let store = crate::keys::open(&store).await?;
-            let key = setting_key(store.as_ref(), &target).await?;
-            // Settings have no delete; an empty object is not a budget, so store the absence explicitly.
-            store.put_setting(&key, "null").await?;
+            let owner = owner_of(store.as_ref(), &target).await?;
+            let owner = owner.as_budget_owner();
+            clear_budget(store.as_ref(), owner).await?;
+            let key = owner.key();
             writeln!(std::io::stdout().lock(), "{key} cleared")?;
         }
     }

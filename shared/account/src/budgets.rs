@@ -15,8 +15,8 @@ use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::User;
 use sluice_core::notify::{Category, NotifyEvent};
 use sluice_core::spend::budget::{
-    BudgetState, ORG_BUDGET_KEY, OrgBudget, Recipients, TeamBudget, UserBudget, inputs_to_read,
-    team_budget_key, user_budget_key,
+    Budget, BudgetOwner, BudgetState, ORG_BUDGET_KEY, OrgBudget, Recipients, TeamBudget,
+    UserBudget, clear_budget, inputs_to_read, set_budget, team_budget_key, user_budget_key,
 };
 use sluice_core::spend::ledger::{SpendOwner, UNPRICED_TOKENS, period_counter_key};
 use sluice_core::spend::{
@@ -27,7 +27,7 @@ use sluice_core::store::Store;
 use crate::roles::{Admin, Person};
 use crate::usd::{cents, optional_cents, optional_micros, percent};
 use crate::users::caller_user;
-use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
+use crate::views::{load_json, parse_object, rfc3339_secs};
 use crate::{Reply, Shared, store_error};
 
 /// CCAG's `shaped` preset slows to 5 requests per minute unless told otherwise.
@@ -172,7 +172,13 @@ pub(super) async fn put_team_budget(
     if let Some(v) = body.get("notify_recipients") {
         budget.notify_recipients = recipients(v)?;
     }
-    save_json(store, &key, &budget).await?;
+    let stored = Budget::Team {
+        team_id: team.id.clone(),
+        budget: budget.clone(),
+    };
+    set_budget(store, &stored)
+        .await
+        .map_err(|e| store_error(&e))?;
     let mut view = team_budget_fields(Some(&budget));
     view.insert("id".into(), json!(team.id));
     view.insert("name".into(), json!(team.name));
@@ -210,7 +216,20 @@ pub(super) async fn put_spend_limit(
             _ => return Err(ApiError::invalid("Missing required field: limit_usd").into()),
         },
     };
-    save_json(store, &key, &updated).await?;
+    let stored = match updated {
+        Some(budget) => {
+            set_budget(
+                store,
+                &Budget::Person {
+                    user_id: user.id.clone(),
+                    budget,
+                },
+            )
+            .await
+        }
+        None => clear_budget(store, BudgetOwner::Person(&user.id)).await,
+    };
+    stored.map_err(|e| store_error(&e))?;
     Ok(axum::Json(json!({
         "updated": true,
         "user_id": user.id,
@@ -284,7 +303,9 @@ pub(super) async fn put_default_budget(
     if let Some(v) = body.get("notify_recipients") {
         budget.notify_recipients = recipients(v)?;
     }
-    save_json(store, ORG_BUDGET_KEY, &budget).await?;
+    set_budget(store, &Budget::Org(budget.clone()))
+        .await
+        .map_err(|e| store_error(&e))?;
     let mut view = default_budget_view(store, &budget).await?;
     view["updated"] = json!(true);
     Ok(axum::Json(view).into_response())

@@ -286,6 +286,75 @@ fn decode<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// A budget as configured for one owner: what `sluice budget set` and the admin API's budget routes store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Budget {
+    Person { user_id: String, budget: UserBudget },
+    Team { team_id: String, budget: TeamBudget },
+    Org(OrgBudget),
+}
+
+/// Whose budget a setting holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetOwner<'a> {
+    Person(&'a str),
+    Team(&'a str),
+    Org,
+}
+
+impl BudgetOwner<'_> {
+    /// The settings key of this owner's budget.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::Person(id) => user_budget_key(id),
+            Self::Team(id) => team_budget_key(id),
+            Self::Org => ORG_BUDGET_KEY.to_owned(),
+        }
+    }
+}
+
+impl Budget {
+    #[must_use]
+    pub fn owner(&self) -> BudgetOwner<'_> {
+        match self {
+            Self::Person { user_id, .. } => BudgetOwner::Person(user_id),
+            Self::Team { team_id, .. } => BudgetOwner::Team(team_id),
+            Self::Org(_) => BudgetOwner::Org,
+        }
+    }
+}
+
+/// Stores a budget (the admission step and the spend consumer read it within their cache time).
+///
+/// # Errors
+/// The store failed.
+pub async fn set_budget<S>(store: &S, budget: &Budget) -> Result<(), crate::store::StoreError>
+where
+    S: crate::store::SettingsStore + ?Sized,
+{
+    let key = budget.owner().key();
+    match budget {
+        Budget::Person { budget, .. } => crate::settings_json::save(store, &key, budget).await,
+        Budget::Team { budget, .. } => crate::settings_json::save(store, &key, budget).await,
+        Budget::Org(budget) => crate::settings_json::save(store, &key, budget).await,
+    }
+}
+
+/// Clears a budget: settings are never deleted, so the absence is stored as `null` and read back as none.
+///
+/// # Errors
+/// The store failed.
+pub async fn clear_budget<S>(
+    store: &S,
+    owner: BudgetOwner<'_>,
+) -> Result<(), crate::store::StoreError>
+where
+    S: crate::store::SettingsStore + ?Sized,
+{
+    crate::settings_json::save(store, &owner.key(), &None::<()>).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
