@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
@@ -16,7 +16,7 @@ use sluice_core::keys::{CreateKeyError, NewKey, create_key};
 use sluice_core::store::{KeyUpdate, VirtualKey};
 
 use crate::roles::{Admin, Person};
-use crate::views::{self, KeyView, key_view, not_found};
+use crate::views::{self, Field, KeyView, Rpm, Text, key_view, not_found};
 use crate::{Reply, Shared, now_ms, store_error};
 use sluice_http::app::AppState;
 use sluice_http::auth::Caller;
@@ -70,6 +70,20 @@ pub(super) async fn check_team(state: &AppState, id: &str) -> Result<(), ApiErro
     }
 }
 
+/// `POST /admin/keys` and `PUT`/`PATCH /admin/keys/{id}`: every field optional; in an update, absent keeps and
+/// `null` clears (`rate_limit_rpm`: `null` or 0 is no limit of its own).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct KeyBody {
+    name: Field<Text>,
+    rate_limit_rpm: Field<Rpm>,
+    user_id: Field<Text>,
+    team_id: Field<Text>,
+}
+
+/// The create body is the update body: `null` and absent both mean the default there.
+type CreateKeyBody = KeyBody;
+
 /// `POST /admin/keys`: the key, and its secret this once.
 #[derive(Serialize)]
 struct Created<'a> {
@@ -98,12 +112,15 @@ async fn list(State(state): State<Shared>, Person(caller): Person) -> Reply {
 }
 
 async fn create(State(state): State<Shared>, Person(caller): Person, body: Bytes) -> Reply {
-    let body = views::object(&body)?;
-    let name = views::string(&body, "name")?.unwrap_or_else(|| "unnamed".to_owned());
-    let rpm = views::rate_limit(&body)?.flatten();
+    let body: CreateKeyBody = views::body(&body)?;
+    let name = body
+        .name
+        .not_null("name")?
+        .map_or_else(|| "unnamed".to_owned(), |t| t.0);
+    let rpm = body.rate_limit_rpm.value().and_then(|r| r.0);
     // `null` and absent both mean the default: the caller, and the owner's team.
-    let asked_user = views::nullable_string(&body, "user_id")?.flatten();
-    let asked_team = views::nullable_string(&body, "team_id")?.flatten();
+    let asked_user = body.user_id.value().map(|t| t.0);
+    let asked_team = body.team_id.value().map(|t| t.0);
     let admin = caller.role == Role::Admin;
     let user_id = match asked_user {
         Some(u) if Some(&u) != caller.user_id.as_ref() => {
@@ -227,12 +244,12 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let body = views::object(&body)?;
+    let body: KeyBody = views::body(&body)?;
     let change = KeyUpdate {
-        name: views::string(&body, "name")?,
-        user_id: views::nullable_string(&body, "user_id")?,
-        team_id: views::nullable_string(&body, "team_id")?,
-        rate_limit_rpm: views::rate_limit(&body)?,
+        name: body.name.not_null("name")?.map(|t| t.0),
+        user_id: body.user_id.patch().map(|u| u.map(|t| t.0)),
+        team_id: body.team_id.patch().map(|t| t.map(|t| t.0)),
+        rate_limit_rpm: body.rate_limit_rpm.rpm_patch(),
     };
     if let Some(Some(u)) = &change.user_id {
         check_user(&state, u).await?;

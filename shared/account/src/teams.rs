@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::json;
 use sluice_core::directory::create_team;
 use sluice_core::error::ApiError;
@@ -16,7 +17,7 @@ use sluice_core::store::KeyUpdate;
 
 use crate::roles::Admin;
 use crate::users::{save, user_by_id_or_email};
-use crate::views::{self, key_view, not_found, team_view, user_view};
+use crate::views::{self, Field, Text, key_view, not_found, team_view, user_view};
 use crate::{Reply, Shared, directory_error, store_error};
 use sluice_http::app::AppState;
 
@@ -66,9 +67,23 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     Ok(axum::Json(teams).into_response())
 }
 
+/// `POST /admin/teams`: `{"name"}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TeamBody {
+    name: Field<Text>,
+}
+
+/// `POST /admin/teams/{id}/members`: `{"user_id"}`, a person's id or email.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MemberBody {
+    user_id: Field<Text>,
+}
+
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
-    let body = views::object(&body)?;
-    let name = views::string(&body, "name")?.unwrap_or_default();
+    let body: TeamBody = views::body(&body)?;
+    let name = body.name.not_null("name")?.map(|t| t.0).unwrap_or_default();
     let team = create_team(
         state.store.as_ref(),
         state.ids.as_ref(),
@@ -152,9 +167,12 @@ async fn add_member(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let body = views::object(&body)?;
-    let who =
-        views::string(&body, "user_id")?.ok_or_else(|| ApiError::invalid("user_id: required"))?;
+    let body: MemberBody = views::body(&body)?;
+    let who = body
+        .user_id
+        .not_null("user_id")?
+        .ok_or_else(|| ApiError::invalid("user_id: required"))?
+        .0;
     let team = team(&state, &id).await?;
     let mut member = user_by_id_or_email(&state, &who).await?;
     member.team_id = Some(team.id.clone());

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use bytes::Bytes;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sluice_core::directory::{NewPerson, create_person};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Role, User};
@@ -16,7 +16,7 @@ use sluice_core::identity::{Role, User};
 use crate::admin::role;
 use crate::keys::check_team;
 use crate::roles::Admin;
-use crate::views::{self, UserView, not_found, user_view};
+use crate::views::{self, Field, Text, UserView, not_found, user_view};
 use crate::{Reply, Shared, directory_error, now_ms, store_error};
 use sluice_http::app::AppState;
 use sluice_http::auth::Caller;
@@ -85,11 +85,18 @@ async fn list(State(state): State<Shared>, _: Admin) -> Reply {
 }
 
 async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
-    let body = views::object(&body)?;
+    let body: UserBody = views::body(&body)?;
     let new = NewPerson {
-        email: views::string(&body, "email")?.unwrap_or_default(),
-        role: role(views::string(&body, "role")?.as_deref(), Role::Member)?,
-        team_id: views::nullable_string(&body, "team_id")?.flatten(),
+        email: body
+            .email
+            .not_null("email")?
+            .map(|t| t.0)
+            .unwrap_or_default(),
+        role: role(
+            body.role.not_null("role")?.map(|t| t.0).as_deref(),
+            Role::Member,
+        )?,
+        team_id: body.team_id.value().map(|t| t.0),
     };
     let user = create_person(
         state.store.as_ref(),
@@ -100,6 +107,17 @@ async fn create(State(state): State<Shared>, _: Admin, body: Bytes) -> Reply {
     .await
     .map_err(|e| directory_error(&e))?;
     Ok((StatusCode::CREATED, axum::Json(user_view(&user))).into_response())
+}
+
+/// `POST /admin/users`, `PUT`/`PATCH /admin/users/{id}` and `PUT /admin/users/{id}/team`: every field optional;
+/// in an update, absent keeps and `null` clears the team.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UserBody {
+    email: Field<Text>,
+    role: Field<Text>,
+    team_id: Field<Text>,
+    active: Field<bool>,
 }
 
 /// `PUT`/`PATCH /admin/users/{id}`: the person, flagged as updated (CCAG's shape).
@@ -117,21 +135,20 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let body = views::object(&body)?;
+    let body: UserBody = views::body(&body)?;
     let mut user = user(&state, &id).await?;
-    if let Some(r) = views::string(&body, "role")? {
-        user.role = role(Some(&r), user.role)?;
+    if let Some(r) = body.role.not_null("role")? {
+        user.role = role(Some(&r.0), user.role)?;
     }
-    if let Some(team) = views::nullable_string(&body, "team_id")? {
+    if let Some(team) = body.team_id.patch() {
+        let team = team.map(|t| t.0);
         if let Some(t) = &team {
             check_team(&state, t).await?;
         }
         user.team_id = team;
     }
-    match body.get("active") {
-        None => {}
-        Some(Value::Bool(a)) => user.active = *a,
-        Some(_) => return Err(ApiError::invalid("active: must be true or false").into()),
+    if let Some(active) = body.active.not_null("active")? {
+        user.active = active;
     }
     save(&state, &user).await?;
     let answer = Updated {
@@ -200,9 +217,12 @@ async fn set_team(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let body = views::object(&body)?;
-    let team = views::nullable_string(&body, "team_id")?
-        .ok_or_else(|| ApiError::invalid("team_id: required (null to unassign)"))?;
+    let body: UserBody = views::body(&body)?;
+    let team = body
+        .team_id
+        .patch()
+        .ok_or_else(|| ApiError::invalid("team_id: required (null to unassign)"))?
+        .map(|t| t.0);
     let mut user = user(&state, &id).await?;
     if let Some(t) = &team {
         check_team(&state, t).await?;

@@ -5,8 +5,8 @@
 //! (`created_at_ms`, `revoked_at`) beside them. A key's hash is never shown.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Team, User};
@@ -119,6 +119,105 @@ pub(super) struct Teams<'a> {
     pub teams: Vec<TeamView<'a>>,
 }
 
+/// A field of a request body: absent (keep the value), `null` (clear it) or set — CCAG's partial updates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Set(T),
+}
+
+impl<T> Field<T> {
+    /// `None` when absent, `Some(None)` when `null`.
+    pub(super) fn patch(self) -> Option<Option<T>> {
+        match self {
+            Self::Absent => None,
+            Self::Null => Some(None),
+            Self::Set(v) => Some(Some(v)),
+        }
+    }
+
+    /// The value; absent and `null` both read as none.
+    pub(super) fn value(self) -> Option<T> {
+        self.patch().flatten()
+    }
+
+    /// The value or none when absent; `null` refused (a field that cannot be cleared).
+    pub(super) fn not_null(self, field: &str) -> Result<Option<T>, ApiError> {
+        match self {
+            Self::Null => Err(ApiError::invalid(format!("{field}: must not be null"))),
+            other => Ok(other.value()),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|v| v.map_or(Self::Null, Self::Set))
+    }
+}
+
+/// A string sent trimmed and not empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(serde::de::Error::custom("must be a non-empty string"));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+/// Requests per minute; 0 is no limit of its own, as `null` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Rpm(pub Option<u32>);
+
+impl<'de> Deserialize<'de> for Rpm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)?
+            .as_u64()
+            .map(u32::try_from)
+        {
+            Some(Ok(0)) => Ok(Self(None)),
+            Some(Ok(n)) => Ok(Self(Some(n))),
+            _ => Err(serde::de::Error::custom(
+                "must be a whole number of requests per minute, 0 or null for unlimited",
+            )),
+        }
+    }
+}
+
+impl Field<Rpm> {
+    /// As `KeyUpdate` takes it: absent keeps, `null` and 0 clear.
+    pub(super) fn rpm_patch(self) -> Option<Option<u32>> {
+        self.patch().map(|rpm| rpm.and_then(|r| r.0))
+    }
+}
+
+/// A request body read into its typed form; an empty body reads as `{}` (CCAG's CLI posts `{}` or nothing). A
+/// refusal names the field: `rate_limit_rpm: must be a whole number …`.
+pub(super) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(format!("{path}: {}", e.into_inner()))
+    })
+}
+
 pub(super) fn not_found(what: &str) -> ApiError {
     ApiError::new(ApiErrorKind::NotFound, format!("{what} not found"))
 }
@@ -157,22 +256,6 @@ pub(super) fn string(body: &Map<String, Value>, field: &str) -> Result<Option<St
             "{field}: must be a non-empty string"
         ))),
         other => Ok(other.flatten()),
-    }
-}
-
-/// `rate_limit_rpm`: absent (`None`), or a whole number of requests per minute where `0` and `null` mean
-/// unlimited (`Some(None)`).
-pub(super) fn rate_limit(body: &Map<String, Value>) -> Result<Option<Option<u32>>, ApiError> {
-    match body.get("rate_limit_rpm") {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(v) => match v.as_u64().map(u32::try_from) {
-            Some(Ok(0)) => Ok(Some(None)),
-            Some(Ok(n)) => Ok(Some(Some(n))),
-            _ => Err(ApiError::invalid(
-                "rate_limit_rpm: must be a whole number of requests per minute, 0 or null for unlimited",
-            )),
-        },
     }
 }
 
@@ -238,22 +321,79 @@ mod tests {
         assert!(string(&b, "team_id").is_err());
     }
 
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    struct Limits {
+        rate_limit_rpm: Field<Rpm>,
+        name: Field<Text>,
+    }
+
+    fn limits(v: &Value) -> Result<Limits, ApiError> {
+        super::body(v.to_string().as_bytes())
+    }
+
     #[test]
     fn zero_and_null_rate_limits_mean_unlimited() {
         for v in [
             json!({"rate_limit_rpm": 0}),
             json!({"rate_limit_rpm": null}),
         ] {
-            assert_eq!(rate_limit(&body(&v)).expect("ok"), Some(None));
+            assert_eq!(
+                limits(&v).expect("ok").rate_limit_rpm.rpm_patch(),
+                Some(None)
+            );
         }
         assert_eq!(
-            rate_limit(&body(&json!({"rate_limit_rpm": 60}))).expect("ok"),
+            limits(&json!({"rate_limit_rpm": 60}))
+                .expect("ok")
+                .rate_limit_rpm
+                .rpm_patch(),
             Some(Some(60))
         );
-        assert_eq!(rate_limit(&body(&json!({}))).expect("ok"), None);
+        assert_eq!(
+            limits(&json!({})).expect("ok").rate_limit_rpm.rpm_patch(),
+            None
+        );
         for bad in [json!(-1), json!(1.5), json!("60"), json!(5_000_000_000_u64)] {
-            assert!(rate_limit(&body(&json!({"rate_limit_rpm": bad}))).is_err());
+            let error = limits(&json!({"rate_limit_rpm": bad})).expect_err("refused");
+            assert!(
+                error
+                    .message
+                    .starts_with("rate_limit_rpm: must be a whole number"),
+                "{}",
+                error.message
+            );
         }
+    }
+
+    #[test]
+    fn typed_bodies_trim_text_name_the_bad_field_and_read_an_empty_body_as_empty() {
+        let named = limits(&json!({"name": "  ops  "})).expect("ok");
+        assert_eq!(named.name, Field::Set(Text("ops".into())));
+        let error = limits(&json!({"name": "   "})).expect_err("blank");
+        assert!(
+            error
+                .message
+                .starts_with("name: must be a non-empty string"),
+            "{}",
+            error.message
+        );
+        let error = limits(&json!({"name": 3})).expect_err("number");
+        assert!(
+            error.message.starts_with("name: invalid type"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            limits(&json!({"name": null})).expect("ok").name,
+            Field::Null
+        );
+        assert!(matches!(
+            super::body::<Limits>(b" ").expect("empty").name,
+            Field::Absent
+        ));
+        assert!(super::body::<Limits>(b"[1]").is_err());
+        assert!(super::body::<Limits>(b"{").is_err());
     }
 
     #[test]
