@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sluice_core::error::ApiError;
 use sluice_core::identity::IdentityProvider;
 use sluice_core::keys::hash_secret;
@@ -15,7 +16,7 @@ use sluice_core::store::{ScimKind, ScimRecord, StoreError};
 
 use crate::roles::Admin;
 use crate::scim::{TOKEN_PREFIX, admin_groups, apply_roles};
-use crate::views::{not_found, object, rfc3339, string};
+use crate::views::{self, Field, Text, not_found, rfc3339};
 use crate::{Reply, Shared, now_ms, store_error};
 
 /// The stored provider `id` (SCIM needs one; the provider from `OIDC_ISSUER` has no id here).
@@ -38,9 +39,10 @@ pub(super) async fn set_enabled(
     body: Bytes,
 ) -> Reply {
     let idp = provider(&state, &id).await?;
-    let enabled = object(&body)?
-        .get("enabled")
-        .and_then(Value::as_bool)
+    let body: EnabledBody = views::body(&body)?;
+    let enabled = body
+        .enabled
+        .value()
         .ok_or_else(|| ApiError::invalid("enabled: required, true or false"))?;
     state
         .store
@@ -57,17 +59,65 @@ pub(super) async fn set_enabled(
     )
 }
 
-fn token_view(t: &ScimToken) -> Value {
-    json!({
-        "id": t.id,
-        "idp_id": t.idp_id,
-        "token_prefix": t.token_prefix,
-        "name": t.name,
-        "created_by": t.created_by,
-        "enabled": t.enabled,
-        "last_used_at": t.last_used_at_ms.map(rfc3339),
-        "created_at": rfc3339(t.created_at_ms),
-    })
+/// `{"enabled": bool}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EnabledBody {
+    enabled: Field<bool>,
+}
+
+/// `{"name"?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TokenBody {
+    name: Field<Text>,
+}
+
+/// `{"groups": [display names]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AdminGroupsBody {
+    groups: Field<Vec<String>>,
+}
+
+/// A SCIM token as the admin API shows it (never the secret, except once at creation).
+#[derive(Debug, Serialize)]
+struct TokenView<'a> {
+    id: &'a str,
+    idp_id: &'a str,
+    token_prefix: &'a str,
+    name: Option<&'a str>,
+    created_by: Option<&'a str>,
+    enabled: bool,
+    last_used_at: Option<String>,
+    created_at: String,
+}
+
+fn token_view(t: &ScimToken) -> TokenView<'_> {
+    TokenView {
+        id: &t.id,
+        idp_id: &t.idp_id,
+        token_prefix: &t.token_prefix,
+        name: t.name.as_deref(),
+        created_by: t.created_by.as_deref(),
+        enabled: t.enabled,
+        last_used_at: t.last_used_at_ms.map(rfc3339),
+        created_at: rfc3339(t.created_at_ms),
+    }
+}
+
+/// `POST …/scim-tokens`: the token with its secret, this once.
+#[derive(Debug, Serialize)]
+struct CreatedToken<'a> {
+    #[serde(flatten)]
+    view: TokenView<'a>,
+    token: &'a str,
+}
+
+/// `GET …/scim-tokens`.
+#[derive(Debug, Serialize)]
+struct Tokens<'a> {
+    tokens: Vec<TokenView<'a>>,
 }
 
 /// The provider's tokens, with the key each is stored under, oldest first.
@@ -100,7 +150,8 @@ pub(super) async fn create_token(
     body: Bytes,
 ) -> Reply {
     let idp = provider(&state, &id).await?;
-    let name = string(&object(&body)?, "name")?;
+    let body: TokenBody = views::body(&body)?;
+    let name = body.name.not_null("name")?.map(|t| t.0);
     let mut bytes = [0_u8; 32];
     state.ids.fill(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
@@ -126,11 +177,11 @@ pub(super) async fn create_token(
         })
         .await
         .map_err(|e| store_error(&e))?;
-    let mut view = token_view(&token);
-    if let Some(map) = view.as_object_mut() {
-        map.insert("token".into(), json!(secret));
-    }
-    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+    let created = CreatedToken {
+        view: token_view(&token),
+        token: &secret,
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
 
 pub(super) async fn list_tokens(
@@ -139,12 +190,11 @@ pub(super) async fn list_tokens(
     Path(id): Path<String>,
 ) -> Reply {
     let idp = provider(&state, &id).await?;
-    let list: Vec<Value> = tokens(&state, &idp.id)
-        .await?
-        .iter()
-        .map(|(_, t)| token_view(t))
-        .collect();
-    Ok(axum::Json(json!({"tokens": list})).into_response())
+    let list = tokens(&state, &idp.id).await?;
+    let tokens = Tokens {
+        tokens: list.iter().map(|(_, t)| token_view(t)).collect(),
+    };
+    Ok(axum::Json(tokens).into_response())
 }
 
 /// `DELETE /admin/idps/{id}/scim-tokens/{token_id}`: the token stops working at once.
@@ -188,14 +238,15 @@ pub(super) async fn put_admin_groups(
 ) -> Reply {
     let idp = provider(&state, &id).await?;
     let bad = || ApiError::invalid("groups: required, an array of group display names");
-    let groups: Vec<String> = object(&body)?
-        .get("groups")
-        .and_then(Value::as_array)
+    let body: AdminGroupsBody = views::body(&body).map_err(|_| bad())?;
+    let groups: Vec<String> = body
+        .groups
+        .value()
         .ok_or_else(bad)?
         .iter()
-        .map(|g| g.as_str().map(|s| s.trim().to_owned()).ok_or_else(bad))
-        .filter(|g| g.as_ref().map_or(true, |g| !g.is_empty()))
-        .collect::<Result<_, _>>()?;
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .collect();
     let store = state.store.as_ref();
     let raw = serde_json::to_string(&groups)
         .map_err(|_| ApiError::internal("cannot encode the groups"))?;
