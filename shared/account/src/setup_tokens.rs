@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::clock::Ids;
 use sluice_core::error::ApiError;
@@ -23,7 +23,7 @@ use sluice_core::store::SetupToken;
 
 use crate::keys::visible_key;
 use crate::roles::Person;
-use crate::views::{object, string};
+use crate::views::{self, Field, Text};
 use crate::{Reply, Shared, base_url, now_ms, store_error};
 
 /// How long a token can be used (CCAG: 5 minutes).
@@ -68,6 +68,23 @@ fn open(token: &str, sealed: &str) -> Option<String> {
     String::from_utf8(plain.to_vec()).ok()
 }
 
+/// `{"raw_key"}`: the key's secret, which proves the caller holds it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CreateBody {
+    raw_key: Field<Text>,
+}
+
+/// The one-time link to hand over.
+#[derive(Debug, Serialize)]
+struct Created<'a> {
+    token: &'a str,
+    expires_in_secs: i64,
+    key_id: &'a str,
+    setup_url: &'a str,
+    command: &'a str,
+}
+
 /// `POST /admin/keys/{id}/setup-token` `{"raw_key"}`: the key's owner or an administrator, for an active key,
 /// proving the secret → `{"token","expires_in_secs","setup_url","command"}`.
 pub(super) async fn create(
@@ -78,10 +95,14 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Reply {
     let key = visible_key(&state, &caller, &id).await?;
-    let body = object(&body)?;
-    let raw_key = string(&body, "raw_key")?.ok_or_else(|| {
-        ApiError::invalid("raw_key: required (the key's secret; Sluice stores only its hash)")
-    })?;
+    let body: CreateBody = views::body(&body)?;
+    let raw_key = body
+        .raw_key
+        .value()
+        .ok_or_else(|| {
+            ApiError::invalid("raw_key: required (the key's secret; Sluice stores only its hash)")
+        })?
+        .0;
     if hash_secret(&raw_key) != key.key_hash {
         return Err(ApiError::invalid(format!("raw_key: is not the secret of key {id}")).into());
     }
@@ -102,13 +123,14 @@ pub(super) async fn create(
         .await
         .map_err(|e| store_error(&e))?;
     let setup_url = format!("{}/auth/setup?token={token}", base_url(&state, &headers));
-    Ok(axum::Json(json!({
-        "token": token,
-        "expires_in_secs": TTL_SECS,
-        "key_id": key.id,
-        "setup_url": setup_url,
-        "command": format!("bash <(curl -fsS '{setup_url}')"),
-    }))
+    let command = format!("bash <(curl -fsS '{setup_url}')");
+    Ok(axum::Json(Created {
+        token: &token,
+        expires_in_secs: TTL_SECS,
+        key_id: &key.id,
+        setup_url: &setup_url,
+        command: &command,
+    })
     .into_response())
 }
 
