@@ -4,13 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
 use sluice_core::identity::{IdentityProvider, Role, check_user_claim};
 
 use crate::roles::Admin;
-use crate::views::{not_found, nullable_string, object, rfc3339, string};
+use crate::views::{self, Field, Text, not_found, rfc3339};
 use crate::{Reply, Shared, now_ms, store_error};
 
 pub(super) fn role(raw: Option<&str>, default: Role) -> Result<Role, ApiError> {
@@ -26,41 +27,105 @@ pub(super) async fn list_idps(State(state): State<Shared>, _: Admin) -> Reply {
     let mut views = Vec::with_capacity(idps.len());
     for idp in &idps {
         let (enabled, groups) = crate::scim_admin::scim_view(&state, &idp.id).await?;
-        let mut view = idp_view(idp);
-        if let Some(map) = view.as_object_mut() {
-            map.insert("scim_enabled".into(), json!(enabled));
-            map.insert("scim_admin_groups".into(), json!(groups));
-        }
-        views.push(view);
+        views.push(IdpView {
+            scim_enabled: enabled,
+            scim_admin_groups: groups,
+            ..idp_view(idp)
+        });
     }
-    Ok(axum::Json(json!({"idps": views})).into_response())
+    Ok(axum::Json(Idps { idps: views }).into_response())
 }
 
 /// CCAG's IdP row (`issuer_url`, `client_id`, `flow_type`, `source`, SCIM flags) with Sluice's names beside.
-fn idp_view(idp: &IdentityProvider) -> Value {
-    json!({
-        "id": idp.id,
-        "name": idp.name,
-        "issuer_url": idp.issuer,
-        "issuer": idp.issuer,
-        "client_id": idp.audience,
-        "audience": idp.audience,
-        "jwks_url": idp.jwks_url,
-        // Sluice signs people in with the browser (implicit ID token) flow whatever a client asks for.
-        "flow_type": "implicit",
-        "auto_provision": idp.auto_provision,
-        "default_role": idp.default_role.as_str(),
-        "allowed_domains": idp.allowed_domains,
-        "enabled": idp.enabled,
-        "source": "admin",
-        "created_at": rfc3339(idp.created_at_ms),
-        "created_at_ms": idp.created_at_ms,
-        "user_claim": idp.user_claim,
-        "emails_verified": idp.emails_verified,
-        "scopes": idp.scopes,
-        "scim_enabled": false,
-        "scim_admin_groups": [],
-    })
+#[derive(Debug, Serialize)]
+struct IdpView<'a> {
+    id: &'a str,
+    name: &'a str,
+    issuer_url: &'a str,
+    issuer: &'a str,
+    client_id: &'a str,
+    audience: &'a str,
+    jwks_url: Option<&'a str>,
+    /// Sluice signs people in with the browser (implicit ID token) flow whatever a client asks for.
+    flow_type: &'static str,
+    auto_provision: bool,
+    default_role: &'static str,
+    allowed_domains: &'a [String],
+    enabled: bool,
+    source: &'static str,
+    created_at: String,
+    created_at_ms: i64,
+    user_claim: &'a str,
+    emails_verified: bool,
+    scopes: Option<&'a str>,
+    scim_enabled: bool,
+    scim_admin_groups: Vec<String>,
+}
+
+fn idp_view(idp: &IdentityProvider) -> IdpView<'_> {
+    IdpView {
+        id: &idp.id,
+        name: &idp.name,
+        issuer_url: &idp.issuer,
+        issuer: &idp.issuer,
+        client_id: &idp.audience,
+        audience: &idp.audience,
+        jwks_url: idp.jwks_url.as_deref(),
+        flow_type: "implicit",
+        auto_provision: idp.auto_provision,
+        default_role: idp.default_role.as_str(),
+        allowed_domains: &idp.allowed_domains,
+        enabled: idp.enabled,
+        source: "admin",
+        created_at: rfc3339(idp.created_at_ms),
+        created_at_ms: idp.created_at_ms,
+        user_claim: &idp.user_claim,
+        emails_verified: idp.emails_verified,
+        scopes: idp.scopes.as_deref(),
+        scim_enabled: false,
+        scim_admin_groups: Vec::new(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Idps<'a> {
+    idps: Vec<IdpView<'a>>,
+}
+
+/// `PUT /admin/idps/{id}`'s answer.
+#[derive(Debug, Serialize)]
+struct Updated<'a> {
+    updated: bool,
+    idp: IdpView<'a>,
+}
+
+/// A create or update body as sent, CCAG's names and Sluice's (`issuer_url` / `issuer`, `client_id` /
+/// `audience`); absent keeps (or defaults), `null` clears where a field can be cleared.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IdpBody {
+    name: Field<Text>,
+    issuer_url: Field<Text>,
+    issuer: Field<Text>,
+    client_id: Field<Text>,
+    audience: Field<Text>,
+    jwks_url: Field<Text>,
+    user_claim: Field<Text>,
+    emails_verified: Field<bool>,
+    allowed_domains: Field<Domains>,
+    auto_provision: Field<bool>,
+    default_role: Field<Text>,
+    enabled: Field<bool>,
+    scopes: Field<Text>,
+    flow_type: Field<Text>,
+}
+
+/// `allowed_domains`: an array of domain names, or one string of them separated by commas.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Domains {
+    List(Vec<String>),
+    Text(String),
 }
 
 /// The fields a create or update body sets (absent: keep or default).
@@ -81,57 +146,49 @@ struct IdpFields {
 
 const FLOW_TYPES: [&str; 3] = ["implicit", "device_code", "authorization_code"];
 
-fn boolean(body: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::invalid(format!("{field}: must be true or false"))),
-    }
-}
-
 /// One of two names for the same field (`issuer_url` / `issuer`); both given must agree.
-fn either(body: &Map<String, Value>, names: [&str; 2]) -> Result<Option<String>, ApiError> {
-    let [a, b] = names;
-    match (string(body, a)?, string(body, b)?) {
+fn either(a: (&str, Field<Text>), b: (&str, Field<Text>)) -> Result<Option<String>, ApiError> {
+    let (x, y) = (a.1.not_null(a.0)?, b.1.not_null(b.0)?);
+    match (x, y) {
         (Some(x), Some(y)) if x != y => Err(ApiError::invalid(format!(
-            "{a} and {b} name the same setting and differ; send one"
+            "{} and {} name the same setting and differ; send one",
+            a.0, b.0
         ))),
-        (x, y) => Ok(x.or(y)),
+        (x, y) => Ok(x.or(y).map(|t| t.0)),
     }
 }
 
-fn domains(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
-    let bad = || ApiError::invalid("allowed_domains: must be an array of domain names");
-    match body.get("allowed_domains") {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(Vec::new())),
-        Some(Value::String(s)) => Ok(Some(split_list(Some(s)))),
-        Some(Value::Array(items)) => items
+fn domains(field: Field<Domains>) -> Option<Vec<String>> {
+    field.patch().map(|domains| match domains {
+        None => Vec::new(),
+        Some(Domains::Text(s)) => split_list(Some(&s)),
+        Some(Domains::List(items)) => items
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(|d| d.trim().to_ascii_lowercase())
-                    .ok_or_else(bad)
-            })
-            .filter(|d| d.as_ref().map_or(true, |d| !d.is_empty()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(bad()),
-    }
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect(),
+    })
 }
 
 impl IdpFields {
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let body = object(body)?;
-        if let Some(flow) = string(&body, "flow_type")?
-            && !FLOW_TYPES.contains(&flow.as_str())
+        let body: IdpBody = views::body(body).map_err(|e| {
+            if e.message.starts_with("allowed_domains:") {
+                ApiError::invalid("allowed_domains: must be an array of domain names")
+            } else {
+                e
+            }
+        })?;
+        if let Some(flow) = body.flow_type.not_null("flow_type")?
+            && !FLOW_TYPES.contains(&flow.0.as_str())
         {
             return Err(ApiError::invalid(format!(
-                "flow_type: must be one of {}, not {flow:?}",
-                FLOW_TYPES.join(", ")
+                "flow_type: must be one of {}, not {:?}",
+                FLOW_TYPES.join(", "),
+                flow.0
             )));
         }
-        let issuer = either(&body, ["issuer_url", "issuer"])?
+        let issuer = either(("issuer_url", body.issuer_url), ("issuer", body.issuer))?
             .map(|raw| {
                 let issuer = raw.trim_end_matches('/').to_owned();
                 let local = issuer.starts_with("http://127.0.0.1")
@@ -144,14 +201,16 @@ impl IdpFields {
             })
             .transpose()?;
         Ok(Self {
-            name: string(&body, "name")?,
+            name: body.name.not_null("name")?.map(|t| t.0),
             issuer,
-            audience: either(&body, ["client_id", "audience"])?,
-            jwks_url: nullable_string(&body, "jwks_url")?,
-            user_claim: nullable_string(&body, "user_claim")?
+            audience: either(("client_id", body.client_id), ("audience", body.audience))?,
+            jwks_url: body.jwks_url.patch().map(|u| u.map(|t| t.0)),
+            user_claim: body
+                .user_claim
+                .patch()
                 .map(|claim| {
                     claim
-                        .map(|c| {
+                        .map(|Text(c)| {
                             check_user_claim(&c)
                                 .map(|()| c)
                                 .map_err(|e| ApiError::invalid(format!("user_claim: {e}")))
@@ -159,14 +218,16 @@ impl IdpFields {
                         .transpose()
                 })
                 .transpose()?,
-            emails_verified: boolean(&body, "emails_verified")?,
-            allowed_domains: domains(&body)?,
-            auto_provision: boolean(&body, "auto_provision")?,
-            default_role: string(&body, "default_role")?
-                .map(|r| role(Some(&r), Role::Member))
+            emails_verified: body.emails_verified.value(),
+            allowed_domains: domains(body.allowed_domains),
+            auto_provision: body.auto_provision.value(),
+            default_role: body
+                .default_role
+                .not_null("default_role")?
+                .map(|r| role(Some(&r.0), Role::Member))
                 .transpose()?,
-            enabled: boolean(&body, "enabled")?,
-            scopes: nullable_string(&body, "scopes")?,
+            enabled: body.enabled.value(),
+            scopes: body.scopes.patch().map(|s| s.map(|t| t.0)),
         })
     }
 
@@ -249,7 +310,11 @@ pub(super) async fn update_idp(
         return Err(not_found("identity provider").into());
     }
     state.auth.forget_idps();
-    Ok(axum::Json(json!({"updated": true, "idp": idp_view(&idp)})).into_response())
+    Ok(axum::Json(Updated {
+        updated: true,
+        idp: idp_view(&idp),
+    })
+    .into_response())
 }
 
 pub(super) async fn delete_idp(

@@ -222,43 +222,6 @@ pub(super) fn not_found(what: &str) -> ApiError {
     ApiError::new(ApiErrorKind::NotFound, format!("{what} not found"))
 }
 
-/// The body as a JSON object; an empty body reads as `{}` (CCAG's CLI posts `{}` or nothing).
-pub(super) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("the body must be a JSON object")),
-        Err(e) => Err(ApiError::invalid(format!("invalid JSON body: {e}"))),
-    }
-}
-
-/// A string field that may be absent (`None`), `null` (`Some(None)`) or a non-empty string.
-pub(super) fn nullable_string(
-    body: &Map<String, Value>,
-    field: &str,
-) -> Result<Option<Option<String>>, ApiError> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(Some(s.trim().to_owned()))),
-        Some(_) => Err(ApiError::invalid(format!(
-            "{field}: must be a non-empty string or null"
-        ))),
-    }
-}
-
-/// A string field that may be absent or a non-empty string (`null` is refused).
-pub(super) fn string(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match nullable_string(body, field)? {
-        Some(None) => Err(ApiError::invalid(format!(
-            "{field}: must be a non-empty string"
-        ))),
-        other => Ok(other.flatten()),
-    }
-}
-
 /// The body as a JSON object.
 pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match crate::parse_json::<Value>(body)? {
@@ -298,27 +261,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn body(v: &Value) -> Map<String, Value> {
-        v.as_object().expect("object").clone()
-    }
-
     #[test]
     fn times_are_rfc3339_utc_with_milliseconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_777_636_800_123), "2026-05-01T12:00:00.123Z");
-    }
-
-    #[test]
-    fn absent_null_and_value_are_told_apart() {
-        let b = body(&json!({"team_id": null, "user_id": "usr_1"}));
-        assert_eq!(nullable_string(&b, "name").expect("ok"), None);
-        assert_eq!(nullable_string(&b, "team_id").expect("ok"), Some(None));
-        assert_eq!(
-            nullable_string(&b, "user_id").expect("ok"),
-            Some(Some("usr_1".into()))
-        );
-        assert!(nullable_string(&body(&json!({"x": 3})), "x").is_err());
-        assert!(string(&b, "team_id").is_err());
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -394,13 +340,6 @@ mod tests {
         ));
         assert!(super::body::<Limits>(b"[1]").is_err());
         assert!(super::body::<Limits>(b"{").is_err());
-    }
-
-    #[test]
-    fn empty_body_is_an_empty_object_and_arrays_are_refused() {
-        assert!(object(b"").expect("empty").is_empty());
-        assert!(object(b"[1]").is_err());
-        assert!(object(b"{").is_err());
     }
 
     #[test]
