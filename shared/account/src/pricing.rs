@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::DateTime;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::spend::pricing::{
@@ -20,7 +21,7 @@ use sluice_core::store::Store;
 
 use crate::roles::Admin;
 use crate::usd::{exact, micros};
-use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
+use crate::views::{self, Field, load_json, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms};
 
 /// Longer prefixes are not model ids.
@@ -74,6 +75,19 @@ fn prefix_of(raw: &str) -> Result<String, ApiError> {
     Ok(prefix)
 }
 
+/// `PUT /admin/pricing/{prefix}`: rates in USD per million tokens (exact decimals), the 1-hour cache write
+/// defaulting to twice the input rate.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PriceBody {
+    input_rate: Field<Value>,
+    output_rate: Field<Value>,
+    cache_read_rate: Field<Value>,
+    cache_write_rate: Field<Value>,
+    cache_write_1h_rate: Field<Value>,
+    aws_sku: Field<String>,
+}
+
 /// `PUT /admin/pricing/{prefix}`: `{"input_rate","output_rate","cache_read_rate","cache_write_rate",
 /// "cache_write_1h_rate"?,"aws_sku"?}` in USD per million tokens. The 1-hour cache-write rate defaults to
 /// twice the input rate (Anthropic's rule for 1-hour writes).
@@ -84,31 +98,31 @@ pub(super) async fn put(
     body: Bytes,
 ) -> Reply {
     let prefix = prefix_of(&raw_prefix)?;
-    let body = parse_object(&body)?;
-    let rate = |field: &str| -> Result<u64, ApiError> {
-        match body.get(field) {
-            None | Some(Value::Null) => Err(ApiError::invalid(format!(
+    let body: PriceBody = views::body(&body)?;
+    let rate = |field: &str, value: Field<Value>| -> Result<u64, ApiError> {
+        match value.value() {
+            None => Err(ApiError::invalid(format!(
                 "Missing required field: {field}"
             ))),
-            Some(v) => micros(field, v),
+            Some(v) => micros(field, &v),
         }
     };
-    let input = rate("input_rate")?;
+    let input = rate("input_rate", body.input_rate)?;
     let price = ModelPrice {
         input,
-        output: rate("output_rate")?,
-        cache_read: rate("cache_read_rate")?,
-        cache_write_5m: rate("cache_write_rate")?,
-        cache_write_1h: match body.get("cache_write_1h_rate") {
-            None | Some(Value::Null) => input.saturating_mul(2),
-            Some(v) => micros("cache_write_1h_rate", v)?,
+        output: rate("output_rate", body.output_rate)?,
+        cache_read: rate("cache_read_rate", body.cache_read_rate)?,
+        cache_write_5m: rate("cache_write_rate", body.cache_write_rate)?,
+        cache_write_1h: match body.cache_write_1h_rate.value() {
+            None => input.saturating_mul(2),
+            Some(v) => micros("cache_write_1h_rate", &v)?,
         },
     };
-    let aws_sku = match body.get("aws_sku") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Some(_) => return Err(ApiError::invalid("aws_sku: must be a string").into()),
-    };
+    let aws_sku = body
+        .aws_sku
+        .value()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
     let store = state.store.as_ref();
     let mut overrides = load(store).await?;
     overrides.0.insert(
