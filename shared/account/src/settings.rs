@@ -22,7 +22,8 @@ use sluice_core::clock::Ids;
 use sluice_core::limits::{
     DEFAULT_MAX_KEYS_PER_PERSON, DEFAULT_PERSON_RATE_LIMIT_RPM, MAX_MAX_KEYS_PER_PERSON,
     MAX_PERSON_RATE_LIMIT_RPM, OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS,
-    SETTING_MAX_KEYS_PER_PERSON, SETTING_PERSON_RATE_LIMIT_RPM, parse_allowlist, parse_limit,
+    SETTING_MAX_KEYS_PER_PERSON, SETTING_PERSON_RATE_LIMIT_RPM, key_quota, parse_allowlist,
+    parse_limit,
 };
 use sluice_http::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TTL_HOURS};
 use sluice_http::auth::Caller;
@@ -61,10 +62,11 @@ pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
             .await?
             .as_deref(),
     );
-    let max_keys = setting(store, SETTING_MAX_KEYS_PER_PERSON)
-        .await?
-        .and_then(|raw| parse_limit(&raw, MAX_MAX_KEYS_PER_PERSON))
-        .unwrap_or(DEFAULT_MAX_KEYS_PER_PERSON);
+    let max_keys = key_quota(
+        setting(store, SETTING_MAX_KEYS_PER_PERSON)
+            .await?
+            .as_deref(),
+    );
     Ok(axum::Json(json!({
         // Sluice accepts virtual keys always (see `put`).
         "virtual_keys_enabled": true,

@@ -243,13 +243,6 @@ impl AppState {
         self
     }
 
-    /// Another clock (tests: `sluice_core::clock::FixedClock`, so waits take no real time).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// Other retries for the "test" step (tests use millisecond waits).
     #[must_use]
     pub fn with_notify_test_retry(mut self, retry: RetryPolicy) -> Self {
