@@ -43,8 +43,11 @@ dev: ## local stack for development (sluice serve + Bedrock simulator)
 build: deps ## release build of the five functions for Lambda (Graviton)
 	cargo lambda build --release --arm64 -p sluice-gateway -p sluice-admin -p sluice-spend -p sluice-notify -p sluice-export
 
-deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided)
+STACK ?= sluice
+
+deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided), then upload the portal
 	sam build --beta-features && sam deploy
+	.venv/bin/python scripts/deploy-portal.py --stack-name $(STACK)
 
 lint: deps ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings

@@ -13,6 +13,7 @@ mod export;
 mod feed;
 mod keys;
 mod people;
+mod portal;
 mod remote;
 mod serve;
 mod sim;

@@ -64,6 +64,7 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     // Outermost: a request for another host name (a DNS-rebinding page) is refused before anything else runs.
     let router = gateway_router(Arc::new(gateway))
         .merge(admin_router(app))
+        .layer(axum::middleware::from_fn(crate::portal::serve))
         .layer(axum::middleware::from_fn_with_state(
             allowed_hosts,
             serve::check_host,
@@ -72,7 +73,7 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
     let mut out = std::io::stderr().lock();
     writeln!(
         out,
-        "Sluice is listening on http://{addr}\n  Claude Code: ANTHROPIC_BASE_URL=http://{addr} ANTHROPIC_API_KEY=<key> claude\n  \
+        "Sluice is listening on http://{addr}\n  Portal: http://{addr}/\n  Claude Code: ANTHROPIC_BASE_URL=http://{addr} ANTHROPIC_API_KEY=<key> claude\n  \
          Create a key: sluice keys create --name me --data-dir {}",
         data_dir.display()
     )?;

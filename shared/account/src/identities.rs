@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -192,7 +192,8 @@ async fn revoke_sessions(
 
 /// Signs the caller out: every session token of theirs stops working (on every device; Claude Code's helper
 /// signs in again when it next needs a token).
-async fn logout(State(state): State<Shared>, Person(caller): Person) -> Reply {
+/// With the portal's cookie, the answer also clears it.
+async fn logout(State(state): State<Shared>, Person(caller): Person, headers: HeaderMap) -> Reply {
     let Some(user_id) = caller.user_id.filter(|_| caller.via == Via::Session) else {
         return Err(ApiError::invalid(
             "only a Sluice session can sign out; an identity provider's token ends with the provider's session",
@@ -204,9 +205,11 @@ async fn logout(State(state): State<Shared>, Person(caller): Person) -> Reply {
         .revoke_sessions(state.store.as_ref(), &user_id, now_ms() / 1000)
         .await?;
     tracing::info!(audit = "signed_out", %user_id, "signed out");
-    Ok(axum::Json(Revoked {
+    let mut response = axum::Json(Revoked {
         revoked: true,
         user_id,
     })
-    .into_response())
+    .into_response();
+    crate::portal::clear_cookie(&state, &headers, &mut response);
+    Ok(response)
 }

@@ -16,6 +16,7 @@ mod identities;
 mod keys;
 mod login;
 mod notifications;
+mod portal;
 mod pricing;
 mod roles;
 mod scim;
@@ -46,6 +47,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/auth/login", post(login::login))
         .route("/auth/me", get(login::me))
+        .route("/auth/session", post(portal::sign_in))
         .route("/auth/providers", get(login::providers))
         .route("/auth/cli/login", get(cli::start))
         .route("/auth/cli/callback", get(cli::callback_page))
@@ -165,6 +167,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             state.clone(),
             roles::person_before_body,
         ))
+        .layer(axum::middleware::from_fn(portal::cookie_session))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
-use sluice_core::identity::Role;
+use sluice_core::identity::{Role, User};
 
+use crate::portal::CookieSession;
 use crate::{Reply, Shared, base_url, now_ms, parse_json, store_error};
 use sluice_core::ratelimit::position;
-use sluice_http::app::SETTING_ADMIN_LOGIN_ENABLED;
+use sluice_http::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED};
 use sluice_http::auth::{Via, new_user};
 use sluice_http::ratelimit::{Admission, WINDOW_S};
 
@@ -148,6 +149,13 @@ async fn login_enabled(state: &sluice_http::app::AppState) -> Result<bool, ApiEr
     Ok(setting.is_none_or(|v| !v.eq_ignore_ascii_case("false")))
 }
 
+/// Where a sign-in attempt comes from: the Function URL's request context or the socket (see [`source`]).
+pub(super) struct Origin {
+    pub lambda: Option<Extension<RequestContext>>,
+    pub socket: Option<Extension<ConnectInfo<SocketAddr>>>,
+}
+
+/// `POST /auth/login`: the bootstrap admin's password for a session token in the answer (CCAG's CLI).
 pub(super) async fn login(
     State(state): State<Shared>,
     lambda: Option<Extension<RequestContext>>,
@@ -155,18 +163,38 @@ pub(super) async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
-    if !login_enabled(&state).await? {
+    let (user, token) =
+        password_session(&state, Origin { lambda, socket }, &headers, &body).await?;
+    Ok(axum::Json(
+        json!({"token": token, "role": user.role.as_str(), "type": "session", "user_id": user.id}),
+    )
+    .into_response())
+}
+
+/// Checks the bootstrap admin's password (rate limited per source, locked after repeated failures) and issues a
+/// session token for the admin person, created on first sign-in.
+///
+/// # Errors
+/// 403 when password sign-in is disabled or the person is deactivated, 401 for a wrong username or password,
+/// 429 while the source is limited.
+pub(super) async fn password_session(
+    state: &AppState,
+    origin: Origin,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(User, String), ApiError> {
+    let Origin { lambda, socket } = origin;
+    if !login_enabled(state).await? {
         return Err(ApiError::new(
             ApiErrorKind::Permission,
             "Admin login is disabled. Use SSO to sign in.",
-        )
-        .into());
+        ));
     }
-    let body: LoginBody = parse_json(&body)?;
+    let body: LoginBody = parse_json(body)?;
     let username = body.username.trim().to_ascii_lowercase();
     let now = now_ms();
     let source = source(
-        &headers,
+        headers,
         lambda.as_ref().map(|Extension(c)| c),
         socket.map(|Extension(ConnectInfo(a))| a),
         state.config.trust_cloudfront_viewer_address,
@@ -184,26 +212,27 @@ pub(super) async fn login(
     if let Admission::Refused { retry_after_secs } = admission {
         // Debug formatting quotes and escapes what the client typed, so it cannot forge a log line.
         tracing::warn!(?username, %source, "login attempts rate limited");
-        return Err(too_many(retry_after_secs).into());
+        return Err(too_many(retry_after_secs));
     }
     let source_scope = format!("{FAILURES_SCOPE}-src:{source}");
-    if recent_failures(&state, FAILURES_SCOPE, now).await? >= LOGIN_FAILURES_BEFORE_LOCK
-        && recent_failures(&state, &source_scope, now).await? > 0
+    if recent_failures(state, FAILURES_SCOPE, now).await? >= LOGIN_FAILURES_BEFORE_LOCK
+        && recent_failures(state, &source_scope, now).await? > 0
     {
         // The source's failures age out at the end of the next window.
         let pos = position(now, WINDOW_S);
         let retry = u64::try_from(pos.start_s + 2 * WINDOW_S - now / 1000).unwrap_or(1);
         tracing::warn!(?username, %source, "login refused: too many failures");
-        return Err(too_many(retry.max(1)).into());
+        return Err(too_many(retry.max(1)));
     }
     let ok = same_secret(&username, &state.config.admin_username)
         & same_secret(&body.password, &state.config.admin_password.0);
     if !ok {
-        record_failure(&state, &source_scope, now).await?;
+        record_failure(state, &source_scope, now).await?;
         tracing::warn!(?username, %source, "failed admin login");
-        return Err(
-            ApiError::new(ApiErrorKind::Authentication, "Invalid username or password").into(),
-        );
+        return Err(ApiError::new(
+            ApiErrorKind::Authentication,
+            "Invalid username or password",
+        ));
     }
     let user = match state
         .store
@@ -229,23 +258,24 @@ pub(super) async fn login(
         return Err(ApiError::new(
             ApiErrorKind::Permission,
             "Your account has been deactivated",
-        )
-        .into());
+        ));
     }
     let token = state.auth.sessions.issue(&user, now / 1000);
     tracing::info!(user_id = %user.id, "admin signed in with the password");
-    Ok(axum::Json(
-        json!({"token": token, "role": user.role.as_str(), "type": "session", "user_id": user.id}),
-    )
-    .into_response())
+    Ok((user, token))
 }
 
-pub(super) async fn me(State(state): State<Shared>, headers: HeaderMap) -> Reply {
+/// `GET /auth/me`: who the credential names; with the portal's cookie, the CSRF token its changes must carry.
+pub(super) async fn me(
+    State(state): State<Shared>,
+    cookie: Option<Extension<CookieSession>>,
+    headers: HeaderMap,
+) -> Reply {
     let c = state
         .auth
         .authenticate(state.store.as_ref(), &headers)
         .await?;
-    let body = match &c.via {
+    let mut body = match &c.via {
         Via::Key => {
             json!({"type": "virtual_key", "name": c.key_name, "key_id": c.key_id, "user_id": c.user_id,
                            "team_id": c.team_id, "role": "member"})
@@ -259,6 +289,9 @@ pub(super) async fn me(State(state): State<Shared>, headers: HeaderMap) -> Reply
                                  "role": c.role.as_str(), "idp": idp})
         }
     };
+    if let Some(Extension(session)) = cookie {
+        body["csrf_token"] = json!(session.csrf_token);
+    }
     Ok(axum::Json(body).into_response())
 }
 

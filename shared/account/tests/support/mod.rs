@@ -170,7 +170,7 @@ impl Env {
         self.app.store.revoke_key(&key.id, 2).await.expect("revoke");
     }
 
-    async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();

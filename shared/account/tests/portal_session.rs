@@ -1,0 +1,240 @@
+//! The portal's cookie session through the merged routers: signing in sets an HttpOnly cookie and never shows the
+//! token, the cookie works on the admin API but not on the inference path, and every cookie-authenticated change
+//! needs the CSRF token that goes with it.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{Value, json};
+use support::{ADMIN_PASSWORD, Env, error_type};
+
+/// Signs in through `/auth/session`; the `Set-Cookie` pair (`name=value`) and the answer.
+async fn sign_in(env: &Env, host: &str) -> (String, Value, HeaderMap) {
+    let req = Request::post("/auth/session")
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string(),
+        ))
+        .expect("req");
+    let (status, headers, body) = env.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set_cookie = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    let pair = set_cookie.split(';').next().expect("pair").to_owned();
+    (pair, serde_json::from_str(&body).expect("json"), headers)
+}
+
+async fn with_cookie(
+    env: &Env,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<&Value>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1:8080")
+        .header("cookie", cookie)
+        .header("content-type", "application/json");
+    if let Some(token) = csrf {
+        builder = builder.header("x-csrf-token", token);
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    env.send(builder.body(body).expect("req")).await
+}
+
+#[tokio::test]
+async fn signing_in_sets_an_http_only_cookie_and_answers_without_the_token() {
+    let env = Env::start().await;
+    let (_, answer, headers) = sign_in(&env, "127.0.0.1:8080").await;
+    let set_cookie = headers["set-cookie"].to_str().expect("ascii");
+    assert!(set_cookie.starts_with("sluice_session="), "{set_cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert_eq!(answer["user"]["role"], "admin");
+    assert_eq!(answer["user"]["email"], "admin");
+    assert!(answer.get("token").is_none(), "{answer}");
+    let token = set_cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v)
+        .expect("value");
+    assert!(
+        !answer.to_string().contains(token),
+        "the answer repeats the token"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+
+    // Reached over HTTPS (a public URL), the cookie is `__Host-` prefixed and Secure.
+    let (pair, _, headers) = sign_in(&env, "sluice.example.com").await;
+    let set_cookie = headers["set-cookie"].to_str().expect("ascii");
+    assert!(pair.starts_with("__Host-sluice_session="), "{set_cookie}");
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_sets_no_cookie() {
+    let env = Env::start().await;
+    let req = Request::post("/auth/session")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": "admin", "password": "wrong"}).to_string(),
+        ))
+        .expect("req");
+    let (status, headers, body) = env.send(req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(error_type(&body), "authentication_error");
+    assert!(headers.get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn the_cookie_reads_the_admin_api_and_me_hands_back_the_csrf_token() {
+    let env = Env::start().await;
+    let (cookie, answer, _) = sign_in(&env, "127.0.0.1:8080").await;
+    let csrf = answer["csrf_token"].as_str().expect("csrf").to_owned();
+    let (status, _, body) = with_cookie(&env, Method::GET, "/auth/me", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["csrf_token"], csrf.as_str());
+    let (status, _, body) =
+        with_cookie(&env, Method::GET, "/admin/users", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A bearer caller's /auth/me carries no CSRF token: there is no cookie to defend.
+    let token = env.admin_session().await;
+    let (_, me) = env.get("/auth/me", Some(&token)).await;
+    assert!(!me.contains("csrf_token"), "{me}");
+}
+
+#[tokio::test]
+async fn a_cookie_authenticated_change_needs_the_matching_csrf_token() {
+    let env = Env::start().await;
+    let (cookie, answer, _) = sign_in(&env, "127.0.0.1:8080").await;
+    let csrf = answer["csrf_token"].as_str().expect("csrf").to_owned();
+    let team = json!({"name": "platform"});
+    for wrong in [None, Some("not-the-token")] {
+        let (status, _, body) = with_cookie(
+            &env,
+            Method::POST,
+            "/admin/teams",
+            &cookie,
+            wrong,
+            Some(&team),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{wrong:?}: {body}");
+        assert!(body.contains("X-CSRF-Token"), "{body}");
+    }
+    // Another session's token does not fit this cookie.
+    let (_, other, _) = sign_in(&env, "127.0.0.1:8080").await;
+    let other_csrf = other["csrf_token"].as_str().expect("csrf");
+    if other_csrf != csrf {
+        let (status, _, _) = with_cookie(
+            &env,
+            Method::POST,
+            "/admin/teams",
+            &cookie,
+            Some(other_csrf),
+            Some(&team),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    assert!(env.app.store.list_teams().await.expect("teams").is_empty());
+    let (status, _, body) = with_cookie(
+        &env,
+        Method::POST,
+        "/admin/teams",
+        &cookie,
+        Some(&csrf),
+        Some(&team),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(env.app.store.list_teams().await.expect("teams").len(), 1);
+}
+
+#[tokio::test]
+async fn the_cookie_is_no_credential_on_the_inference_path() {
+    let env = Env::start().await;
+    let (cookie, _, _) = sign_in(&env, "127.0.0.1:8080").await;
+    let (status, _, body) = with_cookie(&env, Method::GET, "/v1/models", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let message = json!({"model": "claude-opus-4-8", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _, body) = with_cookie(
+        &env,
+        Method::POST,
+        "/v1/messages",
+        &cookie,
+        None,
+        Some(&message),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn signing_out_clears_the_cookie_and_needs_the_csrf_token() {
+    let env = Env::start().await;
+    let (cookie, answer, _) = sign_in(&env, "127.0.0.1:8080").await;
+    let csrf = answer["csrf_token"].as_str().expect("csrf");
+    let (status, _, _) = with_cookie(&env, Method::POST, "/auth/logout", &cookie, None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "another site cannot sign a person out"
+    );
+    let (status, headers, _) = with_cookie(
+        &env,
+        Method::POST,
+        "/auth/logout",
+        &cookie,
+        Some(csrf),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cleared: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("sluice_session=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    let (status, _, _) = with_cookie(&env, Method::GET, "/auth/me", &cookie, None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the session itself has ended"
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_credential_wins_over_the_cookie() {
+    let env = Env::start().await;
+    let (cookie, _, _) = sign_in(&env, "127.0.0.1:8080").await;
+    // A virtual key with the admin's cookie beside it is still a virtual key: no admin API.
+    let (secret, _) = env.key("k", None).await;
+    let req = Request::get("/admin/users")
+        .header("cookie", &cookie)
+        .header("x-api-key", &secret)
+        .body(Body::empty())
+        .expect("req");
+    let (status, _, body) = env.send(req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
