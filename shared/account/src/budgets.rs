@@ -10,24 +10,27 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde::de::{Error as _, IgnoredAny};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::User;
-use sluice_core::notify::{Category, NotifyEvent};
+use sluice_core::notify::{Category, NotificationPayload, NotifyEvent};
 use sluice_core::spend::budget::{
     Budget, BudgetOwner, BudgetState, ORG_BUDGET_KEY, OrgBudget, Recipients, TeamBudget,
     UserBudget, clear_budget, inputs_to_read, set_budget, team_budget_key, user_budget_key,
 };
 use sluice_core::spend::ledger::{SpendOwner, UNPRICED_TOKENS, period_counter_key};
 use sluice_core::spend::{
-    LimitSetting, LimitSource, Period, Policy, Rule, evaluate, resolve_policy, resolve_user_limit,
+    LimitSetting, LimitSource, Period, Policy, Rule, UnknownPeriod, evaluate, resolve_policy,
+    resolve_user_limit,
 };
 use sluice_core::store::Store;
 
 use crate::roles::{Admin, Person};
-use crate::usd::{cents, optional_cents, optional_micros, percent};
+use crate::usd::{Cents, Percent, Usd};
 use crate::users::caller_user;
-use crate::views::{load_json, parse_object, rfc3339_secs};
+use crate::views::{self, Field, load_json, rfc3339_secs};
 use crate::{Reply, Shared, store_error};
 
 /// CCAG's `shaped` preset slows to 5 requests per minute unless told otherwise.
@@ -41,78 +44,143 @@ fn rfc3339_ms(ms: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_millis(ms).map(rfc3339_secs)
 }
 
-fn period(field: &str, value: &Value) -> Result<Period, ApiError> {
-    match value {
-        Value::Null => Ok(Period::Monthly),
-        Value::String(s) => s.parse().map_err(|e: sluice_core::spend::UnknownPeriod| {
-            ApiError::invalid(format!("{field}: {e}"))
-        }),
-        _ => Err(ApiError::invalid(format!(
-            "{field}: must be daily, weekly or monthly"
-        ))),
+/// `budget_period` / `period`: `daily`, `weekly` or `monthly` (`null` reads as monthly, see [`period`]).
+#[derive(Debug, Clone, Copy)]
+struct PeriodName(Period);
+
+impl<'de> Deserialize<'de> for PeriodName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(s) => s
+                .parse()
+                .map(Self)
+                .map_err(|e: UnknownPeriod| D::Error::custom(e)),
+            _ => Err(D::Error::custom("must be daily, weekly or monthly")),
+        }
     }
 }
 
-fn recipients(value: &Value) -> Result<Recipients, ApiError> {
-    let invalid = || {
-        ApiError::invalid(format!(
-            "notify_recipients: must be both, user or admin, not {value}"
-        ))
+/// A period field as a change: absent keeps, `null` is monthly.
+fn period(field: Field<PeriodName>) -> Option<Period> {
+    field
+        .patch()
+        .map(|p| p.map_or(Period::Monthly, |name| name.0))
+}
+
+/// `notify_recipients`: `both`, `user` or `admin` (`null` reads as both).
+#[derive(Debug, Clone, Copy)]
+struct RecipientsName(Recipients);
+
+impl<'de> Deserialize<'de> for RecipientsName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        match value.as_str().map(str::trim) {
+            Some("both") => Ok(Self(Recipients::Both)),
+            Some("user") => Ok(Self(Recipients::User)),
+            Some("admin") => Ok(Self(Recipients::Admin)),
+            _ => Err(D::Error::custom(format!(
+                "must be both, user or admin, not {value}"
+            ))),
+        }
+    }
+}
+
+/// `budget_policy` as sent: a preset's name (`standard`, `soft`, `shaped`; see [`policy`]) or a rule array,
+/// validated as it is read.
+#[derive(Debug)]
+enum PolicyChoice {
+    Preset(String),
+    Rules(Policy),
+}
+
+impl<'de> Deserialize<'de> for PolicyChoice {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(name) => Ok(Self::Preset(name)),
+            rules @ Value::Array(_) => {
+                let rules: Vec<Rule> = serde_json::from_value(rules).map_err(|e| {
+                    D::Error::custom(format!(
+                        "rules are {{\"at_percent\", \"action\": notify|shape|block, \"shaped_rpm\"?}}: {e}"
+                    ))
+                })?;
+                Policy::new(rules)
+                    .map(Self::Rules)
+                    .map_err(D::Error::custom)
+            }
+            _ => Err(D::Error::custom(
+                "must be a preset name (standard, soft, shaped) or an array of rules",
+            )),
+        }
+    }
+}
+
+/// `shaped_rpm`, the rate the `shaped` preset slows to.
+#[derive(Debug, Clone, Copy)]
+struct ShapedRpm(u32);
+
+impl<'de> Deserialize<'de> for ShapedRpm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer)?
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Self)
+            .ok_or_else(|| D::Error::custom("must be a whole number"))
+    }
+}
+
+/// `budget_policy` as a change: absent keeps, `null` is the default (the org's policy, else `standard`), a
+/// preset takes `shaped_rpm` (default 5).
+fn policy(
+    choice: Field<PolicyChoice>,
+    shaped_rpm: Field<ShapedRpm>,
+) -> Result<Option<Option<Policy>>, ApiError> {
+    let Some(choice) = choice.patch() else {
+        return Ok(None);
     };
-    match value {
-        Value::Null => Ok(Recipients::Both),
-        Value::String(s) => match s.trim() {
-            "both" => Ok(Recipients::Both),
-            "user" => Ok(Recipients::User),
-            "admin" => Ok(Recipients::Admin),
-            _ => Err(invalid()),
-        },
-        _ => Err(invalid()),
-    }
-}
-
-fn recipients_name(r: Recipients) -> &'static str {
-    match r {
-        Recipients::Both => "both",
-        Recipients::User => "user",
-        Recipients::Admin => "admin",
-    }
-}
-
-/// `budget_policy`: a preset name (`standard`, `soft`, `shaped`; `shaped_rpm` beside it, default 5), a rule
-/// array, or `null` for the default (the org's policy, else `standard`).
-fn policy(body: &Map<String, Value>, value: &Value) -> Result<Option<Policy>, ApiError> {
-    let invalid = |e: &dyn std::fmt::Display| ApiError::invalid(format!("budget_policy: {e}"));
-    match value {
-        Value::Null => Ok(None),
-        Value::String(name) => {
-            let rpm = match body.get("shaped_rpm") {
-                None | Some(Value::Null) => DEFAULT_SHAPED_RPM,
-                Some(v) => v
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| ApiError::invalid("shaped_rpm: must be a whole number"))?,
-            };
-            Policy::preset(name, Some(rpm))
-                .map(Some)
-                .map_err(|e| invalid(&e))
+    let policy = match choice {
+        None => None,
+        Some(PolicyChoice::Rules(policy)) => Some(policy),
+        Some(PolicyChoice::Preset(name)) => {
+            let rpm = shaped_rpm.value().map_or(DEFAULT_SHAPED_RPM, |r| r.0);
+            let preset = Policy::preset(&name, Some(rpm))
+                .map_err(|e| ApiError::invalid(format!("budget_policy: {e}")))?;
+            Some(preset)
         }
-        Value::Array(_) => {
-            let rules: Vec<Rule> = serde_json::from_value(value.clone()).map_err(|e| {
-                invalid(&format!(
-                    "rules are {{\"at_percent\", \"action\": notify|shape|block, \"shaped_rpm\"?}}: {e}"
-                ))
-            })?;
-            Policy::new(rules).map(Some).map_err(|e| invalid(&e))
-        }
-        _ => Err(ApiError::invalid(
-            "budget_policy: must be a preset name (standard, soft, shaped) or an array of rules",
-        )),
-    }
+    };
+    Ok(Some(policy))
 }
 
-fn rules(policy: Option<&Policy>) -> Value {
-    policy.map_or(Value::Null, |p| json!(p.rules()))
+/// `PUT /admin/teams/{id}/budget`: every field absent (kept), `null` (cleared, or the default) or set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TeamBudgetBody {
+    budget_amount_usd: Field<Usd>,
+    budget_period: Field<PeriodName>,
+    budget_policy: Field<PolicyChoice>,
+    shaped_rpm: Field<ShapedRpm>,
+    default_user_budget_usd: Field<Usd>,
+    notify_recipients: Field<RecipientsName>,
+}
+
+/// `PUT /admin/settings/default-budget`: the team budget's fields; a member default, whatever its value, is
+/// refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OrgBudgetBody {
+    budget_amount_usd: Field<Usd>,
+    budget_period: Field<PeriodName>,
+    budget_policy: Field<PolicyChoice>,
+    shaped_rpm: Field<ShapedRpm>,
+    default_user_budget_usd: Field<IgnoredAny>,
+    notify_recipients: Field<RecipientsName>,
+}
+
+/// `PUT /admin/users/{id}/spend-limit`: `{"limit_usd": number|null, "period"?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SpendLimitBody {
+    limit_usd: Field<Usd>,
+    period: Field<PeriodName>,
 }
 
 fn empty_team_budget() -> TeamBudget {
@@ -125,20 +193,41 @@ fn empty_team_budget() -> TeamBudget {
     }
 }
 
-/// A team's budget fields as CCAG's Team row has them (for team views elsewhere in the admin API).
-pub(super) fn team_budget_fields(budget: Option<&TeamBudget>) -> Map<String, Value> {
-    let empty = empty_team_budget();
-    let b = budget.unwrap_or(&empty);
-    let Value::Object(map) = json!({
-        "budget_amount_usd": optional_cents(b.limit_micros),
-        "budget_period": b.period.as_str(),
-        "budget_policy": rules(b.policy.as_ref()),
-        "default_user_budget_usd": optional_cents(b.member_default_micros),
-        "notify_recipients": recipients_name(b.notify_recipients),
-    }) else {
-        return Map::new();
-    };
-    map
+/// A team's budget fields as CCAG's Team row has them (for team views elsewhere in the admin API); no budget
+/// shows as an empty monthly one.
+#[derive(Debug, Serialize)]
+pub(super) struct TeamBudgetFields {
+    budget_amount_usd: Option<Cents>,
+    budget_period: &'static str,
+    /// The rule array, `null` for the default.
+    budget_policy: Option<Policy>,
+    default_user_budget_usd: Option<Cents>,
+    notify_recipients: Recipients,
+}
+
+pub(super) fn team_budget_fields(budget: Option<&TeamBudget>) -> TeamBudgetFields {
+    TeamBudgetFields {
+        budget_amount_usd: budget.and_then(|b| b.limit_micros).map(Cents),
+        budget_period: budget.map_or(Period::Monthly, |b| b.period).as_str(),
+        budget_policy: budget.and_then(|b| b.policy.clone()),
+        default_user_budget_usd: budget.and_then(|b| b.member_default_micros).map(Cents),
+        notify_recipients: budget.map_or(Recipients::Both, |b| b.notify_recipients),
+    }
+}
+
+/// `PUT /admin/teams/{id}/budget`'s answer: `{"updated": true, "team": {<budget fields>, "id", "name"}}`.
+#[derive(Debug, Serialize)]
+struct TeamBudgetSet<'a> {
+    updated: bool,
+    team: TeamBudgetRow<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct TeamBudgetRow<'a> {
+    #[serde(flatten)]
+    budget: TeamBudgetFields,
+    id: &'a str,
+    name: &'a str,
 }
 
 /// `PUT /admin/teams/{id}/budget`.
@@ -152,25 +241,25 @@ pub(super) async fn put_team_budget(
     let Some(team) = store.team_by_id(&id).await.map_err(|e| store_error(&e))? else {
         return Err(ApiError::new(ApiErrorKind::NotFound, format!("Team not found: {id}")).into());
     };
-    let body = parse_object(&body)?;
+    let body: TeamBudgetBody = views::body(&body)?;
     let key = team_budget_key(&team.id);
     let mut budget = load_json::<TeamBudget>(store, &key)
         .await?
         .unwrap_or_else(empty_team_budget);
-    if let Some(v) = body.get("budget_amount_usd") {
-        budget.limit_micros = optional_micros("budget_amount_usd", v)?;
+    if let Some(limit) = body.budget_amount_usd.patch() {
+        budget.limit_micros = limit.map(|usd| usd.0);
     }
-    if let Some(v) = body.get("budget_period") {
-        budget.period = period("budget_period", v)?;
+    if let Some(period) = period(body.budget_period) {
+        budget.period = period;
     }
-    if let Some(v) = body.get("budget_policy") {
-        budget.policy = policy(&body, v)?;
+    if let Some(policy) = policy(body.budget_policy, body.shaped_rpm)? {
+        budget.policy = policy;
     }
-    if let Some(v) = body.get("default_user_budget_usd") {
-        budget.member_default_micros = optional_micros("default_user_budget_usd", v)?;
+    if let Some(limit) = body.default_user_budget_usd.patch() {
+        budget.member_default_micros = limit.map(|usd| usd.0);
     }
-    if let Some(v) = body.get("notify_recipients") {
-        budget.notify_recipients = recipients(v)?;
+    if let Some(recipients) = body.notify_recipients.patch() {
+        budget.notify_recipients = recipients.map_or(Recipients::Both, |r| r.0);
     }
     let stored = Budget::Team {
         team_id: team.id.clone(),
@@ -179,10 +268,24 @@ pub(super) async fn put_team_budget(
     set_budget(store, &stored)
         .await
         .map_err(|e| store_error(&e))?;
-    let mut view = team_budget_fields(Some(&budget));
-    view.insert("id".into(), json!(team.id));
-    view.insert("name".into(), json!(team.name));
-    Ok(axum::Json(json!({"updated": true, "team": view})).into_response())
+    Ok(axum::Json(TeamBudgetSet {
+        updated: true,
+        team: TeamBudgetRow {
+            budget: team_budget_fields(Some(&budget)),
+            id: &team.id,
+            name: &team.name,
+        },
+    })
+    .into_response())
+}
+
+/// `PUT /admin/users/{id}/spend-limit`'s answer; `limit_usd` and `period` are `null` once the limit is removed.
+#[derive(Debug, Serialize)]
+struct SpendLimitSet<'a> {
+    updated: bool,
+    user_id: &'a str,
+    limit_usd: Option<Cents>,
+    period: Option<&'static str>,
 }
 
 /// `PUT /admin/users/{id}/spend-limit`: `{"limit_usd": number|null, "period"?}`. `null` removes the person's
@@ -197,15 +300,12 @@ pub(super) async fn put_spend_limit(
     let Some(user) = store.user_by_id(&id).await.map_err(|e| store_error(&e))? else {
         return Err(ApiError::new(ApiErrorKind::NotFound, format!("User not found: {id}")).into());
     };
-    let body = parse_object(&body)?;
+    let body: SpendLimitBody = views::body(&body)?;
     let key = user_budget_key(&user.id);
     let existing = load_json::<UserBudget>(store, &key).await?;
-    let new_period = body
-        .get("period")
-        .map(|v| period("period", v))
-        .transpose()?;
-    let updated = match body.get("limit_usd") {
-        Some(v) => optional_micros("limit_usd", v)?.map(|limit_micros| UserBudget {
+    let new_period = period(body.period);
+    let updated = match body.limit_usd.patch() {
+        Some(limit) => limit.map(|Usd(limit_micros)| UserBudget {
             limit_micros,
             period: new_period
                 .or(existing.map(|e| e.period))
@@ -230,12 +330,12 @@ pub(super) async fn put_spend_limit(
         None => clear_budget(store, BudgetOwner::Person(&user.id)).await,
     };
     stored.map_err(|e| store_error(&e))?;
-    Ok(axum::Json(json!({
-        "updated": true,
-        "user_id": user.id,
-        "limit_usd": optional_cents(updated.map(|u| u.limit_micros)),
-        "period": updated.map(|u| u.period.as_str()),
-    }))
+    Ok(axum::Json(SpendLimitSet {
+        updated: true,
+        user_id: &user.id,
+        limit_usd: updated.map(|u| Cents(u.limit_micros)),
+        period: updated.map(|u| u.period.as_str()),
+    })
     .into_response())
 }
 
@@ -248,7 +348,24 @@ fn empty_org_budget() -> OrgBudget {
     }
 }
 
-async fn default_budget_view(store: &dyn Store, budget: &OrgBudget) -> Result<Value, ApiError> {
+/// `GET` and `PUT /admin/settings/default-budget`'s answer: the org budget and how many people (those in no
+/// team) it applies to.
+#[derive(Debug, Serialize)]
+struct DefaultBudgetView<'a> {
+    budget_amount_usd: Option<Cents>,
+    budget_period: &'static str,
+    budget_policy: Option<&'a [Rule]>,
+    notify_recipients: Recipients,
+    affected_user_count: usize,
+    /// `true` in the answer to `PUT`; left out of `GET`'s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<bool>,
+}
+
+async fn default_budget_view<'a>(
+    store: &dyn Store,
+    budget: &'a OrgBudget,
+) -> Result<DefaultBudgetView<'a>, ApiError> {
     let affected = store
         .list_users()
         .await
@@ -256,13 +373,14 @@ async fn default_budget_view(store: &dyn Store, budget: &OrgBudget) -> Result<Va
         .iter()
         .filter(|u| u.team_id.is_none())
         .count();
-    Ok(json!({
-        "budget_amount_usd": optional_cents(budget.limit_micros),
-        "budget_period": budget.period.as_str(),
-        "budget_policy": rules(budget.policy.as_ref()),
-        "notify_recipients": recipients_name(budget.notify_recipients),
-        "affected_user_count": affected,
-    }))
+    Ok(DefaultBudgetView {
+        budget_amount_usd: budget.limit_micros.map(Cents),
+        budget_period: budget.period.as_str(),
+        budget_policy: budget.policy.as_ref().map(Policy::rules),
+        notify_recipients: budget.notify_recipients,
+        affected_user_count: affected,
+        updated: None,
+    })
 }
 
 /// `GET /admin/settings/default-budget`.
@@ -281,8 +399,8 @@ pub(super) async fn put_default_budget(
     body: Bytes,
 ) -> Reply {
     let store = state.store.as_ref();
-    let body = parse_object(&body)?;
-    if body.contains_key("default_user_budget_usd") {
+    let body: OrgBudgetBody = views::body(&body)?;
+    if !matches!(body.default_user_budget_usd, Field::Absent) {
         return Err(ApiError::invalid(
             "default_user_budget_usd: the org default is a per-person limit already; set budget_amount_usd",
         )
@@ -291,23 +409,25 @@ pub(super) async fn put_default_budget(
     let mut budget = load_json::<OrgBudget>(store, ORG_BUDGET_KEY)
         .await?
         .unwrap_or_else(empty_org_budget);
-    if let Some(v) = body.get("budget_amount_usd") {
-        budget.limit_micros = optional_micros("budget_amount_usd", v)?;
+    if let Some(limit) = body.budget_amount_usd.patch() {
+        budget.limit_micros = limit.map(|usd| usd.0);
     }
-    if let Some(v) = body.get("budget_period") {
-        budget.period = period("budget_period", v)?;
+    if let Some(period) = period(body.budget_period) {
+        budget.period = period;
     }
-    if let Some(v) = body.get("budget_policy") {
-        budget.policy = policy(&body, v)?;
+    if let Some(policy) = policy(body.budget_policy, body.shaped_rpm)? {
+        budget.policy = policy;
     }
-    if let Some(v) = body.get("notify_recipients") {
-        budget.notify_recipients = recipients(v)?;
+    if let Some(recipients) = body.notify_recipients.patch() {
+        budget.notify_recipients = recipients.map_or(Recipients::Both, |r| r.0);
     }
     set_budget(store, &Budget::Org(budget.clone()))
         .await
         .map_err(|e| store_error(&e))?;
-    let mut view = default_budget_view(store, &budget).await?;
-    view["updated"] = json!(true);
+    let view = DefaultBudgetView {
+        updated: Some(true),
+        ..default_budget_view(store, &budget).await?
+    };
     Ok(axum::Json(view).into_response())
 }
 
@@ -323,11 +443,59 @@ fn about(event: &NotifyEvent, user: &User) -> bool {
     }
 }
 
-fn event_view(event: &NotifyEvent) -> Value {
-    let mut view = json!(event.payload);
-    view["id"] = json!(event.id);
-    view["created_at"] = json!(rfc3339_ms(event.created_at_ms));
-    view
+/// A budget event on the status page: the notification as sent, with its id and time.
+#[derive(Debug, Serialize)]
+struct EventView<'a> {
+    #[serde(flatten)]
+    payload: &'a NotificationPayload,
+    id: &'a str,
+    created_at: Option<String>,
+}
+
+fn event_view(event: &NotifyEvent) -> EventView<'_> {
+    EventView {
+        payload: &event.payload,
+        id: &event.id,
+        created_at: rfc3339_ms(event.created_at_ms),
+    }
+}
+
+/// `GET /admin/budget/status`'s answer: the caller's limit in its period, where the limit comes from, the
+/// policy applied, their team's budget and the latest budget events about them.
+#[derive(Debug, Serialize)]
+struct BudgetStatusView<'a> {
+    user: &'a str,
+    user_id: &'a str,
+    period: &'static str,
+    period_start: String,
+    resets: String,
+    spend_usd: Cents,
+    limit_usd: Option<Cents>,
+    remaining_usd: Option<Cents>,
+    percent: Percent,
+    status: &'static str,
+    /// `explicit`, `team`, `default` or `unlimited`.
+    limit_source: &'static str,
+    limit_source_name: Option<String>,
+    policy: &'a [Rule],
+    team: Option<TeamStatusView<'a>>,
+    recent_events: Vec<EventView<'a>>,
+    unpriced_tokens: u64,
+}
+
+/// The caller's team on the status page: its budget and its spend in the team's period.
+#[derive(Debug, Serialize)]
+struct TeamStatusView<'a> {
+    id: &'a str,
+    name: &'a str,
+    budget_amount_usd: Option<Cents>,
+    budget_period: &'static str,
+    default_user_budget_usd: Option<Cents>,
+    spend_usd: Cents,
+    percent: Percent,
+    status: &'static str,
+    period_start: String,
+    resets: String,
 }
 
 /// `GET /admin/budget/status`: the caller's own budget.
@@ -400,45 +568,120 @@ pub(super) async fn budget_status(State(state): State<Shared>, Person(caller): P
         let team_spend = spent(SpendOwner::Team, &t.id, period, cost);
         let team_limit = team_budget.and_then(|b| b.limit_micros);
         let d = evaluate(team_spend, team_limit, &policy);
-        json!({
-            "id": t.id,
-            "name": t.name,
-            "budget_amount_usd": optional_cents(team_limit),
-            "budget_period": period.as_str(),
-            "default_user_budget_usd": optional_cents(team_budget.and_then(|b| b.member_default_micros)),
-            "spend_usd": cents(team_spend),
-            "percent": percent(d.percent_bp),
-            "status": d.status.as_str(),
-            "period_start": rfc3339_secs(team_window.start),
-            "resets": team_window.resets_rfc3339(),
-        })
+        TeamStatusView {
+            id: &t.id,
+            name: &t.name,
+            budget_amount_usd: team_limit.map(Cents),
+            budget_period: period.as_str(),
+            default_user_budget_usd: team_budget.and_then(|b| b.member_default_micros).map(Cents),
+            spend_usd: Cents(team_spend),
+            percent: Percent(d.percent_bp),
+            status: d.status.as_str(),
+            period_start: rfc3339_secs(team_window.start),
+            resets: team_window.resets_rfc3339(),
+        }
     });
-    let events: Vec<Value> = store
+    let events = store
         .recent_events(EVENTS_SCANNED)
         .await
-        .map_err(|e| store_error(&e))?
+        .map_err(|e| store_error(&e))?;
+    let recent_events = events
         .iter()
         .filter(|e| about(e, &user))
         .take(STATUS_EVENTS)
         .map(event_view)
         .collect();
-    Ok(axum::Json(json!({
-        "user": user.email,
-        "user_id": user.id,
-        "period": user_period.as_str(),
-        "period_start": rfc3339_secs(window.start),
-        "resets": window.resets_rfc3339(),
-        "spend_usd": cents(spend),
-        "limit_usd": optional_cents(limit),
-        "remaining_usd": optional_cents(decision.remaining_micros),
-        "percent": percent(decision.percent_bp),
-        "status": decision.status.as_str(),
-        "limit_source": source,
-        "limit_source_name": source_name,
-        "policy": policy.rules(),
-        "team": team_view,
-        "recent_events": events,
-        "unpriced_tokens": spent(SpendOwner::User, &user.id, user_period, UNPRICED_TOKENS),
-    }))
+    Ok(axum::Json(BudgetStatusView {
+        user: &user.email,
+        user_id: &user.id,
+        period: user_period.as_str(),
+        period_start: rfc3339_secs(window.start),
+        resets: window.resets_rfc3339(),
+        spend_usd: Cents(spend),
+        limit_usd: limit.map(Cents),
+        remaining_usd: decision.remaining_micros.map(Cents),
+        percent: Percent(decision.percent_bp),
+        status: decision.status.as_str(),
+        limit_source: source,
+        limit_source_name: source_name,
+        policy: policy.rules(),
+        team: team_view,
+        recent_events,
+        unpriced_tokens: spent(SpendOwner::User, &user.id, user_period, UNPRICED_TOKENS),
+    })
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn refusal(body: &Value) -> String {
+        views::body::<TeamBudgetBody>(body.to_string().as_bytes())
+            .expect_err("refused")
+            .message
+    }
+
+    #[test]
+    fn a_refused_budget_body_names_the_field_and_why() {
+        for (body, message) in [
+            (
+                json!({"budget_period": 3}),
+                "budget_period: must be daily, weekly or monthly",
+            ),
+            (
+                json!({"notify_recipients": "everyone"}),
+                "notify_recipients: must be both, user or admin, not \"everyone\"",
+            ),
+            (
+                json!({"budget_amount_usd": -5}),
+                "budget_amount_usd: must not be negative",
+            ),
+            (
+                json!({"shaped_rpm": "5"}),
+                "shaped_rpm: must be a whole number",
+            ),
+            (
+                json!({"budget_policy": 3}),
+                "budget_policy: must be a preset name (standard, soft, shaped) or an array of rules",
+            ),
+        ] {
+            assert_eq!(refusal(&body), message);
+        }
+        assert!(
+            refusal(&json!({"budget_policy": [{"at_percent": "x"}]}))
+                .starts_with("budget_policy: rules are {")
+        );
+    }
+
+    #[test]
+    fn null_reads_as_the_default_and_a_preset_takes_shaped_rpm() {
+        let body: TeamBudgetBody = views::body(
+            json!({"budget_period": null, "notify_recipients": null, "budget_policy": "shaped", "shaped_rpm": 9})
+                .to_string()
+                .as_bytes(),
+        )
+        .expect("valid");
+        assert_eq!(period(body.budget_period), Some(Period::Monthly));
+        assert!(matches!(body.notify_recipients, Field::Null));
+        let shaped = policy(body.budget_policy, body.shaped_rpm)
+            .expect("valid")
+            .flatten()
+            .expect("a policy");
+        assert!(shaped.rules().iter().any(|r| r.shaped_rpm == Some(9)));
+        assert!(matches!(
+            policy(Field::Null, Field::Absent).expect("valid"),
+            Some(None)
+        ));
+        assert!(
+            policy(
+                Field::Set(PolicyChoice::Preset("lenient".into())),
+                Field::Absent
+            )
+            .expect_err("unknown")
+            .message
+            .starts_with("budget_policy: ")
+        );
+    }
 }

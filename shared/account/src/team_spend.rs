@@ -5,16 +5,16 @@
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use serde::Serialize;
 use sluice_core::identity::User;
 use sluice_core::spend::Period;
 use sluice_core::spend::budget::{BudgetState, inputs_to_read};
 use sluice_core::spend::ledger::{REQUESTS, SpendOwner, period_counter_key};
 use sluice_core::spend::scope::BudgetScope;
 
-use crate::budgets::team_budget_fields;
+use crate::budgets::{TeamBudgetFields, team_budget_fields};
 use crate::roles::Admin;
-use crate::usd::{cents, optional_cents};
+use crate::usd::Cents;
 use crate::views::rfc3339_secs;
 use crate::views::{TeamView, team_view};
 use crate::{Reply, Shared, store_error};
@@ -41,11 +41,27 @@ async fn state(
     ))
 }
 
-async fn member_row(
+/// A member's row on the team page: their limit (as applied now) and spend in its period, each under CCAG's
+/// name and the name CCAG's CLI reads.
+#[derive(Debug, Serialize)]
+struct MemberRow<'a> {
+    user_id: &'a str,
+    email: &'a str,
+    spend_limit_monthly_usd: Option<Cents>,
+    spend_limit: Option<Cents>,
+    budget_period: &'static str,
+    period_start: String,
+    current_spend_usd: Cents,
+    current_spend: Cents,
+    request_count: u64,
+    requests: u64,
+}
+
+async fn member_row<'a>(
     app: &AppState,
-    user: &User,
+    user: &'a User,
     team_id: &str,
-) -> Result<Value, sluice_core::store::StoreError> {
+) -> Result<MemberRow<'a>, sluice_core::store::StoreError> {
     let now = chrono::Utc::now();
     let (state, requests) = state(app, Some(user), Some(team_id)).await?;
     let applied = state
@@ -63,27 +79,35 @@ async fn member_row(
     let key = period_counter_key(SpendOwner::User, &user.id, &window);
     let spend = state.spend.get(&key).copied().unwrap_or(0);
     let count = requests.get(&key).copied().unwrap_or(0);
-    Ok(json!({
-        "user_id": user.id,
-        "email": user.email,
-        "spend_limit_monthly_usd": optional_cents(limit),
-        "spend_limit": optional_cents(limit),
-        "budget_period": period.as_str(),
-        "period_start": rfc3339_secs(window.start),
-        "current_spend_usd": cents(spend),
-        "current_spend": cents(spend),
-        "request_count": count,
-        "requests": count,
-    }))
+    Ok(MemberRow {
+        user_id: &user.id,
+        email: &user.email,
+        spend_limit_monthly_usd: limit.map(Cents),
+        spend_limit: limit.map(Cents),
+        budget_period: period.as_str(),
+        period_start: rfc3339_secs(window.start),
+        current_spend_usd: Cents(spend),
+        current_spend: Cents(spend),
+        request_count: count,
+        requests: count,
+    })
 }
 
 /// A team with its budget fields beside it, as CCAG's team page reads them.
-#[derive(serde::Serialize)]
+#[derive(Debug, Serialize)]
 struct TeamWithBudget<'a> {
     #[serde(flatten)]
     team: TeamView<'a>,
     #[serde(flatten)]
-    budget: serde_json::Map<String, Value>,
+    budget: TeamBudgetFields,
+}
+
+/// `GET /admin/teams/{id}/analytics`'s answer.
+#[derive(Debug, Serialize)]
+struct TeamAnalytics<'a> {
+    team: TeamWithBudget<'a>,
+    team_name: &'a str,
+    users: Vec<MemberRow<'a>>,
 }
 
 /// `GET /admin/teams/{id}/analytics` (admin).
@@ -108,11 +132,32 @@ pub(super) async fn team_analytics(
     let (state, _) = state(&app, None, Some(&team.id))
         .await
         .map_err(|e| store_error(&e))?;
-    let view = TeamWithBudget {
-        team: team_view(&team),
-        budget: team_budget_fields(state.team.as_ref()),
-    };
-    Ok(axum::Json(json!({"team": view, "team_name": team.name, "users": rows})).into_response())
+    Ok(axum::Json(TeamAnalytics {
+        team: TeamWithBudget {
+            team: team_view(&team),
+            budget: team_budget_fields(state.team.as_ref()),
+        },
+        team_name: &team.name,
+        users: rows,
+    })
+    .into_response())
+}
+
+/// A team's row in `GET /admin/analytics/overview`: its budget fields and its spend in the current period.
+#[derive(Debug, Serialize)]
+struct OverviewRow<'a> {
+    #[serde(flatten)]
+    budget: TeamBudgetFields,
+    team_id: &'a str,
+    team_name: &'a str,
+    current_spend_usd: Cents,
+    user_count: usize,
+}
+
+/// `GET /admin/analytics/overview`'s answer.
+#[derive(Debug, Serialize)]
+struct Overview<'a> {
+    teams: Vec<OverviewRow<'a>>,
 }
 
 /// `GET /admin/analytics/overview` (admin): every team's current-period spend against its budget.
@@ -135,20 +180,16 @@ pub(super) async fn overview(State(app): State<Shared>, _: Admin) -> Reply {
             ))
             .copied()
             .unwrap_or(0);
-        let mut row = team_budget_fields(state.team.as_ref());
-        row.insert("team_id".into(), json!(team.id));
-        row.insert("team_name".into(), json!(team.name));
-        row.insert("current_spend_usd".into(), cents(spend));
-        row.insert(
-            "user_count".into(),
-            json!(
-                users
-                    .iter()
-                    .filter(|u| u.team_id.as_deref() == Some(team.id.as_str()))
-                    .count()
-            ),
-        );
-        rows.push(Value::Object(row));
+        rows.push(OverviewRow {
+            budget: team_budget_fields(state.team.as_ref()),
+            team_id: &team.id,
+            team_name: &team.name,
+            current_spend_usd: Cents(spend),
+            user_count: users
+                .iter()
+                .filter(|u| u.team_id.as_deref() == Some(team.id.as_str()))
+                .count(),
+        });
     }
-    Ok(axum::Json(json!({"teams": rows})).into_response())
+    Ok(axum::Json(Overview { teams: rows }).into_response())
 }

@@ -2,13 +2,18 @@
 //! micro-dollars. A number is turned into micro-dollars through its shortest decimal form (`12.3` → `"12.3"`
 //! → 12 300 000), never by multiplying a float, so what the admin typed is what is stored.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use sluice_core::error::ApiError;
 use sluice_core::spend::money::{MICROS_PER_USD, Rounding, format_usd, parse_usd};
 
 /// A non-negative USD amount (number, or a string such as `"12.50"`) in micro-dollars, at most 6 decimals.
 pub(super) fn micros(field: &str, value: &Value) -> Result<u64, ApiError> {
-    let bad = |why: &str| ApiError::invalid(format!("{field}: {why}"));
+    amount(value, |why| ApiError::invalid(format!("{field}: {why}")))
+}
+
+/// [`micros`]' reading, its refusal (`why`) made into the caller's error.
+fn amount<E>(value: &Value, bad: impl Fn(&str) -> E) -> Result<u64, E> {
     let text = match value {
         Value::Number(n) => {
             if let Some(whole) = n.as_u64() {
@@ -28,11 +33,15 @@ pub(super) fn micros(field: &str, value: &Value) -> Result<u64, ApiError> {
     parse_usd(&text).map_err(|e| bad(&e.to_string()))
 }
 
-/// As [`micros`], with `null` meaning "no amount".
-pub(super) fn optional_micros(field: &str, value: &Value) -> Result<Option<u64>, ApiError> {
-    match value {
-        Value::Null => Ok(None),
-        other => micros(field, other).map(Some),
+/// A USD amount in a typed request body, in micro-dollars, read as [`micros`] reads it; through
+/// `views::body` a refusal reads `budget_amount_usd: must not be negative`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Usd(pub u64);
+
+impl<'de> Deserialize<'de> for Usd {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        amount(&value, |why| serde::de::Error::custom(why)).map(Self)
     }
 }
 
@@ -45,11 +54,6 @@ fn number(text: &str) -> Value {
 /// Micro-dollars as a USD number rounded to the cent (spend, limits).
 pub(super) fn cents(micros: u64) -> Value {
     number(&format_usd(micros, Rounding::Nearest))
-}
-
-/// As [`cents`], `null` for no amount.
-pub(super) fn optional_cents(micros: Option<u64>) -> Value {
-    micros.map_or(Value::Null, cents)
 }
 
 /// Micro-dollars as an exact USD number (rates per million tokens, e.g. `0.3`, `3.75`).
@@ -68,6 +72,26 @@ pub(super) fn percent(basis_points: u64) -> Value {
     number(&format!("{}.{:02}", basis_points / 100, basis_points % 100))
 }
 
+/// Micro-dollars in a typed answer, as [`cents`] shows them (`Option<Cents>` is `null` for no amount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Cents(pub u64);
+
+impl Serialize for Cents {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        cents(self.0).serialize(serializer)
+    }
+}
+
+/// Basis points in a typed answer, as [`percent`] shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Percent(pub u64);
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        percent(self.0).serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,7 +104,10 @@ mod tests {
         assert_eq!(micros("x", &json!(0.1)).ok(), Some(100_000));
         assert_eq!(micros("x", &json!(0.000_001)).ok(), Some(1));
         assert_eq!(micros("x", &json!("7.25")).ok(), Some(7_250_000));
-        assert_eq!(optional_micros("x", &Value::Null).ok(), Some(None));
+        assert_eq!(
+            serde_json::from_value::<Usd>(json!("12.30")).ok(),
+            Some(Usd(12_300_000))
+        );
     }
 
     #[test]
@@ -109,5 +136,14 @@ mod tests {
         assert_eq!(exact(3_750_000), json!(3.75));
         assert_eq!(exact(15_000_000), json!(15));
         assert_eq!(percent(2_470), json!(24.7));
+        let typed = json!({
+            "cents": Cents(12_345_000),
+            "none": Option::<Cents>::None,
+            "percent": Percent(2_470),
+        });
+        assert_eq!(
+            typed,
+            json!({"cents": 12.35, "none": null, "percent": 24.7})
+        );
     }
 }
