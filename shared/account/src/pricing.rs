@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::DateTime;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::spend::pricing::{
     OVERRIDES_KEY, PriceOverride, PriceOverrides, SEED_PRICES_AS_OF,
@@ -20,8 +20,8 @@ use sluice_core::spend::{ModelPrice, PriceMatch, PriceSource};
 use sluice_core::store::Store;
 
 use crate::roles::Admin;
-use crate::usd::{exact, micros};
-use crate::views::{self, Field, load_json, rfc3339_secs, save_json};
+use crate::usd::{Exact, micros};
+use crate::views::{self, Deleted, Field, load_json, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms};
 
 /// Longer prefixes are not model ids.
@@ -33,36 +33,56 @@ async fn load(store: &dyn Store) -> Result<PriceOverrides, ApiError> {
         .unwrap_or_default())
 }
 
-fn row(row: &PriceMatch, overrides: &PriceOverrides) -> Value {
+/// A row of the price table as `/admin/pricing` shows it: rates in USD per million tokens, where the row comes
+/// from (`seed` or `admin_manual`) and, for an admin row, when it was set.
+#[derive(Debug, Serialize)]
+struct PriceRow<'a> {
+    model_prefix: &'a str,
+    input_rate: Exact,
+    output_rate: Exact,
+    cache_read_rate: Exact,
+    cache_write_rate: Exact,
+    cache_write_1h_rate: Exact,
+    source: &'static str,
+    aws_sku: Option<&'a str>,
+    /// The day of the admin's change, else the day the seeded prices were taken.
+    as_of: String,
+    updated_at: Option<String>,
+}
+
+fn row<'a>(row: &'a PriceMatch, overrides: &'a PriceOverrides) -> PriceRow<'a> {
     let stored = match row.source {
         PriceSource::Admin => overrides.0.get(&row.prefix),
         PriceSource::Seed => None,
     };
     let updated = stored.and_then(|o| DateTime::from_timestamp_millis(o.updated_at_ms));
     let p = row.price;
-    json!({
-        "model_prefix": row.prefix,
-        "input_rate": exact(p.input),
-        "output_rate": exact(p.output),
-        "cache_read_rate": exact(p.cache_read),
-        "cache_write_rate": exact(p.cache_write_5m),
-        "cache_write_1h_rate": exact(p.cache_write_1h),
-        "source": match row.source {
+    PriceRow {
+        model_prefix: &row.prefix,
+        input_rate: Exact(p.input),
+        output_rate: Exact(p.output),
+        cache_read_rate: Exact(p.cache_read),
+        cache_write_rate: Exact(p.cache_write_5m),
+        cache_write_1h_rate: Exact(p.cache_write_1h),
+        source: match row.source {
             PriceSource::Seed => "seed",
             PriceSource::Admin => "admin_manual",
         },
-        "aws_sku": stored.and_then(|o| o.aws_sku.clone()),
-        "as_of": updated.map_or_else(|| SEED_PRICES_AS_OF.to_owned(), |t| t.format("%Y-%m-%d").to_string()),
-        "updated_at": updated.map(rfc3339_secs),
-    })
+        aws_sku: stored.and_then(|o| o.aws_sku.as_deref()),
+        as_of: updated.map_or_else(
+            || SEED_PRICES_AS_OF.to_owned(),
+            |t| t.format("%Y-%m-%d").to_string(),
+        ),
+        updated_at: updated.map(rfc3339_secs),
+    }
 }
 
 /// `GET /admin/pricing`: every row in force, longest prefix first (the order they are matched in).
 pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let overrides = load(state.store.as_ref()).await?;
     let table = overrides.table();
-    let rows: Vec<Value> = table.rows().iter().map(|r| row(r, &overrides)).collect();
-    Ok(axum::Json(Value::Array(rows)).into_response())
+    let rows: Vec<PriceRow<'_>> = table.rows().iter().map(|r| row(r, &overrides)).collect();
+    Ok(axum::Json(rows).into_response())
 }
 
 fn prefix_of(raw: &str) -> Result<String, ApiError> {
@@ -139,7 +159,7 @@ pub(super) async fn put(
         .rows()
         .iter()
         .find(|r| r.prefix == prefix)
-        .map_or(Value::Null, |r| row(r, &overrides));
+        .map(|r| row(r, &overrides));
     Ok(axum::Json(stored).into_response())
 }
 
@@ -164,5 +184,5 @@ pub(super) async fn delete(
     }
     save_json(store, OVERRIDES_KEY, &overrides).await?;
     state.prices.install(&overrides.table());
-    Ok(axum::Json(json!({"deleted": true})).into_response())
+    Ok(axum::Json(Deleted { deleted: true }).into_response())
 }

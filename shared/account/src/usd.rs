@@ -82,6 +82,16 @@ impl Serialize for Cents {
     }
 }
 
+/// Micro-dollars in a typed answer, as [`exact`] shows them (rates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Exact(pub u64);
+
+impl Serialize for Exact {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        exact(self.0).serialize(serializer)
+    }
+}
+
 /// Basis points in a typed answer, as [`percent`] shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Percent(pub u64);
@@ -139,11 +149,12 @@ mod tests {
         let typed = json!({
             "cents": Cents(12_345_000),
             "none": Option::<Cents>::None,
+            "exact": Exact(300_000),
             "percent": Percent(2_470),
         });
         assert_eq!(
             typed,
-            json!({"cents": 12.35, "none": null, "percent": 24.7})
+            json!({"cents": 12.35, "none": null, "exact": 0.3, "percent": 24.7})
         );
     }
 }

@@ -119,6 +119,12 @@ pub(super) struct Teams<'a> {
     pub teams: Vec<TeamView<'a>>,
 }
 
+/// `{"deleted": …}`: the answer of a removal.
+#[derive(Debug, Serialize)]
+pub(super) struct Deleted {
+    pub deleted: bool,
+}
+
 /// A field of a request body: absent (keep the value), `null` (clear it) or set — CCAG's partial updates.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) enum Field<T> {
