@@ -1,0 +1,351 @@
+// The portal in real Chromium against a real `sluice serve` (+ the Bedrock simulator): password sign-in, the
+// admin's people/teams/keys work, a key's secret shown once, keyboard reach, sign-out, and no CSP violation,
+// console error, failed request or request to another host on any page.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+
+import { launchBrowser, signInWithPassword, sleep, startSluice, watchedPage } from "./support.mjs";
+
+/** @type {import("./support.mjs").Sluice} */
+let sluice;
+/** @type {import("playwright-core").Browser} */
+let browser;
+
+before(async () => {
+  sluice = await startSluice();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await sluice?.stop();
+});
+
+/** @param {{problems: string[]}} w */
+function assertNoProblems(w) {
+  assert.deepEqual(w.problems, [], `the page reported problems:\n${w.problems.join("\n")}`);
+}
+
+/**
+ * A page signed in as the bootstrap admin.
+ * @param {{viewport?: {width: number, height: number}}} [opts]
+ */
+async function adminPage(opts) {
+  const w = await watchedPage(browser, sluice.url, opts);
+  w.expect("/auth/me", 401);
+  await w.page.goto(`${sluice.url}/`);
+  await signInWithPassword(w.page, sluice.password);
+  return w;
+}
+
+/**
+ * What has keyboard focus: its role-ish tag and accessible name.
+ * @param {import("playwright-core").Page} page
+ */
+function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return { tag: "body", name: "", outline: "none" };
+    const labelled = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null;
+    const name = el.getAttribute("aria-label") ?? labelled ?? el.textContent ?? "";
+    return { tag: el.tagName.toLowerCase(), name: name.trim(), outline: getComputedStyle(el).outlineStyle };
+  });
+}
+
+/**
+ * Presses Tab until `match` has focus (at most `max` times); returns what was passed on the way.
+ * @param {import("playwright-core").Page} page
+ * @param {(f: {tag: string, name: string, outline: string}) => boolean} match
+ */
+async function tabTo(page, match, max = 60) {
+  const seen = [];
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press("Tab");
+    const f = await focused(page);
+    seen.push(`${f.tag}:${f.name}`);
+    if (match(f)) return f;
+  }
+  assert.fail(`Tab never reached it; focus went through: ${seen.join(" | ")}`);
+}
+
+describe("sign-in", () => {
+  test("the sign-in page loads with no CSP violation or console error, and the admin signs in by keyboard alone", async () => {
+    const w = await watchedPage(browser, sluice.url);
+    try {
+      w.expect("/auth/me", 401);
+      const resp = await w.page.goto(`${sluice.url}/`);
+      assert.equal(resp?.status(), 200);
+      const csp = resp?.headers()["content-security-policy"] ?? "";
+      assert.match(csp, /script-src 'self'/, `no strict CSP on the portal: ${csp}`);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      await w.page.waitForURL(/#\/signin$/);
+      await w.page.getByRole("heading", { level: 1, name: "Sign in to Sluice" }).waitFor();
+
+      const user = await tabTo(w.page, (f) => f.tag === "input" && f.name === "Username");
+      assert.notEqual(user.outline, "none", "the focused field shows no focus outline");
+      await w.page.keyboard.press("Tab");
+      assert.deepEqual(await focused(w.page).then((f) => [f.tag, f.name]), ["input", "Password"]);
+      await w.page.keyboard.type(sluice.password);
+      await w.page.keyboard.press("Enter");
+      await w.page.waitForURL(/#\/me$/);
+      await w.page.getByRole("heading", { level: 1, name: "My keys and usage" }).waitFor();
+
+      // The main actions of the signed-in page are reachable with Tab, and focus is visible on them.
+      await w.page.locator("h1").focus();
+      const people = await tabTo(w.page, (f) => f.tag === "a" && f.name === "People");
+      assert.notEqual(people.outline, "none");
+      await tabTo(w.page, (f) => f.tag === "button" && f.name === "Sign out");
+      const create = await tabTo(w.page, (f) => f.tag === "button" && f.name === "Create key");
+      assert.notEqual(create.outline, "none");
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("a wrong password is refused and said in words", async () => {
+    const w = await watchedPage(browser, sluice.url);
+    try {
+      w.expect("/auth/me", 401);
+      w.expect("/auth/session", 401);
+      await w.page.goto(`${sluice.url}/`);
+      await w.page.getByLabel("Username").fill("admin");
+      await w.page.getByLabel("Password").fill("not-the-password");
+      await w.page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await w.page.getByRole("alert").filter({ hasText: "Invalid username or password" }).waitFor();
+      assert.match(w.page.url(), /#\/signin$/);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+});
+
+describe("the administrator", () => {
+  test("creates a team, a person and a key for them; the secret is shown once, works, then only its prefix", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await page.getByRole("link", { name: "Teams" }).click();
+      await page.getByLabel("Team name").fill("platform");
+      await page.getByRole("button", { name: "Create team" }).click();
+      await page.getByRole("status").filter({ hasText: "Team platform created" }).waitFor();
+      await page.getByRole("link", { name: "platform" }).waitFor();
+
+      await page.getByRole("link", { name: "People" }).click();
+      await page.getByRole("heading", { level: 1, name: "People" }).waitFor();
+      await page.getByLabel("Email").fill("ana@corp.example");
+      await page.getByLabel("Team", { exact: true }).selectOption({ label: "platform" });
+      await page.getByRole("button", { name: "Add person" }).click();
+      const row = page.getByRole("row").filter({ hasText: "ana@corp.example" });
+      await row.waitFor();
+      assert.equal(await row.getByLabel("Team of ana@corp.example").inputValue() !== "", true, "ana was not put in the team");
+      assert.equal(await row.getByLabel("Role of ana@corp.example").inputValue(), "member");
+
+      await page.getByRole("link", { name: "Keys" }).click();
+      await page.getByRole("heading", { level: 1, name: "All keys" }).waitFor();
+      await page.getByLabel("Key name").fill("ana-laptop");
+      await page.getByLabel("Owner").selectOption({ label: "ana@corp.example" });
+      await page.getByRole("button", { name: "Create key" }).click();
+      const secretBox = page.locator("#new-key pre");
+      await secretBox.waitFor();
+      const secret = (await secretBox.textContent())?.trim() ?? "";
+      assert.match(secret, /^sk-sluice-\S{20,}$/);
+
+      // The key answers a real request through the gateway (the Bedrock simulator behind it).
+      const answer = await fetch(`${sluice.url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": secret, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-opus-4-8", max_tokens: 64, messages: [{ role: "user", content: "hello from the portal test" }] }),
+      });
+      assert.equal(answer.status, 200, await answer.text());
+
+      const keyRow = page.getByRole("row").filter({ hasText: "ana-laptop" });
+      await keyRow.waitFor();
+      assert.match((await keyRow.textContent()) ?? "", /ana@corp\.example/);
+      assert.match((await keyRow.textContent()) ?? "", /platform/);
+      const prefix = ((await keyRow.locator("code.prefix").textContent()) ?? "").replace("…", "");
+      assert.ok(prefix.length >= 8 && secret.startsWith(prefix), `prefix ${prefix} is not the start of the secret`);
+
+      await page.getByRole("button", { name: "Done, I have copied it" }).click();
+      assert.equal(await page.locator("#new-key").count(), 0);
+      assert.ok(!(await page.content()).includes(secret), "the secret is still in the page after Done");
+      await page.reload();
+      await page.getByRole("row").filter({ hasText: "ana-laptop" }).waitFor();
+      assert.ok(!(await page.content()).includes(secret), "the secret is shown again after a reload");
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("creates their own key on the me page and makes a one-time setup link with it", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await page.getByLabel("Key name").fill("admin-desktop");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.locator("#new-key pre").waitFor();
+      await page.getByRole("button", { name: "Make a one-time setup link" }).click();
+      const command = page.locator(".setup-link pre");
+      await command.waitFor();
+      const text = (await command.textContent()) ?? "";
+      const link = /(http:\/\/127\.0\.0\.1:\d+\/auth\/setup\?token=st_[0-9a-f]{64})/.exec(text)?.[1];
+      assert.ok(link, `no setup link in the command: ${text}`);
+      // GET (what a link scanner does) uses nothing up; POST redeems it once into a script carrying the key.
+      assert.equal((await fetch(link)).status, 200);
+      const redeemed = await fetch(link, { method: "POST" });
+      assert.equal(redeemed.status, 200);
+      assert.match(await redeemed.text(), /PRESET_KEY="sk-sluice-/);
+      assert.equal((await fetch(link, { method: "POST" })).status, 410, "the link worked twice");
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("sees their usage and org analytics with the request just made, and downloads the CSV", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      // Make a request with a key of the admin's own, so "my usage" has something.
+      const created = await page.evaluate(async () => {
+        const me = await (await fetch("/auth/me")).json();
+        const resp = await fetch("/admin/keys", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-csrf-token": me.csrf_token },
+          body: JSON.stringify({ name: "analytics-probe" }),
+        });
+        return resp.json();
+      });
+      const answer = await fetch(`${sluice.url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": created.key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-opus-4-8", max_tokens: 64, messages: [{ role: "user", content: "count me" }] }),
+      });
+      assert.equal(answer.status, 200, await answer.text());
+
+      // The spend consumer runs in-process; give it a moment to roll the record up.
+      let requests = 0;
+      for (let i = 0; i < 40 && requests < 1; i += 1) {
+        await page.goto(`${sluice.url}/#/admin/analytics?tab=spend&days=1`);
+        await page.locator("#an-numbers").waitFor();
+        const text = (await page.locator("#an-numbers .number").first().locator(".value").textContent()) ?? "0";
+        requests = Number(text.replace(/,/g, ""));
+        if (requests < 1) await sleep(250);
+      }
+      assert.ok(requests >= 1, "org analytics never showed the request");
+      for (const tab of ["Activity", "Models", "Tools", "Spend"]) {
+        await page.getByRole("tab", { name: tab }).click();
+        await page.waitForURL(new RegExp(`tab=${tab.toLowerCase()}`));
+        await page.getByRole("tabpanel").locator(".loading").waitFor({ state: "detached" });
+        assert.equal(await page.getByRole("tabpanel").locator(".error").count(), 0, `the ${tab} tab shows an error`);
+      }
+
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+      const path = await download.path();
+      assert.ok(path, "the download was not saved");
+      const lines = readFileSync(path, "utf8").trim().split(/\r?\n/);
+      assert.match(lines[0], /^request_id,time,user,team,key_id,requested_model/);
+      assert.ok(lines.length >= 2, "the CSV has no usage row");
+      assert.match(download.suggestedFilename(), /^sluice-org-spend-.*\.csv$/);
+
+      await page.getByRole("link", { name: "Me" }).click();
+      const mine = page.locator("#usage-requests");
+      await mine.waitFor();
+      assert.ok(Number(((await mine.textContent()) ?? "0").replace(/,/g, "")) >= 1, "my usage shows no request");
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("every page opens without an error, also 700 px wide", async () => {
+    for (const viewport of [{ width: 1280, height: 900 }, { width: 700, height: 900 }]) {
+      const w = await adminPage({ viewport });
+      try {
+        for (const [hash, title] of [
+          ["#/connect", "Connect Claude Code"],
+          ["#/me", "My keys and usage"],
+          ["#/admin/people", "People"],
+          ["#/admin/teams", "Teams"],
+          ["#/admin/keys", "All keys"],
+          ["#/admin/analytics", "Analytics"],
+          ["#/admin/identity", "Identity providers and SCIM"],
+          ["#/admin/settings", "Settings"],
+          ["#/admin/pricing", "Pricing"],
+          ["#/admin/notifications", "Notifications"],
+        ]) {
+          await w.page.goto(`${sluice.url}/${hash}`);
+          await w.page.getByRole("heading", { level: 1, name: title }).waitFor();
+          await w.page.locator("main[aria-busy]").waitFor({ state: "detached" });
+          await w.page.locator("main .loading").first().waitFor({ state: "detached" });
+          assert.equal(await w.page.locator("main .error").count(), 0, `${hash} shows an error: ${await w.page.locator("main .error").allTextContents()}`);
+          const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 0, `${hash} scrolls sideways by ${overflow}px at ${viewport.width}px`);
+          assert.equal(await w.page.locator("header nav").count(), 1);
+          assert.equal(await w.page.locator("main").count(), 1);
+        }
+        assertNoProblems(w);
+      } finally {
+        await w.context.close();
+      }
+    }
+  });
+
+  test("the Connect page's copy button copies the setup command for this Sluice", async () => {
+    const w = await adminPage();
+    try {
+      await w.page.getByRole("link", { name: "Connect" }).click();
+      await w.page.getByRole("button", { name: "Copy the macOS and Linux setup command" }).click();
+      await w.page.getByRole("status").filter({ hasText: "Copied" }).waitFor();
+      const copied = await w.page.evaluate(() => navigator.clipboard.readText());
+      assert.equal(copied, `curl -fsS ${sluice.url}/auth/setup | bash`);
+      assert.match((await w.page.locator("main").textContent()) ?? "", /irm .*\/auth\/setup\.ps1 \| iex/);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("a write without the CSRF header is refused, with it accepted", async () => {
+    const w = await adminPage();
+    try {
+      w.expect("/admin/teams", 403);
+      const statuses = await w.page.evaluate(async () => {
+        const me = await (await fetch("/auth/me")).json();
+        const body = JSON.stringify({ name: "csrf-probe" });
+        const headers = { "content-type": "application/json" };
+        const without = await fetch("/admin/teams", { method: "POST", headers, body });
+        const withToken = await fetch("/admin/teams", { method: "POST", headers: { ...headers, "x-csrf-token": me.csrf_token }, body });
+        return [without.status, withToken.status];
+      });
+      assert.deepEqual(statuses, [403, 201]);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("signing out returns to sign-in and ends the session", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.waitForURL(/#\/signin$/);
+      await page.getByRole("heading", { level: 1, name: "Sign in to Sluice" }).waitFor();
+      assert.equal(await page.getByRole("link", { name: "People" }).count(), 0);
+      w.expect("/auth/me", 401);
+      w.expect("/auth/me", 401);
+      await page.goto(`${sluice.url}/#/admin/people`);
+      await page.waitForURL(/#\/signin$/);
+      const status = await page.evaluate(async () => (await fetch("/auth/me")).status);
+      assert.equal(status, 401, "the session still works after signing out");
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+});
