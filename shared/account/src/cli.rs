@@ -12,8 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::CliSession;
@@ -37,6 +36,34 @@ pub(super) struct StartQuery {
     code_challenge: Option<String>,
     /// Passed on to the IdP to preselect the account.
     login_hint: Option<String>,
+}
+
+/// The callback page's answer from `complete` (and the "gone" answers): `{"status": "ok", "redirect"}` or
+/// `{"status": "expired", "error"}`.
+#[derive(Debug, Serialize)]
+struct Status {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+impl Status {
+    fn expired(why: &'static str) -> Self {
+        Self {
+            status: "expired",
+            redirect: None,
+            error: Some(why),
+        }
+    }
+}
+
+/// `POST /auth/cli/token`'s answer: the session token for the helper.
+#[derive(Debug, Serialize)]
+struct TokenAnswer<'a> {
+    token: &'a str,
+    token_type: &'static str,
 }
 
 /// The advice for a helper from before the loopback sign-in, which polled for the token.
@@ -166,7 +193,7 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
     let Some(session) = session.filter(|s| now_ms() - s.created_at_ms <= SESSION_TTL_MS) else {
         return Ok((
             StatusCode::GONE,
-            axum::Json(json!({"status": "expired", "error": "Session expired or not found"})),
+            axum::Json(Status::expired("Session expired or not found")),
         )
             .into_response());
     };
@@ -213,7 +240,7 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
     {
         return Ok((
             StatusCode::GONE,
-            axum::Json(json!({"status": "expired", "error": "Session expired or not found"})),
+            axum::Json(Status::expired("Session expired or not found")),
         )
             .into_response());
     }
@@ -223,17 +250,18 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
         "http://127.0.0.1:{}/callback?code={code}&state={id}",
         session.redirect_port
     );
-    Ok(axum::Json(json!({"status": "ok", "redirect": redirect})).into_response())
+    Ok(axum::Json(Status {
+        status: "ok",
+        redirect: Some(redirect),
+        error: None,
+    })
+    .into_response())
 }
 
 /// The helper of an older setup polled for the token by session id alone, which anyone holding the link could do;
 /// that route is gone and says how to update.
 pub(super) async fn poll() -> Reply {
-    Ok((
-        StatusCode::GONE,
-        axum::Json(json!({"status": "expired", "error": UPDATE_HELPER})),
-    )
-        .into_response())
+    Ok((StatusCode::GONE, axum::Json(Status::expired(UPDATE_HELPER))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -274,5 +302,9 @@ pub(super) async fn token(State(state): State<Shared>, body: Bytes) -> Reply {
         tracing::warn!(code_ok, verifier_ok, "browser sign-in redemption refused");
         return Err(refused().into());
     }
-    Ok(axum::Json(json!({"token": token, "token_type": "session"})).into_response())
+    Ok(axum::Json(TokenAnswer {
+        token,
+        token_type: "session",
+    })
+    .into_response())
 }

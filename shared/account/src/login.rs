@@ -8,8 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Role, User};
@@ -165,10 +164,74 @@ pub(super) async fn login(
 ) -> Reply {
     let (user, token) =
         password_session(&state, Origin { lambda, socket }, &headers, &body).await?;
-    Ok(axum::Json(
-        json!({"token": token, "role": user.role.as_str(), "type": "session", "user_id": user.id}),
-    )
+    Ok(axum::Json(LoginAnswer {
+        token,
+        role: user.role.as_str(),
+        kind: "session",
+        user_id: user.id,
+    })
     .into_response())
+}
+
+/// `POST /auth/login`'s answer (CCAG's shape).
+#[derive(Debug, Serialize)]
+struct LoginAnswer {
+    token: String,
+    role: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    user_id: String,
+}
+
+/// `GET /auth/me`: who the credential names, by kind of credential.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Me<'a> {
+    VirtualKey {
+        name: Option<&'a str>,
+        key_id: Option<&'a str>,
+        user_id: Option<&'a str>,
+        team_id: Option<&'a str>,
+        role: &'static str,
+    },
+    Session {
+        sub: Option<&'a str>,
+        user_id: Option<&'a str>,
+        team_id: Option<&'a str>,
+        role: &'static str,
+        idp: &'a str,
+    },
+    Oidc {
+        sub: Option<&'a str>,
+        user_id: Option<&'a str>,
+        team_id: Option<&'a str>,
+        role: &'static str,
+        idp: &'a str,
+    },
+}
+
+/// `/auth/me`'s answer: [`Me`], and the CSRF token when the portal's cookie authenticated the call.
+#[derive(Debug, Serialize)]
+struct MeAnswer<'a> {
+    #[serde(flatten)]
+    me: Me<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+/// A provider in `/auth/providers` (CCAG's portal signs in with `login_url`, the implicit flow).
+#[derive(Debug, Serialize)]
+struct ProviderView {
+    name: String,
+    flow_type: &'static str,
+    login_url: String,
+}
+
+/// `GET /auth/providers`.
+#[derive(Debug, Serialize)]
+struct Providers {
+    providers: Vec<ProviderView>,
+    admin_login_enabled: bool,
 }
 
 /// Checks the bootstrap admin's password (rate limited per source, locked after repeated failures) and issues a
@@ -275,24 +338,31 @@ pub(super) async fn me(
         .auth
         .authenticate(state.store.as_ref(), &headers)
         .await?;
-    let mut body = match &c.via {
-        Via::Key => {
-            json!({"type": "virtual_key", "name": c.key_name, "key_id": c.key_id, "user_id": c.user_id,
-                           "team_id": c.team_id, "role": "member"})
-        }
-        Via::Session => {
-            json!({"type": "session", "sub": c.email, "user_id": c.user_id, "team_id": c.team_id,
-                               "role": c.role.as_str(), "idp": "local"})
-        }
-        Via::Oidc(idp) => {
-            json!({"type": "oidc", "sub": c.email, "user_id": c.user_id, "team_id": c.team_id,
-                                 "role": c.role.as_str(), "idp": idp})
-        }
+    let me = match &c.via {
+        Via::Key => Me::VirtualKey {
+            name: c.key_name.as_deref(),
+            key_id: c.key_id.as_deref(),
+            user_id: c.user_id.as_deref(),
+            team_id: c.team_id.as_deref(),
+            role: "member",
+        },
+        Via::Session => Me::Session {
+            sub: c.email.as_deref(),
+            user_id: c.user_id.as_deref(),
+            team_id: c.team_id.as_deref(),
+            role: c.role.as_str(),
+            idp: "local",
+        },
+        Via::Oidc(idp) => Me::Oidc {
+            sub: c.email.as_deref(),
+            user_id: c.user_id.as_deref(),
+            team_id: c.team_id.as_deref(),
+            role: c.role.as_str(),
+            idp,
+        },
     };
-    if let Some(Extension(session)) = cookie {
-        body["csrf_token"] = json!(session.csrf_token);
-    }
-    Ok(axum::Json(body).into_response())
+    let csrf_token = cookie.map(|Extension(session)| session.csrf_token);
+    Ok(axum::Json(MeAnswer { me, csrf_token }).into_response())
 }
 
 pub(super) async fn providers(State(state): State<Shared>, headers: HeaderMap) -> Reply {
@@ -315,12 +385,17 @@ pub(super) async fn providers(State(state): State<Shared>, headers: HeaderMap) -
             now_ms(),
             urlencode(&scope)
         );
-        list.push(json!({"name": idp.name, "flow_type": "implicit", "login_url": url}));
+        list.push(ProviderView {
+            name: idp.name,
+            flow_type: "implicit",
+            login_url: url,
+        });
     }
-    Ok(
-        axum::Json(json!({"providers": list, "admin_login_enabled": login_enabled(&state).await?}))
-            .into_response(),
-    )
+    Ok(axum::Json(Providers {
+        providers: list,
+        admin_login_enabled: login_enabled(&state).await?,
+    })
+    .into_response())
 }
 
 /// Percent-encodes a query value.
