@@ -23,6 +23,15 @@ after(async () => {
   await sluice?.stop();
 });
 
+/**
+ * A link of the main navigation.
+ * @param {import("playwright-core").Page} page
+ * @param {string} name
+ */
+function nav(page, name) {
+  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+}
+
 /** @param {{problems: string[]}} w */
 function assertNoProblems(w) {
   assert.deepEqual(w.problems, [], `the page reported problems:\n${w.problems.join("\n")}`);
@@ -128,13 +137,13 @@ describe("the administrator", () => {
     const w = await adminPage();
     const { page } = w;
     try {
-      await page.getByRole("link", { name: "Teams" }).click();
+      await nav(page, "Teams").click();
       await page.getByLabel("Team name").fill("platform");
       await page.getByRole("button", { name: "Create team" }).click();
       await page.getByRole("status").filter({ hasText: "Team platform created" }).waitFor();
       await page.getByRole("link", { name: "platform" }).waitFor();
 
-      await page.getByRole("link", { name: "People" }).click();
+      await nav(page, "People").click();
       await page.getByRole("heading", { level: 1, name: "People" }).waitFor();
       await page.getByLabel("Email").fill("ana@corp.example");
       await page.getByLabel("Team", { exact: true }).selectOption({ label: "platform" });
@@ -144,7 +153,7 @@ describe("the administrator", () => {
       assert.equal(await row.getByLabel("Team of ana@corp.example").inputValue() !== "", true, "ana was not put in the team");
       assert.equal(await row.getByLabel("Role of ana@corp.example").inputValue(), "member");
 
-      await page.getByRole("link", { name: "Keys" }).click();
+      await nav(page, "Keys").click();
       await page.getByRole("heading", { level: 1, name: "All keys" }).waitFor();
       await page.getByLabel("Key name").fill("ana-laptop");
       await page.getByLabel("Owner").selectOption({ label: "ana@corp.example" });
@@ -252,7 +261,7 @@ describe("the administrator", () => {
       assert.ok(lines.length >= 2, "the CSV has no usage row");
       assert.match(download.suggestedFilename(), /^sluice-org-spend-.*\.csv$/);
 
-      await page.getByRole("link", { name: "Me" }).click();
+      await nav(page, "Me").click();
       const mine = page.locator("#usage-requests");
       await mine.waitFor();
       assert.ok(Number(((await mine.textContent()) ?? "0").replace(/,/g, "")) >= 1, "my usage shows no request");
@@ -298,7 +307,7 @@ describe("the administrator", () => {
   test("the Connect page's copy button copies the setup command for this Sluice", async () => {
     const w = await adminPage();
     try {
-      await w.page.getByRole("link", { name: "Connect" }).click();
+      await nav(w.page, "Connect").click();
       await w.page.getByRole("button", { name: "Copy the macOS and Linux setup command" }).click();
       await w.page.getByRole("status").filter({ hasText: "Copied" }).waitFor();
       const copied = await w.page.evaluate(() => navigator.clipboard.readText());
