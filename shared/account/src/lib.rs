@@ -48,6 +48,8 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route("/auth/login", post(login::login))
         .route("/auth/me", get(login::me))
         .route("/auth/session", post(portal::sign_in))
+        .route("/auth/portal/start", get(portal::start_sso))
+        .route("/auth/portal/callback", get(portal::finish_sso))
         .route("/auth/providers", get(login::providers))
         .route("/auth/cli/login", get(cli::start))
         .route("/auth/cli/callback", get(cli::callback_page))

@@ -219,12 +219,17 @@ struct MeAnswer<'a> {
     csrf_token: Option<String>,
 }
 
-/// A provider in `/auth/providers` (CCAG's portal signs in with `login_url`, the implicit flow).
+/// A provider in `/auth/providers`: CCAG's portal signs in with `login_url` (the implicit flow); Sluice's portal
+/// navigates to `portal_url` (the code flow with PKCE, see `portal`), present when the provider has a token
+/// endpoint.
 #[derive(Debug, Serialize)]
 struct ProviderView {
+    id: String,
     name: String,
     flow_type: &'static str,
     login_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    portal_url: Option<String>,
 }
 
 /// `GET /auth/providers`.
@@ -385,7 +390,13 @@ pub(super) async fn providers(State(state): State<Shared>, headers: HeaderMap) -
             now_ms(),
             urlencode(&scope)
         );
+        let portal_url = d
+            .token_endpoint
+            .as_ref()
+            .map(|_| format!("/auth/portal/start?provider={}", urlencode(&idp.id)));
         list.push(ProviderView {
+            id: idp.id,
+            portal_url,
             name: idp.name,
             flow_type: "implicit",
             login_url: url,

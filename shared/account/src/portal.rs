@@ -10,25 +10,32 @@
 //! - The CSRF token is derived from the session token (a SHA-256 under a fixed label), so any instance can check
 //!   it without storing anything; knowing it reveals nothing about the session token.
 //! - `POST /auth/logout` ends the person's sessions (as for any session) and clears the cookie.
+//! - Single sign-on: `GET /auth/portal/start?provider=<id>` sends the browser to the identity provider with the
+//!   authorization code flow and PKCE (S256); `GET /auth/portal/callback` exchanges the code at the provider's
+//!   token endpoint, verifies the ID token (signature, issuer, audience, expiry, nonce) and sets the session
+//!   cookie. The raw ID token never reaches the page. The flow's state, nonce and verifier travel in a short-lived
+//!   HttpOnly cookie (`SameSite=Lax`, since the provider's redirect back is a cross-site navigation), so any
+//!   instance can answer the callback and a callback without this browser's cookie signs nobody in.
 
 use std::net::SocketAddr;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use lambda_http::request::RequestContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_http::reply::ErrorReply;
 
-use crate::login::{Origin, password_session, same_secret};
-use crate::{Reply, Shared, base_url};
+use crate::login::{Origin, password_session, same_secret, urlencode};
+use crate::{Reply, Shared, base_url, now_ms};
+use sluice_http::identity::check_nonce;
 
 /// The cookie's name over HTTPS; the `__Host-` prefix makes browsers insist on `Secure`, `Path=/` and no `Domain`.
 const SECURE_NAME: &str = "__Host-sluice_session";
@@ -185,6 +192,243 @@ pub(super) fn clear_cookie(state: &Shared, headers: &HeaderMap, response: &mut R
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
     }
+}
+
+/// The sign-in cookie's name over HTTPS and over plain HTTP.
+const SIGNIN_SECURE_NAME: &str = "__Host-sluice_signin";
+const SIGNIN_PLAIN_NAME: &str = "sluice_signin";
+/// How long a single sign-on may take in the provider's pages.
+const SIGNIN_MAX_AGE_S: i64 = 600;
+
+/// A single sign-on in flight, kept in the browser's sign-in cookie.
+#[derive(Debug, Serialize, Deserialize)]
+struct SignIn {
+    idp: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+}
+
+impl SignIn {
+    fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn signin_cookie_header(value: &str, https: bool, clear: bool) -> Option<HeaderValue> {
+    let name = if https {
+        SIGNIN_SECURE_NAME
+    } else {
+        SIGNIN_PLAIN_NAME
+    };
+    let age = if clear { 0 } else { SIGNIN_MAX_AGE_S };
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(age))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
+fn signin_cookie(headers: &HeaderMap) -> Option<SignIn> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|text| Cookie::split_parse(text).flatten())
+        .find(|c| matches!(c.name(), SIGNIN_SECURE_NAME | SIGNIN_PLAIN_NAME))
+        .and_then(|c| SignIn::decode(c.value()))
+}
+
+fn random_text(state: &Shared, bytes: usize) -> String {
+    let mut buf = vec![0_u8; bytes];
+    state.ids.fill(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Back to the portal's sign-in page with a message it shows (as text).
+fn back_to_sign_in(why: &str) -> Response {
+    redirect(&format!("/#/signin?error={}", urlencode(why)))
+}
+
+fn callback_url(state: &Shared, headers: &HeaderMap) -> String {
+    format!("{}/auth/portal/callback", base_url(state, headers))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StartQuery {
+    provider: String,
+    /// Passed on to the provider to preselect the account.
+    login_hint: Option<String>,
+}
+
+/// `GET /auth/portal/start?provider=<id>`: to the provider's sign-in page (see the module comment).
+pub(super) async fn start_sso(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let idps = match state.auth.idps(state.store.as_ref()).await {
+        Ok(idps) => idps,
+        Err(e) => return ErrorReply(e).into_response(),
+    };
+    let Some(idp) = idps.into_iter().find(|i| i.id == q.provider && i.enabled) else {
+        return back_to_sign_in("that sign-in provider is not configured");
+    };
+    let discovery = match state.auth.oidc.discovery(&idp.issuer).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(idp = %idp.name, error = %e, "portal sign-in: discovery failed");
+            return back_to_sign_in(&format!("{} cannot be reached right now", idp.name));
+        }
+    };
+    if discovery.token_endpoint.is_none() {
+        return back_to_sign_in(&format!(
+            "{} does not support the authorization code flow (no token endpoint)",
+            idp.name
+        ));
+    }
+    let flow = SignIn {
+        idp: idp.id.clone(),
+        state: random_text(&state, 24),
+        nonce: random_text(&state, 24),
+        verifier: random_text(&state, 32),
+    };
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(flow.verifier.as_bytes()));
+    let scope = idp
+        .scopes
+        .clone()
+        .unwrap_or_else(|| "openid email profile".into());
+    let Ok(mut url) = url::Url::parse(&discovery.authorization_endpoint) else {
+        return back_to_sign_in(&format!("{} has an unusable sign-in address", idp.name));
+    };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &idp.audience)
+        .append_pair("redirect_uri", &callback_url(&state, &headers))
+        .append_pair("scope", &scope)
+        .append_pair("state", &flow.state)
+        .append_pair("nonce", &flow.nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    if let Some(hint) = q.login_hint.as_deref().filter(|h| !h.is_empty()) {
+        url.query_pairs_mut().append_pair("login_hint", hint);
+    }
+    let mut response = redirect(url.as_str());
+    if let Some(cookie) = signin_cookie_header(&flow.encode(), over_https(&state, &headers), false)
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/portal/callback`: the provider's redirect back; sets the session cookie and opens the portal.
+pub(super) async fn finish_sso(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let https = over_https(&state, &headers);
+    let mut response = match finish(&state, &headers, &q).await {
+        Ok(token) => {
+            let mut response = redirect("/#/me");
+            if let Some(cookie) = session_cookie_header(&token, https, false) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(why) => back_to_sign_in(&why),
+    };
+    // The flow is used up either way.
+    for name_https in [https, false] {
+        if let Some(clear) = signin_cookie_header("", name_https, true) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+    response
+}
+
+/// The session token of a completed single sign-on, or what to tell the person.
+async fn finish(state: &Shared, headers: &HeaderMap, q: &CallbackQuery) -> Result<String, String> {
+    const FAILED: &str = "single sign-on failed; try again";
+    let Some(flow) = signin_cookie(headers) else {
+        return Err("this sign-in was not started in this browser, or took longer than 10 minutes; try again".into());
+    };
+    if let Some(error) = &q.error {
+        tracing::info!(error = %error, "portal sign-in: the provider answered with an error");
+        return Err("the identity provider did not sign you in".into());
+    }
+    let (Some(code), Some(returned_state)) = (q.code.as_deref(), q.state.as_deref()) else {
+        return Err(FAILED.into());
+    };
+    if !same_secret(returned_state, &flow.state) {
+        tracing::warn!("portal sign-in: state does not match this browser's sign-in");
+        return Err(FAILED.into());
+    }
+    let idps = state
+        .auth
+        .idps(state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let Some(idp) = idps.iter().find(|i| i.id == flow.idp && i.enabled) else {
+        return Err("that sign-in provider is no longer configured".into());
+    };
+    let refused = |e: &dyn std::fmt::Display| {
+        tracing::warn!(idp = %idp.name, reason = %e, "portal sign-in refused");
+        FAILED.to_owned()
+    };
+    let id_token = state
+        .auth
+        .oidc
+        .exchange_code(idp, code, &callback_url(state, headers), &flow.verifier)
+        .await
+        .map_err(|e| refused(&e))?;
+    let claims = state
+        .auth
+        .oidc
+        .verify(&id_token, idp, now_ms() / 1000)
+        .await
+        .map_err(|e| refused(&e))?;
+    check_nonce(&claims, &flow.nonce).map_err(|e| refused(&e))?;
+    let user = state
+        .auth
+        .provision(state.store.as_ref(), idp, &claims)
+        .await
+        .map_err(|e| e.message)?;
+    if !user.active {
+        return Err("Your account has been deactivated".into());
+    }
+    tracing::info!(user_id = %user.id, idp = %idp.name, "portal sign-in completed");
+    Ok(state.auth.sessions.issue(&user, now_ms() / 1000))
 }
 
 #[cfg(test)]

@@ -238,3 +238,156 @@ async fn an_explicit_credential_wins_over_the_cookie() {
     let (status, _, body) = env.send(req).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
+
+/// A GET through the routers as a browser at `http://127.0.0.1:8080` sends it; status, headers and body.
+async fn browser_get(
+    env: &Env,
+    path_and_query: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut builder = Request::get(path_and_query).header("host", "127.0.0.1:8080");
+    if let Some(cookie) = cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    env.send(builder.body(Body::empty()).expect("req")).await
+}
+
+fn location(headers: &HeaderMap) -> String {
+    headers["location"].to_str().expect("ascii").to_owned()
+}
+
+/// The `name=value` pairs of every `Set-Cookie` that sets (not clears) a cookie.
+fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| !c.contains("Max-Age=0"))
+        .filter_map(|c| c.split(';').next().map(str::to_owned))
+        .collect()
+}
+
+/// Starts a single sign-on as `email`: the sign-in cookie and the provider's redirect back to Sluice (path and
+/// query).
+async fn sso_until_callback(env: &Env, email: &str) -> (String, String) {
+    let (status, body) = env.get("/auth/providers", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let providers: Value = serde_json::from_str(&body).expect("json");
+    let portal_url = providers["providers"][0]["portal_url"]
+        .as_str()
+        .expect("a provider with a token endpoint has a portal_url")
+        .to_owned();
+    let (status, headers, _) =
+        browser_get(env, &format!("{portal_url}&login_hint={email}"), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let to_idp = location(&headers);
+    assert!(to_idp.starts_with(env.idp.issuer()), "{to_idp}");
+    for part in [
+        "response_type=code",
+        "code_challenge_method=S256",
+        "nonce=",
+        "state=",
+    ] {
+        assert!(to_idp.contains(part), "{to_idp} lacks {part}");
+    }
+    let cookies = set_cookies(&headers);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].starts_with("sluice_signin="), "{cookies:?}");
+    let signin_set = headers["set-cookie"].to_str().expect("ascii");
+    assert!(
+        signin_set.contains("HttpOnly") && signin_set.contains("SameSite=Lax"),
+        "{signin_set}"
+    );
+    let back = support::follow_idp(&to_idp).await;
+    let path = back
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap_or_else(|| panic!("the provider sends the browser back to Sluice: {back}"))
+        .to_owned();
+    assert!(path.starts_with("/auth/portal/callback?code="), "{path}");
+    (cookies[0].clone(), path)
+}
+
+#[tokio::test]
+async fn single_sign_on_uses_the_code_flow_and_ends_in_a_session_cookie() {
+    let env = Env::start().await;
+    let (signin_cookie, callback) = sso_until_callback(&env, "alice@example.com").await;
+    let (status, headers, _) = browser_get(&env, &callback, Some(&signin_cookie)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(location(&headers), "/#/me");
+    let cookies = set_cookies(&headers);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("sluice_session="))
+        .unwrap_or_else(|| panic!("a session cookie: {cookies:?}"));
+    let cleared: Vec<_> = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.starts_with("sluice_signin=;"))
+        .collect();
+    assert!(!cleared.is_empty(), "the sign-in cookie is cleared");
+
+    let (status, _, body) = with_cookie(&env, Method::GET, "/auth/me", session, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(me["sub"], "alice@example.com");
+    assert_eq!(me["type"], "session");
+    assert!(me["csrf_token"].is_string());
+
+    // The code was redeemed once: the same callback again signs nobody in.
+    let (status, headers, _) = browser_get(&env, &callback, Some(&signin_cookie)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location(&headers).starts_with("/#/signin?error="),
+        "{}",
+        location(&headers)
+    );
+    assert!(set_cookies(&headers).is_empty());
+}
+
+#[tokio::test]
+async fn a_callback_without_this_browsers_sign_in_cookie_signs_nobody_in() {
+    let env = Env::start().await;
+    // Another browser's callback (a forged or stolen redirect) has no sign-in cookie, or another flow's.
+    let (_, callback) = sso_until_callback(&env, "mallory@example.com").await;
+    let (status, headers, _) = browser_get(&env, &callback, None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location(&headers).starts_with("/#/signin?error="),
+        "{}",
+        location(&headers)
+    );
+    assert!(set_cookies(&headers).is_empty());
+
+    let (other_flow, _) = sso_until_callback(&env, "bob@example.com").await;
+    let (status, headers, _) = browser_get(&env, &callback, Some(&other_flow)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location(&headers).starts_with("/#/signin?error="),
+        "{}",
+        location(&headers)
+    );
+    assert!(set_cookies(&headers).is_empty(), "state of another flow");
+    assert!(
+        env.app
+            .store
+            .user_by_email("mallory@example.com")
+            .await
+            .expect("store")
+            .is_none(),
+        "nobody was provisioned"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_provider_goes_back_to_the_sign_in_page() {
+    let env = Env::start().await;
+    let (status, headers, _) = browser_get(&env, "/auth/portal/start?provider=nope", None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location(&headers).starts_with("/#/signin?error="),
+        "{}",
+        location(&headers)
+    );
+    assert!(set_cookies(&headers).is_empty());
+}

@@ -1,5 +1,6 @@
-//! A test OpenID provider on a loopback port: discovery, JWKS (with a fetch counter), and the implicit-flow
-//! `/authorize` Sluice's CLI sign-in uses. Keys are generated per instance: RSA-2048 `rsa-1` (the default
+//! A test OpenID provider on a loopback port: discovery, JWKS (with a fetch counter), `/authorize` for the
+//! implicit flow Sluice's CLI sign-in uses and for the authorization code flow with PKCE (S256) the portal uses,
+//! and the `/token` endpoint that redeems a code once. Keys are generated per instance: RSA-2048 `rsa-1` (the default
 //! signer) and EC P-256 `ec-1`; `rotate()` adds RSA `rsa-2` and makes it the default.
 
 use std::collections::HashMap;
@@ -97,6 +98,16 @@ struct Inner {
     default_kid: RwLock<String>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    /// Codes not yet redeemed: what `/token` must be shown, and the ID token it then answers with.
+    codes: std::sync::Mutex<HashMap<String, IssuedCode>>,
+}
+
+/// An authorization code's binding.
+struct IssuedCode {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    id_token: String,
 }
 
 impl Inner {
@@ -162,11 +173,13 @@ impl TestIdp {
             default_kid: RwLock::new("rsa-1".to_owned()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            codes: std::sync::Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
+            .route("/token", axum::routing::post(token))
             .with_state(inner.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -285,7 +298,9 @@ async fn discovery(State(idp): State<Arc<Inner>>) -> Json<Value> {
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
         "jwks_uri": format!("{base}/jwks"),
-        "response_types_supported": ["id_token"],
+        "token_endpoint": format!("{base}/token"),
+        "response_types_supported": ["id_token", "code"],
+        "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
     }))
@@ -300,16 +315,24 @@ async fn jwks(State(idp): State<Arc<Inner>>) -> Json<Value> {
     Json(json!({"keys": keys.iter().map(SigningKey::jwk).collect::<Vec<_>>()}))
 }
 
-/// The implicit flow: signs the person named by `login_hint` in without asking, and redirects with the ID
-/// token in the fragment.
+/// Signs the person named by `login_hint` in without asking. The implicit flow (`response_type=id_token`)
+/// redirects with the ID token in the fragment; the code flow (`code`, with an S256 `code_challenge`) with a
+/// one-time code in the query.
 async fn authorize(
     State(idp): State<Arc<Inner>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let param = |name: &str| q.get(name).map(String::as_str).unwrap_or_default();
-    if param("response_type") != "id_token" {
-        return (StatusCode::BAD_REQUEST, "unsupported_response_type").into_response();
-    }
+    let code_flow = match param("response_type") {
+        "id_token" => false,
+        "code"
+            if param("code_challenge_method") == "S256" && !param("code_challenge").is_empty() =>
+        {
+            true
+        }
+        "code" => return (StatusCode::BAD_REQUEST, "S256 code_challenge required").into_response(),
+        _ => return (StatusCode::BAD_REQUEST, "unsupported_response_type").into_response(),
+    };
     let (client_id, redirect_uri, email) = (
         param("client_id"),
         param("redirect_uri"),
@@ -332,11 +355,70 @@ async fn authorize(
     }
     let kid = idp.default_kid();
     let token = idp.mint(&claims, "RS256", &kid);
-    let location = format!(
-        "{redirect_uri}#id_token={token}&state={}",
-        percent_encode(param("state"))
-    );
+    let state = percent_encode(param("state"));
+    let location = if code_flow {
+        let mut bytes = [0_u8; 24];
+        aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
+        let code = URL_SAFE_NO_PAD.encode(bytes);
+        idp.codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                code.clone(),
+                IssuedCode {
+                    client_id: client_id.to_owned(),
+                    redirect_uri: redirect_uri.to_owned(),
+                    code_challenge: param("code_challenge").to_owned(),
+                    id_token: token,
+                },
+            );
+        format!("{redirect_uri}?code={code}&state={state}")
+    } else {
+        format!("{redirect_uri}#id_token={token}&state={state}")
+    };
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
+/// Redeems a code once: the client, redirect URI and PKCE verifier must match what `/authorize` was given.
+async fn token(
+    State(idp): State<Arc<Inner>>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let refused = |why: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": why})),
+        )
+            .into_response()
+    };
+    if field("grant_type") != "authorization_code" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    let Some(issued) = idp
+        .codes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(field("code"))
+    else {
+        return refused("unknown or used code");
+    };
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        field("code_verifier").as_bytes(),
+    ));
+    if issued.client_id != field("client_id")
+        || issued.redirect_uri != field("redirect_uri")
+        || issued.code_challenge != challenge
+    {
+        return refused("client_id, redirect_uri or code_verifier does not match");
+    }
+    Json(json!({"id_token": issued.id_token, "access_token": "unused", "token_type": "Bearer", "expires_in": 3600}))
+        .into_response()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -37,6 +37,12 @@ pub enum TokenError {
     Discovery(String),
     #[error("JWKS fetch failed: {0}")]
     Jwks(String),
+    /// The provider's token endpoint refused the authorization code (`invalid_grant`, a wrong verifier, ...).
+    #[error("the identity provider refused the sign-in: {0}")]
+    CodeRefused(String),
+    /// The token endpoint could not be reached or answered something unusable.
+    #[error("the identity provider's token endpoint failed: {0}")]
+    TokenEndpoint(String),
 }
 
 impl TokenError {
@@ -46,7 +52,7 @@ impl TokenError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::InsecureUrl(_) | Self::Discovery(_) | Self::Jwks(_)
+            Self::InsecureUrl(_) | Self::Discovery(_) | Self::Jwks(_) | Self::TokenEndpoint(_)
         )
     }
 }

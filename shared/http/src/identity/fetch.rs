@@ -19,6 +19,10 @@ pub struct Discovery {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub jwks_uri: String,
+    /// Where an authorization code is exchanged (the portal's sign-in); providers used only with the implicit flow
+    /// may leave it out.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
 }
 
 /// Redirects an IdP call may follow, all within the origin it started at.
@@ -100,7 +104,7 @@ pub(crate) enum FetchError {
 
 /// GETs `url` as JSON.
 pub(crate) async fn get_json(http: &reqwest::Client, url: Url) -> Result<Value, FetchError> {
-    let mut resp = http
+    let resp = http
         .get(url)
         .timeout(HTTP_TIMEOUT)
         .header(reqwest::header::ACCEPT, "application/json")
@@ -111,6 +115,30 @@ pub(crate) async fn get_json(http: &reqwest::Client, url: Url) -> Result<Value, 
     if !status.is_success() {
         return Err(FetchError::Status(status));
     }
+    read_json(resp).await
+}
+
+/// POSTs a form to `url` and reads the JSON answer, whatever its status (a token endpoint explains a refusal in
+/// its JSON body: `{"error": "invalid_grant", ...}`).
+pub(crate) async fn post_form_json(
+    http: &reqwest::Client,
+    url: Url,
+    form: &[(&str, &str)],
+) -> Result<(reqwest::StatusCode, Value), FetchError> {
+    let resp = http
+        .post(url)
+        .timeout(HTTP_TIMEOUT)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| FetchError::Request(e.without_url()))?;
+    let status = resp.status();
+    Ok((status, read_json(resp).await?))
+}
+
+/// The body of an answer as JSON, at most `MAX_BODY` bytes.
+async fn read_json(mut resp: reqwest::Response) -> Result<Value, FetchError> {
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()

@@ -143,6 +143,50 @@ impl OidcVerifier {
         Ok(doc)
     }
 
+    /// Exchanges an authorization code at the provider's token endpoint (RFC 6749 §4.1.3 with the RFC 7636 verifier,
+    /// as a public client) and returns the ID token it answers with, unverified: pass it to [`Self::verify`].
+    ///
+    /// # Errors
+    /// `CodeRefused` when the provider refuses the code; `TokenEndpoint`, `Discovery` or `InsecureUrl` when it
+    /// cannot be asked.
+    pub async fn exchange_code(
+        &self,
+        idp: &IdentityProvider,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<String, TokenError> {
+        let discovery = self.discovery(&idp.issuer).await?;
+        let endpoint = discovery.token_endpoint.ok_or_else(|| {
+            TokenError::Discovery("the discovery document names no token_endpoint".into())
+        })?;
+        let url = fetch::checked_url(&endpoint)?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", idp.audience.as_str()),
+            ("code_verifier", verifier),
+        ];
+        let (status, answer) = fetch::post_form_json(&self.http, url, &form)
+            .await
+            .map_err(|e| TokenError::TokenEndpoint(e.to_string()))?;
+        let text = |field: &str| answer.get(field).and_then(Value::as_str).map(str::to_owned);
+        if !status.is_success() {
+            let why = text("error").unwrap_or_else(|| format!("HTTP {status}"));
+            return Err(if status.is_client_error() {
+                TokenError::CodeRefused(why)
+            } else {
+                TokenError::TokenEndpoint(why)
+            });
+        }
+        text("id_token").ok_or_else(|| {
+            TokenError::TokenEndpoint(
+                "the answer has no id_token (is `openid` in the scopes?)".into(),
+            )
+        })
+    }
+
     fn cached_discovery(&self, issuer: &str) -> Option<Discovery> {
         let map = self
             .discoveries
