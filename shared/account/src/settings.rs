@@ -9,14 +9,15 @@
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::store::Store;
 
 use crate::roles::{Admin, Person};
 use crate::users::caller_user;
-use crate::views::{load_json, parse_object, rfc3339_secs, save_json};
+use crate::views::{self, Deleted, Object, load_json, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms, store_error};
 use sluice_core::clock::Ids;
 use sluice_core::limits::{
@@ -48,6 +49,19 @@ fn ttl_hours(raw: &str) -> Option<u64> {
         .filter(|h| (1..=8760).contains(h))
 }
 
+/// `GET /admin/settings`'s answer: every setting by name, as `ccag config list` prints them.
+#[derive(Debug, Serialize)]
+struct SettingsList {
+    /// Sluice accepts virtual keys always (see `put`).
+    virtual_keys_enabled: bool,
+    admin_login_enabled: bool,
+    session_token_ttl_hours: u64,
+    websearch_mode: String,
+    person_rate_limit_rpm: u32,
+    max_keys_per_person: u32,
+    allowed_bedrock_models: Vec<String>,
+}
+
 /// `GET /admin/settings`.
 pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
@@ -67,17 +81,19 @@ pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
             .await?
             .as_deref(),
     );
-    Ok(axum::Json(json!({
-        // Sluice accepts virtual keys always (see `put`).
-        "virtual_keys_enabled": true,
-        "admin_login_enabled": state.config.admin_password_force
+    Ok(axum::Json(SettingsList {
+        virtual_keys_enabled: true,
+        admin_login_enabled: state.config.admin_password_force
             || login.is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
-        "session_token_ttl_hours": ttl.as_deref().and_then(ttl_hours).unwrap_or(DEFAULT_SESSION_TTL_HOURS),
-        "websearch_mode": mode.unwrap_or_else(|| "enabled".to_owned()),
-        "person_rate_limit_rpm": limits.person_rpm,
-        "max_keys_per_person": max_keys,
-        "allowed_bedrock_models": limits.allowed_models,
-    }))
+        session_token_ttl_hours: ttl
+            .as_deref()
+            .and_then(ttl_hours)
+            .unwrap_or(DEFAULT_SESSION_TTL_HOURS),
+        websearch_mode: mode.unwrap_or_else(|| "enabled".to_owned()),
+        person_rate_limit_rpm: limits.person_rpm,
+        max_keys_per_person: max_keys,
+        allowed_bedrock_models: limits.allowed_models,
+    })
     .into_response())
 }
 
@@ -91,6 +107,29 @@ fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// `PUT /admin/settings/{key}`: `{"value": "<string>"}`; numbers and booleans are taken as their text, and for
+/// `allowed_bedrock_models` a JSON array of ids too. Any JSON is read, so the handler can refuse a wrong shape
+/// with the field's own message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SettingBody {
+    value: Value,
+}
+
+/// `PUT /admin/settings/{key}`'s answer: the value as stored and, for a setting not applied at once, when it is.
+#[derive(Debug, Serialize)]
+struct SettingSet {
+    updated: bool,
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applies: Option<&'static str>,
+    value: String,
+}
+
+/// Read by every gateway instance through its budget cache.
+const WITHIN_THE_BUDGET_CACHE: &str =
+    "within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance";
+
 /// `PUT /admin/settings/{key}` with `{"value": "<string>"}` (numbers and booleans are taken as their text; for
 /// `allowed_bedrock_models` also a JSON array of ids, stored as that array).
 pub(super) async fn put(
@@ -99,17 +138,16 @@ pub(super) async fn put(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let body = parse_object(&body)?;
-    let value = match body.get("value") {
-        Some(Value::String(s)) => s.trim().to_owned(),
-        Some(v @ Value::Array(_)) if key == SETTING_ALLOWED_BEDROCK_MODELS => v.to_string(),
-        Some(v @ (Value::Bool(_) | Value::Number(_))) => v.to_string(),
+    let body: SettingBody = views::body(&body)?;
+    let value = match body.value {
+        Value::String(s) => s.trim().to_owned(),
+        v @ Value::Array(_) if key == SETTING_ALLOWED_BEDROCK_MODELS => v.to_string(),
+        v @ (Value::Bool(_) | Value::Number(_)) => v.to_string(),
         _ => return Err(ApiError::invalid("Missing required field: value (a string)").into()),
     };
     let store = state.store.as_ref();
-    let mut answer = json!({"updated": true, "key": key});
-    let stored = match key.as_str() {
-        SETTING_ADMIN_LOGIN_ENABLED => boolean(&key, &value)?.to_string(),
+    let (stored, applies) = match key.as_str() {
+        SETTING_ADMIN_LOGIN_ENABLED => (boolean(&key, &value)?.to_string(), None),
         SETTING_SESSION_TTL_HOURS => {
             let hours = ttl_hours(&value).ok_or_else(|| {
                 ApiError::invalid(format!(
@@ -117,8 +155,10 @@ pub(super) async fn put(
                 ))
             })?;
             // Session lifetime is read when an instance starts (`AppState::build`).
-            answer["applies"] = json!("to sessions issued by instances started after this change");
-            hours.to_string()
+            (
+                hours.to_string(),
+                Some("to sessions issued by instances started after this change"),
+            )
         }
         SETTING_VIRTUAL_KEYS_ENABLED => {
             if !boolean(&key, &value)? {
@@ -127,7 +167,7 @@ pub(super) async fn put(
                 )
                 .into());
             }
-            "true".to_owned()
+            ("true".to_owned(), None)
         }
         SETTING_WEBSEARCH_MODE => {
             let mode = websearch_mode(&value)?;
@@ -141,7 +181,7 @@ pub(super) async fn put(
                 )
                 .into());
             }
-            mode.to_owned()
+            (mode.to_owned(), None)
         }
         SETTING_PERSON_RATE_LIMIT_RPM => {
             let rpm = parse_limit(&value, MAX_PERSON_RATE_LIMIT_RPM).ok_or_else(|| {
@@ -149,20 +189,23 @@ pub(super) async fn put(
                     "{key}: value must be a whole number of requests per minute from 1 to {MAX_PERSON_RATE_LIMIT_RPM} (default {DEFAULT_PERSON_RATE_LIMIT_RPM}); every person is limited"
                 ))
             })?;
-            answer["applies"] = json!("within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance");
-            rpm.to_string()
+            (rpm.to_string(), Some(WITHIN_THE_BUDGET_CACHE))
         }
-        SETTING_MAX_KEYS_PER_PERSON => parse_limit(&value, MAX_MAX_KEYS_PER_PERSON)
-            .ok_or_else(|| {
+        SETTING_MAX_KEYS_PER_PERSON => {
+            let keys = parse_limit(&value, MAX_MAX_KEYS_PER_PERSON).ok_or_else(|| {
                 ApiError::invalid(format!(
                     "{key}: value must be a whole number of keys from 1 to {MAX_MAX_KEYS_PER_PERSON} (default {DEFAULT_MAX_KEYS_PER_PERSON})"
                 ))
-            })?
-            .to_string(),
+            })?;
+            (keys.to_string(), None)
+        }
         SETTING_ALLOWED_BEDROCK_MODELS => {
-            let ids = parse_allowlist(&value).map_err(|e| ApiError::invalid(format!("{key}: {e}")))?;
-            answer["applies"] = json!("within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance");
-            serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned())
+            let ids =
+                parse_allowlist(&value).map_err(|e| ApiError::invalid(format!("{key}: {e}")))?;
+            (
+                serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned()),
+                Some(WITHIN_THE_BUDGET_CACHE),
+            )
         }
         _ => {
             return Err(ApiError::invalid(format!(
@@ -175,8 +218,13 @@ pub(super) async fn put(
         .put_setting(&key, &stored)
         .await
         .map_err(|e| store_error(&e))?;
-    answer["value"] = json!(stored);
-    Ok(axum::Json(answer).into_response())
+    Ok(axum::Json(SettingSet {
+        updated: true,
+        key,
+        applies,
+        value: stored,
+    })
+    .into_response())
 }
 
 fn websearch_mode(raw: &str) -> Result<&'static str, ApiError> {
@@ -205,38 +253,107 @@ struct Provider {
     updated_at_ms: i64,
 }
 
+/// A search provider as the API shows it: whether an API key is stored, never the key.
+#[derive(Debug, Serialize)]
+struct ProviderView<'a> {
+    id: &'a str,
+    provider_type: &'a str,
+    has_api_key: bool,
+    api_url: Option<&'a str>,
+    max_results: u32,
+    enabled: bool,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
 impl Provider {
-    fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "provider_type": self.provider_type,
-            "has_api_key": self.api_key.is_some(),
-            "api_url": self.api_url,
-            "max_results": self.max_results,
-            "enabled": self.enabled,
-            "created_at": chrono::DateTime::from_timestamp_millis(self.created_at_ms).map(rfc3339_secs),
-            "updated_at": chrono::DateTime::from_timestamp_millis(self.updated_at_ms).map(rfc3339_secs),
-        })
+    fn view(&self) -> ProviderView<'_> {
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).map(rfc3339_secs);
+        ProviderView {
+            id: &self.id,
+            provider_type: &self.provider_type,
+            has_api_key: self.api_key.is_some(),
+            api_url: self.api_url.as_deref(),
+            max_results: self.max_results,
+            enabled: self.enabled,
+            created_at: at(self.created_at_ms),
+            updated_at: at(self.updated_at_ms),
+        }
     }
 }
 
-fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-        Some(_) => Err(ApiError::invalid(format!("{field}: must be a string"))),
+/// A text field of a provider body: trimmed, blank read as absent; anything but a string is refused.
+#[derive(Clone)]
+struct Trimmed(Option<String>);
+
+impl<'de> Deserialize<'de> for Trimmed {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(s) => Ok(Self(Some(s.trim().to_owned()).filter(|s| !s.is_empty()))),
+            _ => Err(D::Error::custom("must be a string")),
+        }
+    }
+}
+
+/// The text of an optional [`Trimmed`] field (absent, `null` and blank alike).
+fn text(field: Option<Trimmed>) -> Option<String> {
+    field.and_then(|t| t.0)
+}
+
+/// `max_results`: a whole number, held to 1..=20.
+#[derive(Clone, Copy)]
+struct MaxResults(u32);
+
+impl<'de> Deserialize<'de> for MaxResults {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = Value::deserialize(deserializer)?
+            .as_u64()
+            .ok_or_else(|| D::Error::custom("must be a whole number"))?;
+        Ok(Self(u32::try_from(n.clamp(1, 20)).unwrap_or(20)))
+    }
+}
+
+/// `enabled`: `true` or `false`.
+#[derive(Clone, Copy)]
+struct Enabled(bool);
+
+impl<'de> Deserialize<'de> for Enabled {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer)?
+            .as_bool()
+            .map(Self)
+            .ok_or_else(|| D::Error::custom("must be true or false"))
+    }
+}
+
+/// A search provider as sent (`PUT /admin/search-providers` and its `/test`, the `provider` of
+/// `PUT /admin/websearch-mode`); `null` reads as absent. No `Debug`: it may hold an API key.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default)]
+struct ProviderBody {
+    provider_type: Option<Trimmed>,
+    api_key: Option<Trimmed>,
+    api_url: Option<Trimmed>,
+    max_results: Option<MaxResults>,
+    enabled: Option<Enabled>,
+}
+
+impl ProviderBody {
+    /// The provider type asked for, lower-cased.
+    fn provider_type(&self) -> Option<String> {
+        text(self.provider_type.clone()).map(|t| t.to_ascii_lowercase())
     }
 }
 
 /// A provider from a request body; `previous` (same type) keeps its id, creation time and stored API key when
 /// the body sends none, so saving the form again does not wipe the key.
 fn provider_from(
-    body: &Map<String, Value>,
+    body: ProviderBody,
     previous: Option<&Provider>,
     ids: &dyn Ids,
 ) -> Result<Provider, ApiError> {
-    let provider_type = text(body, "provider_type")?
-        .map(|t| t.to_ascii_lowercase())
+    let provider_type = body
+        .provider_type()
         .ok_or_else(|| ApiError::invalid("Missing required field: provider_type"))?;
     if !PROVIDER_TYPES.contains(&provider_type.as_str()) {
         return Err(ApiError::invalid(format!(
@@ -244,8 +361,8 @@ fn provider_from(
         )));
     }
     let previous = previous.filter(|p| p.provider_type == provider_type);
-    let api_key = text(body, "api_key")?.or_else(|| previous.and_then(|p| p.api_key.clone()));
-    let api_url = text(body, "api_url")?.or_else(|| previous.and_then(|p| p.api_url.clone()));
+    let api_key = text(body.api_key).or_else(|| previous.and_then(|p| p.api_key.clone()));
+    let api_url = text(body.api_url).or_else(|| previous.and_then(|p| p.api_url.clone()));
     if matches!(provider_type.as_str(), "tavily" | "serper") && api_key.is_none() {
         return Err(ApiError::invalid(format!(
             "api_key: {provider_type} needs an API key"
@@ -262,20 +379,10 @@ fn provider_from(
             }
         }
     }
-    let max_results = match body.get("max_results") {
-        None | Some(Value::Null) => previous.map_or(5, |p| p.max_results),
-        Some(v) => {
-            let n = v
-                .as_u64()
-                .ok_or_else(|| ApiError::invalid("max_results: must be a whole number"))?;
-            u32::try_from(n.clamp(1, 20)).unwrap_or(20)
-        }
-    };
-    let enabled = match body.get("enabled") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::invalid("enabled: must be true or false")),
-    };
+    let max_results = body
+        .max_results
+        .map_or_else(|| previous.map_or(5, |p| p.max_results), |m| m.0);
+    let enabled = body.enabled.is_none_or(|e| e.0);
     let now = now_ms();
     Ok(Provider {
         id: previous.map_or_else(|| ids.new_id("wsp"), |p| p.id.clone()),
@@ -289,15 +396,33 @@ fn provider_from(
     })
 }
 
+/// `GET /admin/websearch-mode`'s answer, and with `updated` that of `PUT`.
+#[derive(Debug, Serialize)]
+struct WebsearchMode<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<bool>,
+    mode: &'a str,
+    provider: Option<ProviderView<'a>>,
+}
+
+/// `PUT /admin/websearch-mode`: `{"mode", "provider"?}`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct WebsearchModeBody {
+    mode: Option<String>,
+    provider: Option<Object<ProviderBody>>,
+}
+
 /// `GET /admin/websearch-mode`.
 pub(super) async fn get_websearch_mode(State(state): State<Shared>, _: Admin) -> Reply {
     let store = state.store.as_ref();
     let mode = setting(store, SETTING_WEBSEARCH_MODE).await?;
     let provider = load_json::<Provider>(store, SETTING_WEBSEARCH_GLOBAL_PROVIDER).await?;
-    Ok(axum::Json(json!({
-        "mode": mode.unwrap_or_else(|| "enabled".to_owned()),
-        "provider": provider.as_ref().map(Provider::view),
-    }))
+    Ok(axum::Json(WebsearchMode {
+        updated: None,
+        mode: mode.as_deref().unwrap_or("enabled"),
+        provider: provider.as_ref().map(Provider::view),
+    })
     .into_response())
 }
 
@@ -307,18 +432,17 @@ pub(super) async fn put_websearch_mode(
     _: Admin,
     body: Bytes,
 ) -> Reply {
-    let body = parse_object(&body)?;
-    let mode = match body.get("mode") {
-        Some(Value::String(m)) => websearch_mode(m)?,
-        _ => return Err(ApiError::invalid("Missing required field: mode").into()),
+    let body: WebsearchModeBody = views::body(&body)?;
+    let mode = match &body.mode {
+        Some(m) => websearch_mode(m)?,
+        None => return Err(ApiError::invalid("Missing required field: mode").into()),
     };
     let store = state.store.as_ref();
     let previous = load_json::<Provider>(store, SETTING_WEBSEARCH_GLOBAL_PROVIDER).await?;
-    let provider = match body.get("provider") {
-        Some(Value::Object(p)) => Some(provider_from(p, previous.as_ref(), state.ids.as_ref())?),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(ApiError::invalid("provider: must be an object").into()),
-    };
+    let provider = body
+        .provider
+        .map(|p| provider_from(p.0, previous.as_ref(), state.ids.as_ref()))
+        .transpose()?;
     if mode == "global" && provider.is_none() && previous.is_none() {
         return Err(ApiError::invalid("provider: required for mode global").into());
     }
@@ -330,11 +454,11 @@ pub(super) async fn put_websearch_mode(
         .await
         .map_err(|e| store_error(&e))?;
     let shown = provider.or(previous);
-    Ok(axum::Json(json!({
-        "updated": true,
-        "mode": mode,
-        "provider": shown.as_ref().map(Provider::view),
-    }))
+    Ok(axum::Json(WebsearchMode {
+        updated: Some(true),
+        mode,
+        provider: shown.as_ref().map(Provider::view),
+    })
     .into_response())
 }
 
@@ -354,14 +478,54 @@ fn providers_key(user_id: &str) -> String {
     format!("{USER_PROVIDERS_PREFIX}{user_id}")
 }
 
-fn views(providers: &[Provider]) -> Vec<Value> {
-    providers.iter().map(Provider::view).collect()
+/// `GET /admin/search-providers`'s answer.
+#[derive(Debug, Serialize)]
+struct Providers<'a> {
+    providers: Vec<ProviderView<'a>>,
+}
+
+/// `{"provider": …}`: the answer of a saved or activated provider.
+#[derive(Debug, Serialize)]
+struct Saved<T> {
+    provider: T,
+}
+
+/// `POST /admin/search-providers/activate`'s answer: the provider now enabled.
+#[derive(Debug, Serialize)]
+struct Activated<'a> {
+    id: Option<&'a str>,
+    provider_type: &'a str,
+    enabled: bool,
+}
+
+/// `POST /admin/search-providers/activate`: `{"provider_type"}`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ActivateBody {
+    provider_type: Option<Trimmed>,
+}
+
+/// `POST /admin/search-providers/test`'s answer: searching is not there yet.
+#[derive(Debug, Serialize)]
+struct TestResult {
+    success: bool,
+    error: &'static str,
+}
+
+/// `DELETE /admin/search-providers/{provider_type}`'s answer when nothing was stored.
+#[derive(Debug, Serialize)]
+struct NothingDeleted {
+    deleted: bool,
+    message: &'static str,
 }
 
 /// `GET /admin/search-providers`: the caller's own providers.
 pub(super) async fn list_providers(State(state): State<Shared>, Person(caller): Person) -> Reply {
     let (_, providers) = own_providers(&state, &caller).await?;
-    Ok(axum::Json(json!({"providers": views(&providers)})).into_response())
+    Ok(axum::Json(Providers {
+        providers: providers.iter().map(Provider::view).collect(),
+    })
+    .into_response())
 }
 
 /// `PUT /admin/search-providers`: saves one of the caller's providers (one per type).
@@ -371,18 +535,21 @@ pub(super) async fn put_provider(
     body: Bytes,
 ) -> Reply {
     let (user_id, mut providers) = own_providers(&state, &caller).await?;
-    let body = parse_object(&body)?;
-    let requested = text(&body, "provider_type")?.map(|t| t.to_ascii_lowercase());
+    let body: ProviderBody = views::body(&body)?;
+    let requested = body.provider_type();
     let at = providers
         .iter()
         .position(|p| Some(&p.provider_type) == requested.as_ref());
-    let provider = provider_from(&body, at.map(|i| &providers[i]), state.ids.as_ref())?;
+    let provider = provider_from(body, at.map(|i| &providers[i]), state.ids.as_ref())?;
     match at {
         Some(i) => providers[i] = provider.clone(),
         None => providers.push(provider.clone()),
     }
     save_json(state.store.as_ref(), &providers_key(&user_id), &providers).await?;
-    Ok(axum::Json(json!({"provider": provider.view()})).into_response())
+    Ok(axum::Json(Saved {
+        provider: provider.view(),
+    })
+    .into_response())
 }
 
 /// `POST /admin/search-providers/activate`: `{"provider_type"}` becomes the caller's one enabled provider.
@@ -392,8 +559,8 @@ pub(super) async fn activate_provider(
     body: Bytes,
 ) -> Reply {
     let (user_id, mut providers) = own_providers(&state, &caller).await?;
-    let body = parse_object(&body)?;
-    let wanted = text(&body, "provider_type")?
+    let body: ActivateBody = views::body(&body)?;
+    let wanted = text(body.provider_type)
         .map(|t| t.to_ascii_lowercase())
         .ok_or_else(|| ApiError::invalid("Missing required field: provider_type"))?;
     if !providers.iter().any(|p| p.provider_type == wanted) {
@@ -413,11 +580,13 @@ pub(super) async fn activate_provider(
     }
     save_json(state.store.as_ref(), &providers_key(&user_id), &providers).await?;
     let active = providers.iter().find(|p| p.provider_type == wanted);
-    Ok(axum::Json(json!({"provider": {
-        "id": active.map(|p| p.id.clone()),
-        "provider_type": wanted,
-        "enabled": true,
-    }}))
+    Ok(axum::Json(Saved {
+        provider: Activated {
+            id: active.map(|p| p.id.as_str()),
+            provider_type: &wanted,
+            enabled: true,
+        },
+    })
     .into_response())
 }
 
@@ -429,13 +598,17 @@ pub(super) async fn test_provider(
     body: Bytes,
 ) -> Reply {
     let (_, providers) = own_providers(&state, &caller).await?;
-    let body = parse_object(&body)?;
-    let requested = text(&body, "provider_type")?.map(|t| t.to_ascii_lowercase());
+    let body: ProviderBody = views::body(&body)?;
+    let requested = body.provider_type();
     let previous = providers
         .iter()
         .find(|p| Some(&p.provider_type) == requested.as_ref());
-    provider_from(&body, previous, state.ids.as_ref())?;
-    Ok(axum::Json(json!({"success": false, "error": NOT_YET})).into_response())
+    provider_from(body, previous, state.ids.as_ref())?;
+    Ok(axum::Json(TestResult {
+        success: false,
+        error: NOT_YET,
+    })
+    .into_response())
 }
 
 /// `DELETE /admin/search-providers/{provider_type}`.
@@ -449,10 +622,63 @@ pub(super) async fn delete_provider(
     let before = providers.len();
     providers.retain(|p| p.provider_type != wanted);
     if providers.len() == before {
-        return Ok(
-            axum::Json(json!({"deleted": false, "message": "No config to delete"})).into_response(),
-        );
+        return Ok(axum::Json(NothingDeleted {
+            deleted: false,
+            message: "No config to delete",
+        })
+        .into_response());
     }
     save_json(state.store.as_ref(), &providers_key(&user_id), &providers).await?;
-    Ok(axum::Json(json!({"deleted": true})).into_response())
+    Ok(axum::Json(Deleted { deleted: true }).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn refusal<T: serde::de::DeserializeOwned>(body: &Value) -> String {
+        match views::body::<T>(body.to_string().as_bytes()) {
+            Ok(_) => panic!("accepted: {body}"),
+            Err(e) => e.message,
+        }
+    }
+
+    #[test]
+    fn a_provider_field_of_the_wrong_type_is_refused_by_name() {
+        for (body, message) in [
+            (json!({"api_key": 3}), "api_key: must be a string"),
+            (
+                json!({"max_results": "5"}),
+                "max_results: must be a whole number",
+            ),
+            (json!({"enabled": "yes"}), "enabled: must be true or false"),
+        ] {
+            assert_eq!(refusal::<ProviderBody>(&body), message);
+        }
+        assert_eq!(
+            refusal::<WebsearchModeBody>(
+                &json!({"mode": "global", "provider": {"api_url": false}})
+            ),
+            "provider.api_url: must be a string"
+        );
+        assert!(
+            refusal::<WebsearchModeBody>(&json!({"mode": "global", "provider": ["duckduckgo"]}))
+                .starts_with("provider: invalid type")
+        );
+    }
+
+    #[test]
+    fn blank_text_reads_as_absent_and_max_results_is_held_to_1_to_20() {
+        let Ok(body) = views::body::<ProviderBody>(
+            json!({"provider_type": " Tavily ", "api_url": "  ", "max_results": 99})
+                .to_string()
+                .as_bytes(),
+        ) else {
+            panic!("refused");
+        };
+        assert_eq!(body.provider_type().as_deref(), Some("tavily"));
+        assert!(text(body.api_url.clone()).is_none());
+        assert_eq!(body.max_results.map(|m| m.0), Some(20));
+    }
 }

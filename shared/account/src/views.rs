@@ -4,10 +4,14 @@
 //! Views keep CCAG's field names (`is_active`, `created_at` as RFC 3339) so `ccag` prints them, and Sluice's own
 //! (`created_at_ms`, `revoked_at`) beside them. A key's hash is never shown.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Team, User};
 use sluice_core::settings_json;
@@ -179,6 +183,31 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// A nested object of a request body read into `T`, refusal paths kept (`provider.api_key: …`). Anything but an
+/// object is refused, an array too (serde would read a struct from one by position).
+#[derive(Debug)]
+pub(super) struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Fields<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer.deserialize_any(Fields(PhantomData)).map(Self)
+    }
+}
+
 /// Requests per minute; 0 is no limit of its own, as `null` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Rpm(pub Option<u32>);
@@ -226,14 +255,6 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 pub(super) fn not_found(what: &str) -> ApiError {
     ApiError::new(ApiErrorKind::NotFound, format!("{what} not found"))
-}
-
-/// The body as a JSON object.
-pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match crate::parse_json::<Value>(body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::invalid("the body must be a JSON object")),
-    }
 }
 
 /// A JSON setting (`sluice_core::settings_json::load_lenient`) in the admin API's error envelope.
@@ -346,6 +367,36 @@ mod tests {
         ));
         assert!(super::body::<Limits>(b"[1]").is_err());
         assert!(super::body::<Limits>(b"{").is_err());
+    }
+
+    #[test]
+    fn a_nested_object_keeps_its_path_and_refuses_other_shapes() {
+        #[derive(Debug, Deserialize)]
+        struct Outer {
+            inner: Option<Object<Limits>>,
+        }
+        let read = |v: Value| super::body::<Outer>(v.to_string().as_bytes());
+        let inner = read(json!({"inner": {"name": " x "}})).expect("object");
+        assert_eq!(
+            inner.inner.map(|o| o.0.name),
+            Some(Field::Set(Text("x".into())))
+        );
+        assert!(read(json!({"inner": null})).expect("null").inner.is_none());
+        let error = read(json!({"inner": {"name": ""}})).expect_err("blank");
+        assert!(
+            error.message.starts_with("inner.name: must be a non-empty"),
+            "{}",
+            error.message
+        );
+        for shape in [json!(["x"]), json!("x"), json!(1)] {
+            let error = read(json!({ "inner": shape })).expect_err("not an object");
+            assert!(
+                error.message.starts_with("inner: invalid type")
+                    && error.message.ends_with("expected an object"),
+                "{}",
+                error.message
+            );
+        }
     }
 
     #[test]
