@@ -19,7 +19,8 @@ function s(tag, attrs, ...children) {
 }
 
 /**
- * @typedef {{label: string, value: number}} Point
+ * A point; `note` is added to its label in the table and tooltip, `muted` draws it lighter (a forecast).
+ * @typedef {{label: string, value: number, note?: string, muted?: boolean}} Point
  * @param {{title: string, points: Point[], format: (n: number) => string, horizontal?: boolean, empty?: string}} spec
  */
 export function barChart({ title, points, format, horizontal = false, empty = "Nothing to show yet." }) {
@@ -29,19 +30,20 @@ export function barChart({ title, points, format, horizontal = false, empty = "N
     return figure;
   }
   const max = Math.max(...points.map((p) => p.value), 0) || 1;
-  const summary = `${title}: ${points.map((p) => `${p.label} ${format(p.value)}`).join(", ")}`;
-  const svg = horizontal ? horizontalBars(points, max, format) : verticalBars(points, max, format);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", summary.length > 300 ? `${title} (the table below has every value)` : summary);
+  const summary = `${title}: ${points.map((p) => `${named(p)} ${format(p.value)}`).join(", ")}`;
+  const drawing = horizontal ? horizontalBars(points, max, format) : verticalBars(points, max, format);
+  drawing.setAttribute("role", "img");
+  drawing.setAttribute("aria-label", summary.length > 300 ? `${title} (the table below has every value)` : summary);
+  if (!horizontal) figure.classList.add("wide");
   figure.append(
-    svg,
+    drawing,
     h("details", { class: "chart-table" },
       h("summary", {}, "Show as a table"),
       table({
         caption: title,
         columns: [horizontal ? "Name" : "When", "Value"],
         rows: points,
-        row: (p) => [p.label, format(p.value)],
+        row: (p) => [named(p), format(p.value)],
         empty: "",
       }),
     ),
@@ -55,52 +57,48 @@ export function barChart({ title, points, format, horizontal = false, empty = "N
  * @param {(n: number) => string} format
  */
 function verticalBars(points, max, format) {
-  const width = 640;
-  const height = 200;
-  const pad = { top: 16, bottom: 28, left: 8, right: 8 };
+  const width = 900;
+  const height = 220;
+  const pad = { top: 20, bottom: 28, left: 8, right: 8 };
   const plotH = height - pad.top - pad.bottom;
   const slot = (width - pad.left - pad.right) / points.length;
   const barW = Math.max(1, Math.min(40, slot * 0.75));
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "bars", preserveAspectRatio: "none" });
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "bars" });
   svg.append(s("line", { x1: pad.left, x2: width - pad.right, y1: pad.top + plotH, y2: pad.top + plotH, class: "axis" }));
   const labelEvery = Math.max(1, Math.ceil(points.length / 8));
   points.forEach((p, i) => {
     const barH = (p.value / max) * plotH;
     const x = pad.left + i * slot + (slot - barW) / 2;
     const y = pad.top + plotH - barH;
-    svg.append(s("rect", { x, y, width: barW, height: Math.max(barH, p.value > 0 ? 1 : 0), class: "bar" },
-      s("title", {}, `${p.label}: ${format(p.value)}`)));
+    svg.append(s("rect", { x, y, width: barW, height: Math.max(barH, p.value > 0 ? 1 : 0), class: p.muted ? "bar muted" : "bar" },
+      s("title", {}, `${named(p)}: ${format(p.value)}`)));
     if (i % labelEvery === 0) {
       svg.append(s("text", { x: x + barW / 2, y: height - 10, class: "tick", "text-anchor": "middle" }, shortLabel(p.label)));
     }
   });
-  svg.append(s("text", { x: pad.left, y: 12, class: "tick" }, `max ${format(max)}`));
+  svg.append(s("text", { x: pad.left, y: 14, class: "tick" }, `highest: ${format(max)}`));
   return svg;
 }
 
 /**
+ * One row per name: the name, a bar (a native `<progress>`, so no inline style is needed) and the value.
  * @param {Point[]} points
  * @param {number} max
  * @param {(n: number) => string} format
  */
 function horizontalBars(points, max, format) {
-  const width = 640;
-  const row = 26;
-  const labelW = 220;
-  const valueW = 90;
-  const height = points.length * row + 8;
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "bars horizontal" });
-  points.forEach((p, i) => {
-    const y = 4 + i * row;
-    const w = ((width - labelW - valueW) * p.value) / max;
-    svg.append(
-      s("text", { x: labelW - 8, y: y + row / 2 + 4, class: "tick", "text-anchor": "end" }, truncate(p.label, 30)),
-      s("rect", { x: labelW, y: y + 4, width: Math.max(w, p.value > 0 ? 1 : 0), height: row - 8, class: "bar" },
-        s("title", {}, `${p.label}: ${format(p.value)}`)),
-      s("text", { x: labelW + w + 6, y: y + row / 2 + 4, class: "tick" }, format(p.value)),
-    );
-  });
-  return svg;
+  return h("div", { class: "hbars" },
+    points.map((p) => h("div", { class: "hbar" },
+      h("span", { class: "hbar-label", title: named(p) }, named(p)),
+      h("progress", { max, value: p.value, "aria-hidden": "true" }),
+      h("span", { class: "hbar-value" }, format(p.value)),
+    )),
+  );
+}
+
+/** @param {Point} p */
+function named(p) {
+  return p.note ? `${p.label} (${p.note})` : p.label;
 }
 
 /** `2026-11-22T09:00:00Z` → `11-22 09h`, `2026-11-22` → `11-22`. @param {string} label */

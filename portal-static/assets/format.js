@@ -6,6 +6,8 @@ const intFormat = new Intl.NumberFormat("en-US");
 /** @param {number | null | undefined} n */
 export function usd(n) {
   if (n === null || n === undefined || Number.isNaN(n)) return "—";
+  // A single request costs fractions of a cent: show them rather than "$0.00".
+  if (n !== 0 && Math.abs(n) < 0.01) return `${n < 0 ? "-" : ""}$${Math.abs(n).toPrecision(2)}`;
   return usdFormat.format(n);
 }
 

@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
-import { launchBrowser, signInWithPassword, sleep, startSluice, watchedPage } from "./support.mjs";
+import { createServer } from "node:http";
+
+import {
+  launchBrowser, screenshot, seriousA11yViolations, signInWithPassword, sleep, startSluice, watchedPage,
+} from "./support.mjs";
 
 /** @type {import("./support.mjs").Sluice} */
 let sluice;
@@ -14,7 +18,8 @@ let sluice;
 let browser;
 
 before(async () => {
-  sluice = await startSluice();
+  // Webhooks may go to this machine's loopback receiver (the notifications test).
+  sluice = await startSluice({ env: { SLUICE_ALLOW_PRIVATE_WEBHOOKS: "true" } });
   browser = await launchBrowser();
 });
 
@@ -91,6 +96,9 @@ describe("sign-in", () => {
       assert.doesNotMatch(csp, /unsafe-inline/);
       await w.page.waitForURL(/#\/signin$/);
       await w.page.getByRole("heading", { level: 1, name: "Sign in to Sluice" }).waitFor();
+      await w.page.locator("#signin-submit").waitFor();
+      assert.deepEqual(await seriousA11yViolations(w.page), []);
+      await screenshot(w.page, "signin");
 
       const user = await tabTo(w.page, (f) => f.tag === "input" && f.name === "Username");
       assert.notEqual(user.outline, "none", "the focused field shows no focus outline");
@@ -296,6 +304,9 @@ describe("the administrator", () => {
           assert.ok(overflow <= 0, `${hash} scrolls sideways by ${overflow}px at ${viewport.width}px`);
           assert.equal(await w.page.locator("header nav").count(), 1);
           assert.equal(await w.page.locator("main").count(), 1);
+          const name = `${hash.replace(/^#\//, "").replace(/\//g, "-")}-${viewport.width}`;
+          await screenshot(w.page, name);
+          if (viewport.width === 1280) assert.deepEqual(await seriousA11yViolations(w.page), [], `on ${hash}`);
         }
         assertNoProblems(w);
       } finally {
@@ -335,6 +346,49 @@ describe("the administrator", () => {
       assertNoProblems(w);
     } finally {
       await w.context.close();
+    }
+  });
+
+  test("a notification destination goes draft, test, active against a local receiver", async () => {
+    /** @type {{headers: import("node:http").IncomingHttpHeaders, body: string}[]} */
+    const received = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise((done) => receiver.listen(0, "127.0.0.1", () => done(undefined)));
+    const address = receiver.address();
+    assert.ok(address && typeof address === "object");
+    const hook = `http://127.0.0.1:${address.port}/hook`;
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await nav(page, "Notifications").click();
+      await page.getByRole("heading", { level: 1, name: "Notifications" }).waitFor();
+      await page.getByLabel("URL or ARN").fill(hook);
+      await page.getByRole("button", { name: "Save draft" }).click();
+      await page.getByRole("status").filter({ hasText: "Draft saved" }).waitFor();
+      const secret = (await page.locator(".secret pre").textContent())?.trim() ?? "";
+      assert.ok(secret.length >= 16, `no webhook secret shown: ${secret}`);
+      assert.ok(await page.getByRole("button", { name: "Activate" }).isDisabled(), "an untested draft can be activated");
+
+      await page.getByRole("button", { name: "Send a test event" }).click();
+      await page.getByRole("status").filter({ hasText: "Test delivered" }).waitFor();
+      assert.equal(received.length, 1, "the receiver got no test event");
+      assert.match(received[0].body, /budget/);
+
+      await page.getByRole("button", { name: "Activate" }).click();
+      await page.getByRole("status").filter({ hasText: "now the active destination" }).waitFor();
+      assert.match((await page.locator("#notif-active").textContent()) ?? "", new RegExp(hook.replace(/[.:/]/g, "\\$&")));
+      assert.match((await page.locator("main").textContent()) ?? "", /No draft\./);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+      await new Promise((done) => receiver.close(() => done(undefined)));
     }
   });
 

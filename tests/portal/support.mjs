@@ -6,7 +6,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,8 @@ const TARGET = process.env.CARGO_TARGET_DIR
   : join(REPO, "target");
 export const SLUICE = join(TARGET, "debug", "sluice");
 export const CHROMIUM = process.env.SLUICE_TEST_CHROMIUM ?? "/usr/bin/chromium";
+/** Where page screenshots go (kept by CI with the rest of target/). */
+export const SCREENSHOTS = process.env.SLUICE_PORTAL_SCREENSHOTS ?? join(TARGET, "portal-screenshots");
 
 const LISTEN_LINE = /listening addr=127\.0\.0\.1:(\d+)/;
 // eslint-disable-next-line no-control-regex
@@ -263,4 +265,36 @@ export async function signInWithPassword(page, password) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.waitForURL(/#\/me$/);
   await page.getByRole("heading", { level: 1, name: "My keys and usage" }).waitFor();
+}
+
+/**
+ * Serious and critical accessibility violations axe-core finds on the page as it is now, one line each.
+ * axe is evaluated through the browser's debugging protocol, which the page's CSP does not govern.
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<string[]>}
+ */
+export async function seriousA11yViolations(page) {
+  const source = readFileSync(join(REPO, "node_modules", "axe-core", "axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(source);
+  /** @type {{id: string, impact: string, help: string, nodes: {target: string[]}[]}[]} */
+  const violations = await page.evaluate(async () => {
+    // @ts-ignore axe was just evaluated into the page
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((/** @type {any} */ v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((/** @type {any} */ n) => ({ target: n.target.map(String) })),
+    }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 5).map((n) => n.target.join(" ")).join("; ")})`);
+}
+
+/**
+ * Saves a full-page screenshot as SCREENSHOTS/<name>.png.
+ * @param {import("playwright-core").Page} page
+ * @param {string} name
+ */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

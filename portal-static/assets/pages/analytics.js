@@ -171,7 +171,7 @@ function spendView(d) {
       barChart({ title: "Cost over time", points: byBucket(d.timeseries ?? []), format: usd, empty: "No spend in this period." }),
       barChart({ title: "Cost by team", horizontal: true, points: (d.by_team ?? []).map((/** @type {any} */ t) => ({ label: t.team_name === "__none__" ? "(no team)" : t.team_name, value: t.cost_usd })), format: usd }),
       barChart({ title: "Cost by model", horizontal: true, points: (d.by_model ?? []).map((/** @type {any} */ m) => ({ label: m.model, value: m.cost_usd })), format: usd }),
-      barChart({ title: "Forecast (daily cost; projected days marked)", points: (d.forecast ?? []).map((/** @type {any} */ f) => ({ label: `${f.day}${f.is_forecast ? " (forecast)" : ""}`, value: f.cost_usd })), format: usd }),
+      barChart({ title: "Daily cost and forecast (lighter bars)", points: (d.forecast ?? []).map((/** @type {any} */ f) => ({ label: f.day, value: f.cost_usd, note: f.is_forecast ? "forecast" : undefined, muted: f.is_forecast })), format: usd }),
     ),
     h("h3", {}, "By person"),
     table({

@@ -37,7 +37,11 @@ export default async function signin({ main, query, go, refreshUser }) {
       h("div", { class: "providers" },
         providers.map((p) => {
           const target = p.portal_url ?? "";
-          const button = h("button", { type: "button", class: "provider", disabled: !target }, `Sign in with ${p.name}`);
+          if (!target) {
+            // Sluice names no portal sign-in for a provider whose discovery has no token endpoint.
+            return h("p", { class: "hint" }, `${p.name}: signs in Claude Code only (the provider offers no web sign-in Sluice can use).`);
+          }
+          const button = h("button", { type: "button", class: "provider" }, `Sign in with ${p.name}`);
           button.addEventListener("click", () => {
             // The whole page goes to the provider; the IdP's token never reaches this page.
             window.location.assign(target);
