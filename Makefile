@@ -8,10 +8,10 @@ SHELL := bash
 # Targets of `make test` run one after another, in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: help test deps deny test-rust test-e2e test-lambda check-template sam-build dev build deploy lint bench sizes
+.PHONY: help test deps deny test-rust test-e2e test-portal test-lambda check-template sam-build dev build deploy lint bench sizes
 
-test: deps lint deny test-rust test-e2e test-lambda check-template sam-build ## everything CI checks, in order
-	@echo "make test: every suite passed (lint, deny, rust, e2e, lambda, template checks, sam build)"
+test: deps lint deny test-rust test-e2e test-portal test-lambda check-template sam-build ## everything CI checks, in order
+	@echo "make test: every suite passed (lint, deny, rust, e2e, portal, lambda, template checks, sam build)"
 
 deps: ## install .venv (Python tools) and node_modules (Claude Code CLI); idempotent
 	bash scripts/install-deps.sh
@@ -26,6 +26,11 @@ test-rust: deps ## unit, contract and router tests of the whole workspace
 test-e2e: deps ## end-to-end tests (real Claude Code, anthropic SDK) against sluice serve + the Bedrock simulator
 	cargo build -p sluice
 	.venv/bin/pytest -p no:cacheprovider tests/e2e -q
+
+test-portal: deps ## the portal: tsc --noEmit on portal-static's JSDoc types, then real Chromium against sluice serve (tests/portal)
+	cargo build -p sluice
+	tsc -p portal-static --noEmit
+	node --test tests/portal/
 
 test-lambda: deps ## the gateway binary under the Lambda runtime API (cargo lambda watch), streaming through a Function URL
 	cargo build -p sluice-gateway -p sluice-admin -p sluice
