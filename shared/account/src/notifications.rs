@@ -9,8 +9,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::notify::consumer::send;
 use sluice_core::notify::{
@@ -70,36 +69,113 @@ fn category_names(categories: Categories) -> Vec<&'static str> {
     names
 }
 
-/// CCAG's `Config`. The webhook secret never appears here.
-fn view(config: &NotificationConfig, slot: &str) -> Value {
-    json!({
-        "id": config.id,
-        "slot": slot,
-        "destination_type": api_type(config.destination.kind()),
-        "destination_value": destination_value(&config.destination),
-        "event_categories": category_names(config.categories),
-        "last_tested_at": config.last_tested_at_ms.and_then(rfc3339),
-        "last_test_success": config.last_test_success,
-        "last_test_error": config.last_test_error,
-        "created_at": rfc3339(config.created_at_ms),
-        "updated_at": rfc3339(config.updated_at_ms),
-    })
+/// CCAG's `Config`: the draft or the active destination. The webhook secret never appears here.
+#[derive(Debug, Serialize)]
+struct ConfigView<'a> {
+    id: &'a str,
+    /// `draft` or `active`.
+    slot: &'static str,
+    destination_type: &'a str,
+    destination_value: &'a str,
+    event_categories: Vec<&'static str>,
+    last_tested_at: Option<String>,
+    last_test_success: Option<bool>,
+    last_test_error: Option<&'a str>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
 }
 
-fn history_row(record: &DeliveryRecord) -> Value {
-    json!({
-        "id": record.id,
-        "event_id": record.event_id,
-        "event_type": record.event_type,
-        "destination_type": api_type(&record.destination_type),
-        "destination_value": record.destination_value,
-        "attempted_at": rfc3339(record.at_ms),
-        "attempts": record.attempts,
-        "success": record.success,
-        "reference": record.reference,
-        "error": record.error,
-        "duration_ms": record.duration_ms,
-    })
+fn view<'a>(config: &'a NotificationConfig, slot: &'static str) -> ConfigView<'a> {
+    ConfigView {
+        id: &config.id,
+        slot,
+        destination_type: api_type(config.destination.kind()),
+        destination_value: destination_value(&config.destination),
+        event_categories: category_names(config.categories),
+        last_tested_at: config.last_tested_at_ms.and_then(rfc3339),
+        last_test_success: config.last_test_success,
+        last_test_error: config.last_test_error.as_deref(),
+        created_at: rfc3339(config.created_at_ms),
+        updated_at: rfc3339(config.updated_at_ms),
+    }
+}
+
+/// A row of the delivery log.
+#[derive(Debug, Serialize)]
+struct DeliveryView<'a> {
+    id: &'a str,
+    event_id: &'a str,
+    event_type: &'a str,
+    destination_type: &'a str,
+    destination_value: &'a str,
+    attempted_at: Option<String>,
+    attempts: u32,
+    success: bool,
+    reference: Option<&'a str>,
+    error: Option<&'a str>,
+    duration_ms: u64,
+}
+
+fn history_row(record: &DeliveryRecord) -> DeliveryView<'_> {
+    DeliveryView {
+        id: &record.id,
+        event_id: &record.event_id,
+        event_type: &record.event_type,
+        destination_type: api_type(&record.destination_type),
+        destination_value: &record.destination_value,
+        attempted_at: rfc3339(record.at_ms),
+        attempts: record.attempts,
+        success: record.success,
+        reference: record.reference.as_deref(),
+        error: record.error.as_deref(),
+        duration_ms: record.duration_ms,
+    }
+}
+
+/// `GET /admin/notifications/config`'s answer: both slots and the latest deliveries.
+#[derive(Debug, Serialize)]
+struct Configs<'a> {
+    active: Option<ConfigView<'a>>,
+    draft: Option<ConfigView<'a>>,
+    delivery_history: Vec<DeliveryView<'a>>,
+    /// CCAG falls back to BUDGET_NOTIFICATION_URL; Sluice is configured through this API only, so always `null`.
+    env_fallback: Option<()>,
+}
+
+/// `PUT /admin/notifications/config`'s answer: the draft, with a new webhook secret shown this once.
+#[derive(Debug, Serialize)]
+struct DraftSaved<'a> {
+    #[serde(flatten)]
+    draft: ConfigView<'a>,
+    /// The receiver needs it to verify x-sluice-signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
+}
+
+/// `POST /admin/notifications/test`'s answer: how the test delivery went.
+#[derive(Debug, Serialize)]
+struct Tested<'a> {
+    success: bool,
+    error: Option<&'a str>,
+    duration_ms: u64,
+    attempts: u32,
+}
+
+/// `{"active_deleted": …}` / `{"draft_deleted": …}`: whether there was one to remove.
+#[derive(Debug, Serialize)]
+struct ActiveDeleted {
+    active_deleted: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct DraftDeleted {
+    draft_deleted: bool,
+}
+
+/// `PUT /admin/notifications/categories`'s answer.
+#[derive(Debug, Serialize)]
+struct Updated {
+    updated: bool,
 }
 
 fn parse_categories(names: &[String]) -> Result<Categories, ApiError> {
@@ -133,16 +209,17 @@ pub(super) async fn get_config(State(state): State<Shared>, _: Admin) -> Reply {
         .recent_deliveries(HISTORY_ROWS)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(axum::Json(json!({
-        "active": active.as_ref().map(|c| view(c, "active")),
-        "draft": draft.as_ref().map(|c| view(c, "draft")),
-        "delivery_history": history.iter().map(history_row).collect::<Vec<_>>(),
-        // CCAG falls back to BUDGET_NOTIFICATION_URL; Sluice is configured through this API only.
-        "env_fallback": Value::Null,
-    }))
+    Ok(axum::Json(Configs {
+        active: active.as_ref().map(|c| view(c, "active")),
+        draft: draft.as_ref().map(|c| view(c, "draft")),
+        delivery_history: history.iter().map(history_row).collect(),
+        env_fallback: None,
+    })
     .into_response())
 }
 
+/// `PUT /admin/notifications/config`: the draft destination. Read with `parse_json`, so a missing field is
+/// refused as `invalid JSON body: missing field …`.
 #[derive(Deserialize)]
 pub(super) struct DraftBody {
     destination_type: String,
@@ -220,12 +297,11 @@ pub(super) async fn save_draft(State(state): State<Shared>, _: Admin, body: Byte
         updated_at_ms: now,
     };
     save(store, DRAFT_CONFIG_KEY, Some(&draft)).await?;
-    let mut answer = view(&draft, "draft");
-    if let Some(secret) = new_secret {
-        // Shown this once: the receiver needs it to verify x-sluice-signature.
-        answer["webhook_secret"] = Value::String(secret);
-    }
-    Ok(axum::Json(answer).into_response())
+    Ok(axum::Json(DraftSaved {
+        draft: view(&draft, "draft"),
+        webhook_secret: new_secret,
+    })
+    .into_response())
 }
 
 pub(super) async fn delete_active(State(state): State<Shared>, _: Admin) -> Reply {
@@ -234,7 +310,10 @@ pub(super) async fn delete_active(State(state): State<Shared>, _: Admin) -> Repl
     if existed {
         save(store, ACTIVE_CONFIG_KEY, None).await?;
     }
-    Ok(axum::Json(json!({"active_deleted": existed})).into_response())
+    Ok(axum::Json(ActiveDeleted {
+        active_deleted: existed,
+    })
+    .into_response())
 }
 
 pub(super) async fn delete_draft(State(state): State<Shared>, _: Admin) -> Reply {
@@ -243,7 +322,10 @@ pub(super) async fn delete_draft(State(state): State<Shared>, _: Admin) -> Reply
     if existed {
         save(store, DRAFT_CONFIG_KEY, None).await?;
     }
-    Ok(axum::Json(json!({"draft_deleted": existed})).into_response())
+    Ok(axum::Json(DraftDeleted {
+        draft_deleted: existed,
+    })
+    .into_response())
 }
 
 fn no_draft() -> ApiError {
@@ -281,12 +363,12 @@ pub(super) async fn test_draft(State(state): State<Shared>, _: Admin) -> Reply {
     }
     tracing::info!(destination = ?draft.destination, success = record.success, attempts = record.attempts,
         error = ?record.error, "notification destination tested");
-    Ok(axum::Json(json!({
-        "success": record.success,
-        "error": record.error,
-        "duration_ms": record.duration_ms,
-        "attempts": record.attempts,
-    }))
+    Ok(axum::Json(Tested {
+        success: record.success,
+        error: record.error.as_deref(),
+        duration_ms: record.duration_ms,
+        attempts: record.attempts,
+    })
     .into_response())
 }
 
@@ -316,6 +398,7 @@ pub(super) async fn activate(State(state): State<Shared>, _: Admin) -> Reply {
     Ok(axum::Json(view(&active, "active")).into_response())
 }
 
+/// `PUT /admin/notifications/categories`: the active destination's categories.
 #[derive(Deserialize)]
 pub(super) struct CategoriesBody {
     event_categories: Vec<String>,
@@ -335,7 +418,7 @@ pub(super) async fn update_categories(State(state): State<Shared>, _: Admin, bod
     active.categories = categories;
     active.updated_at_ms = now_ms();
     save(store, ACTIVE_CONFIG_KEY, Some(&active)).await?;
-    Ok(axum::Json(json!({"updated": true})).into_response())
+    Ok(axum::Json(Updated { updated: true }).into_response())
 }
 
 #[cfg(test)]
@@ -372,7 +455,7 @@ mod tests {
             created_at_ms: 0,
             updated_at_ms: 0,
         };
-        let shown = view(&config, "draft").to_string();
+        let shown = serde_json::to_string(&view(&config, "draft")).expect("json");
         assert!(!shown.contains("whsec_hidden"), "{shown}");
         assert!(
             shown.contains("\"created_at\":\"1970-01-01T00:00:00.000Z\""),
