@@ -1,6 +1,7 @@
 //! Money at the admin API's edge: CCAG sends and expects USD as JSON numbers; inside, amounts are integer
 //! micro-dollars. A number is turned into micro-dollars through its shortest decimal form (`12.3` → `"12.3"`
-//! → 12 300 000), never by multiplying a float, so what the admin typed is what is stored.
+//! → 12 300 000), never by multiplying a float, so what the admin typed is what is stored. Typed bodies read
+//! amounts as [`Usd`]; typed answers show them as [`Cents`] (spend, limits), [`Exact`] (rates) or [`Percent`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -52,12 +53,12 @@ fn number(text: &str) -> Value {
 }
 
 /// Micro-dollars as a USD number rounded to the cent (spend, limits).
-pub(super) fn cents(micros: u64) -> Value {
+fn cents(micros: u64) -> Value {
     number(&format_usd(micros, Rounding::Nearest))
 }
 
 /// Micro-dollars as an exact USD number (rates per million tokens, e.g. `0.3`, `3.75`).
-pub(super) fn exact(micros: u64) -> Value {
+fn exact(micros: u64) -> Value {
     let whole = micros / MICROS_PER_USD;
     let fraction = micros % MICROS_PER_USD;
     if fraction == 0 {
@@ -68,7 +69,7 @@ pub(super) fn exact(micros: u64) -> Value {
 }
 
 /// A share in basis points (as `Decision::percent_bp`) as a percentage number with two decimals, floored.
-pub(super) fn percent(basis_points: u64) -> Value {
+fn percent(basis_points: u64) -> Value {
     number(&format!("{}.{:02}", basis_points / 100, basis_points % 100))
 }
 
