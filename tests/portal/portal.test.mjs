@@ -198,6 +198,57 @@ describe("the administrator", () => {
     }
   });
 
+  test("manages a team: members added by email and removed, a budget saved, the team's keys listed", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await nav(page, "People").click();
+      await page.getByLabel("Email").fill("bo@corp.example");
+      await page.getByRole("button", { name: "Add person" }).click();
+      await page.getByRole("row").filter({ hasText: "bo@corp.example" }).waitFor();
+
+      await nav(page, "Teams").click();
+      await page.getByLabel("Team name").fill("research");
+      await page.getByRole("button", { name: "Create team" }).click();
+      await page.getByRole("link", { name: "research", exact: true }).click();
+      await page.getByRole("heading", { level: 2, name: "Team research" }).waitFor();
+      await page.getByLabel("Email").fill("bo@corp.example");
+      await page.getByRole("button", { name: "Add member" }).click();
+      const member = page.getByRole("table", { name: "Members of research" }).getByRole("row").filter({ hasText: "bo@corp.example" });
+      await member.waitFor();
+
+      await page.getByLabel("Team total (USD)").fill("250");
+      await page.getByLabel("Period").selectOption("weekly");
+      await page.getByLabel("Policy").selectOption("shaped");
+      await page.getByLabel("Each member's default (USD)").fill("40");
+      await page.getByRole("button", { name: "Save budget" }).click();
+      await page.getByRole("status").filter({ hasText: "Budget of research saved" }).waitFor();
+      assert.match((await page.locator("main").textContent()) ?? "", /Budget: \$250\.00 weekly, each member \$40\.00/);
+
+      // The API holds what the page said it saved.
+      const saved = await page.evaluate(async () => {
+        const me = await (await fetch("/auth/me")).json();
+        const teams = (await (await fetch("/admin/teams")).json()).teams;
+        const id = teams.find((/** @type {any} */ t) => t.name === "research").id;
+        const answer = await fetch(`/admin/teams/${id}/budget`, {
+          method: "PUT", headers: { "content-type": "application/json", "x-csrf-token": me.csrf_token }, body: "{}",
+        });
+        return (await answer.json()).team;
+      });
+      assert.equal(saved.budget_amount_usd, 250);
+      assert.equal(saved.default_user_budget_usd, 40);
+      assert.equal(saved.budget_period, "weekly");
+
+      await member.getByRole("button", { name: "Remove bo@corp.example from research" }).click();
+      await page.getByRole("status").filter({ hasText: "bo@corp.example removed from research" }).waitFor();
+      assert.equal(await member.count(), 0);
+      await page.getByRole("table", { name: "Keys of research" }).or(page.getByText("No keys yet.")).first().waitFor();
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
   test("creates their own key on the me page and makes a one-time setup link with it", async () => {
     const w = await adminPage();
     const { page } = w;

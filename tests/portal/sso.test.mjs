@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { startOidcProvider } from "./oidc.mjs";
-import { launchBrowser, signInWithPassword, startSluice, watchedPage } from "./support.mjs";
+import { launchBrowser, signInWithPassword, sleep, startSluice, watchedPage } from "./support.mjs";
 
 const AUDIENCE = "sluice-portal-test";
 
@@ -34,8 +34,8 @@ function assertNoProblems(w) {
   assert.deepEqual(w.problems, [], `the page reported problems:\n${w.problems.join("\n")}`);
 }
 
-test("a member signs in through the identity provider and sees only their own things", async () => {
-  // An admin's key exists that the member must not see.
+test("a person the admin added signs in through the identity provider and sees only their own keys and spend", async () => {
+  // The admin adds Mia, makes her a key, and keeps a key of their own that Mia must not see.
   const admin = await watchedPage(browser, sluice.url);
   admin.expect("/auth/me", 401);
   await admin.page.goto(`${sluice.url}/`);
@@ -43,8 +43,23 @@ test("a member signs in through the identity provider and sees only their own th
   await admin.page.getByLabel("Key name").fill("admins-own-key");
   await admin.page.getByRole("button", { name: "Create key" }).click();
   await admin.page.locator("#new-key pre").waitFor();
+  await admin.page.goto(`${sluice.url}/#/admin/people`);
+  await admin.page.getByLabel("Email").fill("mia@corp.example");
+  await admin.page.getByRole("button", { name: "Add person" }).click();
+  await admin.page.getByRole("row").filter({ hasText: "mia@corp.example" }).waitFor();
+  await admin.page.goto(`${sluice.url}/#/admin/keys`);
+  await admin.page.getByLabel("Key name").fill("mia-laptop");
+  await admin.page.getByLabel("Owner").selectOption({ label: "mia@corp.example" });
+  await admin.page.getByRole("button", { name: "Create key" }).click();
+  const secret = ((await admin.page.locator("#new-key pre").textContent()) ?? "").trim();
   assertNoProblems(admin);
   await admin.context.close();
+  const answer = await fetch(`${sluice.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": secret, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-opus-4-8", max_tokens: 64, messages: [{ role: "user", content: "mia's first request" }] }),
+  });
+  assert.equal(answer.status, 200, await answer.text());
 
   const w = await watchedPage(browser, sluice.url, { navigateTo: [idp.issuer] });
   const { page } = w;
@@ -67,11 +82,26 @@ test("a member signs in through the identity provider and sees only their own th
     const navLinks = await page.locator("header nav a").allTextContents();
     assert.deepEqual(navLinks, ["Connect", "Me"]);
 
-    await page.getByLabel("Key name").fill("mia-laptop");
-    await page.getByRole("button", { name: "Create key" }).click();
-    await page.locator("#new-key pre").waitFor();
+    // Her own key (made by the admin) is listed, the admin's is not; her usage counts her request.
     await page.getByRole("row").filter({ hasText: "mia-laptop" }).waitFor();
     assert.equal(await page.getByRole("row").filter({ hasText: "admins-own-key" }).count(), 0, "the member sees the admin's key");
+    let requests = 0;
+    for (let i = 0; i < 40 && requests < 1; i += 1) {
+      if (i > 0) {
+        await sleep(250);
+        await page.reload();
+      }
+      const shown = page.locator("#usage-requests");
+      await shown.waitFor();
+      requests = Number(((await shown.textContent()) ?? "0").replace(/,/g, ""));
+    }
+    assert.equal(requests, 1, "her usage does not show exactly her one request");
+
+    // She makes a key of her own; it is hers.
+    await page.getByLabel("Key name").fill("mia-desktop");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.locator("#new-key pre").waitFor();
+    await page.getByRole("row").filter({ hasText: "mia-desktop" }).waitFor();
 
     await page.goto(`${sluice.url}/#/admin/people`);
     await page.getByRole("heading", { level: 1, name: "Not available" }).waitFor();

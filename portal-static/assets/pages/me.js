@@ -20,7 +20,8 @@ export default async function me({ main, me: who }) {
     try {
       /** @type {{keys: Key[]}} */
       const answer = await api.get("/admin/keys");
-      const mine = answer.keys.filter((k) => !who || !k.user_id || k.user_id === who.user_id);
+      // An admin is answered everyone's keys; this page is about the caller's own.
+      const mine = answer.keys.filter((k) => k.user_id === who?.user_id);
       replace(listSlot, keyTable({ keys: mine, caption: "My keys", onChange: () => void loadKeys() }));
       replace(linkSlot, setupLinkForm(mine));
     } catch (err) {
