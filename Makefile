@@ -50,9 +50,10 @@ build: deps ## release build of the five functions for Lambda (Graviton)
 
 STACK ?= sluice
 
-deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided), then upload the portal
+deploy: deps ## build and deploy the SAM stack (first time: sam deploy --guided), then publish the portal
 	sam build --beta-features && sam deploy
-	.venv/bin/python scripts/deploy-portal.py --stack-name $(STACK)
+	cargo build --release -p sluice
+	sam list stack-outputs --stack-name $(STACK) --output json | target/release/sluice portal publish --stack-outputs -
 
 lint: deps ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings

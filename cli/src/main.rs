@@ -14,6 +14,7 @@ mod feed;
 mod keys;
 mod people;
 mod portal;
+mod portal_publish;
 mod remote;
 mod serve;
 mod sim;
@@ -100,6 +101,17 @@ enum Command {
     },
     /// The usage ledger of finished UTC days as CSV (the finance export's files), to a folder or stdout.
     Export(export::ExportArgs),
+    /// The web portal this binary embeds.
+    Portal {
+        #[command(subcommand)]
+        command: PortalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PortalCommand {
+    /// Upload the portal to the stack's bucket and invalidate CloudFront's copy of its entry page.
+    Publish(portal_publish::PublishArgs),
 }
 
 #[tokio::main]
@@ -114,6 +126,7 @@ async fn main() -> std::process::ExitCode {
             | Command::Usage { .. }
             | Command::Spend(_)
             | Command::Export(_)
+            | Command::Portal { .. }
             | Command::Budget { .. } => "warn",
             _ => "info",
         };
@@ -148,6 +161,9 @@ async fn main() -> std::process::ExitCode {
         Command::Spend(args) => spend::run_spend(args).await,
         Command::Budget { command } => spend::run_budget(command).await,
         Command::Export(args) => export::run(args).await,
+        Command::Portal {
+            command: PortalCommand::Publish(args),
+        } => portal_publish::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

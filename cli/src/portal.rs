@@ -103,6 +103,100 @@ pub async fn serve(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Files that configure type checking, not part of the site.
+const NOT_PUBLISHED: [&str; 2] = ["tsconfig.json", "jsconfig.json"];
+
+/// One file of a release as it is published: its key, bytes, type and caching.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// The portal as CloudFront serves it: every asset under `assets/<release>/` (the release is a digest of all the
+/// files, so an asset's URL changes whenever any file does and it can be cached for a year), and `index.html`
+/// pointing at that release, revalidated on every load. ES modules import each other by relative paths, so they
+/// resolve inside the same release without any rewriting.
+pub struct Release {
+    pub id: String,
+    pub files: Vec<Published>,
+}
+
+fn embedded_files(dir: &'static Dir<'static>, out: &mut Vec<&'static include_dir::File<'static>>) {
+    for file in dir.files() {
+        let name = file
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !NOT_PUBLISHED.contains(&name) {
+            out.push(file);
+        }
+    }
+    for sub in dir.dirs() {
+        embedded_files(sub, out);
+    }
+}
+
+/// The release of the embedded portal.
+#[must_use]
+pub fn release() -> Release {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    embedded_files(&PORTAL, &mut files);
+    files.sort_by_key(|f| f.path());
+    let mut digest = Sha256::new();
+    for file in &files {
+        let path = file.path().to_string_lossy();
+        digest.update((path.len() as u64).to_be_bytes());
+        digest.update(path.as_bytes());
+        digest.update((file.contents().len() as u64).to_be_bytes());
+        digest.update(file.contents());
+    }
+    let id = hex::encode(&digest.finalize()[..6]);
+    let published = files
+        .iter()
+        .map(|file| {
+            let path = file.path().to_string_lossy().into_owned();
+            if path == "index.html" {
+                let page = String::from_utf8_lossy(file.contents())
+                    .replace("\"/assets/", &format!("\"/assets/{id}/"));
+                Published {
+                    key: path,
+                    body: page.into_bytes(),
+                    content_type: content_type("index.html"),
+                    cache_control: "no-cache",
+                }
+            } else {
+                let key = path
+                    .strip_prefix("assets/")
+                    .map_or_else(|| path.clone(), |rest| format!("assets/{id}/{rest}"));
+                Published {
+                    content_type: content_type(&path),
+                    key,
+                    body: file.contents().to_vec(),
+                    cache_control: "public, max-age=31536000, immutable",
+                }
+            }
+        })
+        .collect();
+    Release {
+        id,
+        files: published,
+    }
+}
+
+/// The release an entry page points at (`/assets/<release>/…`), if any.
+#[must_use]
+pub fn release_of(index_html: &str) -> Option<String> {
+    let start = index_html.find("\"/assets/")? + "\"/assets/".len();
+    let rest = &index_html[start..];
+    let (id, _) = rest.split_once('/')?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +224,44 @@ mod tests {
         assert!(portal_file(&Method::GET, "/assets/nope.js", &HeaderMap::new()).is_none());
         assert!(portal_file(&Method::GET, "/v1/models", &HeaderMap::new()).is_none());
         assert!(portal_file(&Method::GET, "/Cargo.toml", &HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn a_release_puts_assets_under_its_id_and_the_page_points_there() {
+        let release = release();
+        assert_eq!(release.id.len(), 12);
+        let index = release
+            .files
+            .iter()
+            .find(|f| f.key == "index.html")
+            .expect("index.html");
+        let page = String::from_utf8_lossy(&index.body);
+        assert!(
+            page.contains(&format!("\"/assets/{}/app.js\"", release.id)),
+            "{page}"
+        );
+        assert!(!page.contains("\"/assets/app.js\""), "{page}");
+        assert_eq!(index.cache_control, "no-cache");
+        assert_eq!(release_of(&page).as_deref(), Some(release.id.as_str()));
+        for file in release.files.iter().filter(|f| f.key != "index.html") {
+            assert!(
+                file.key.starts_with(&format!("assets/{}/", release.id)),
+                "{}",
+                file.key
+            );
+            assert!(file.cache_control.contains("immutable"));
+        }
+        assert!(
+            release
+                .files
+                .iter()
+                .all(|f| !f.key.ends_with("tsconfig.json"))
+        );
+        assert_eq!(
+            release.id,
+            super::release().id,
+            "the same files make the same release"
+        );
     }
 
     #[test]

@@ -27,7 +27,13 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     let admin_password =
         sluice_aws::env_or_secret(&aws, "ADMIN_PASSWORD", "ADMIN_PASSWORD_SECRET_ARN").await?;
-    let auth = AuthConfig::from_env_with_secrets(session_secret, admin_password, cache_ttl);
+    let mut auth = AuthConfig::from_env_with_secrets(session_secret, admin_password, cache_ttl);
+    // Behind the portal's CloudFront, only requests carrying its origin header are answered.
+    if let Some(secret) =
+        sluice_aws::env_or_secret(&aws, "SLUICE_ORIGIN_SECRET", "SLUICE_ORIGIN_SECRET_ARN").await?
+    {
+        auth.origin_secret = Some(sluice_http::app::Secret(secret));
+    }
     let store = Arc::new(sluice_aws::dynamo_store(&aws, &table));
     // Webhooks, and SNS / EventBridge with this function's AWS identity (the "test" step of notifications).
     let notifiers = DestinationNotifiers::new(Some(Arc::new(AwsNotifiers::new(&aws))));

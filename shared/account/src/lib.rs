@@ -16,6 +16,7 @@ mod identities;
 mod keys;
 mod login;
 mod notifications;
+mod origin;
 mod portal;
 mod pricing;
 mod roles;
@@ -170,14 +171,28 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             roles::person_before_body,
         ))
         .layer(axum::middleware::from_fn(portal::cookie_session))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::guard,
+        ))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
 
-/// The address clients reach Sluice at: `SLUICE_PUBLIC_URL`, else the request's forwarded scheme and host.
+/// The address clients reach Sluice at: `SLUICE_PUBLIC_URL`; else, behind CloudFront (an origin secret is
+/// configured and `origin::guard` has checked it), the viewer's host CloudFront forwards; else the request's
+/// forwarded scheme and host.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config.public_url {
         return url.clone();
+    }
+    if state.config.origin_secret.is_some()
+        && let Some(host) = headers
+            .get(origin::FORWARDED_HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty())
+    {
+        return format!("https://{host}");
     }
     let host = headers
         .get("host")

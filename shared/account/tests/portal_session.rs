@@ -391,3 +391,50 @@ async fn an_unknown_provider_goes_back_to_the_sign_in_page() {
     );
     assert!(set_cookies(&headers).is_empty());
 }
+
+#[tokio::test]
+async fn behind_cloudfront_only_requests_with_the_origin_secret_are_answered() {
+    let env = Env::start_with(|auth| {
+        auth.origin_secret = Some(sluice_http::app::Secret("origin-secret-value".into()));
+    })
+    .await;
+    let token = {
+        let req = Request::post("/auth/login")
+            .header("x-sluice-origin-verify", "origin-secret-value")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string(),
+            ))
+            .expect("req");
+        let (status, _, body) = env.send(req).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    };
+    for verify in [None, Some("wrong")] {
+        let mut builder =
+            Request::get("/admin/users").header("authorization", format!("Bearer {token}"));
+        if let Some(v) = verify {
+            builder = builder.header("x-sluice-origin-verify", v);
+        }
+        let (status, _, body) = env.send(builder.body(Body::empty()).expect("req")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{verify:?}: {body}");
+        assert!(body.contains("PortalUrl"), "{body}");
+    }
+    // The setup script names the portal's host that CloudFront forwarded, not the Function URL's.
+    let req = Request::get("/auth/setup")
+        .header("host", "abc123.lambda-url.us-east-1.on.aws")
+        .header("x-forwarded-host", "d111111abcdef8.cloudfront.net")
+        .header("x-sluice-origin-verify", "origin-secret-value")
+        .body(Body::empty())
+        .expect("req");
+    let (status, _, script) = env.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{script}");
+    assert!(
+        script.contains("https://d111111abcdef8.cloudfront.net"),
+        "{script}"
+    );
+    assert!(!script.contains("lambda-url"), "{script}");
+}

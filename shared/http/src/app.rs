@@ -45,6 +45,11 @@ pub struct AuthConfig {
     /// header then names the client for login throttling. Only safe when the Function URL cannot be reached
     /// except through CloudFront (origin access control), since a direct caller could set the header.
     pub trust_cloudfront_viewer_address: bool,
+    /// `SLUICE_ORIGIN_SECRET` (or the secret `SLUICE_ORIGIN_SECRET_ARN` names, read by the binary): the value
+    /// CloudFront adds as `x-sluice-origin-verify` to every request it forwards. When set, the admin router answers
+    /// nothing else (a direct call to the Function URL is refused) and takes the public host from the
+    /// `x-forwarded-host` CloudFront's viewer-request function writes.
+    pub origin_secret: Option<Secret>,
     /// Warm-instance cache time for keys and users.
     pub cache_ttl: Duration,
 }
@@ -54,7 +59,7 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 impl AuthConfig {
     /// Reads `ADMIN_USERNAME`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_ENABLE`, `ADMIN_USERS`, `OIDC_ISSUER`, `OIDC_AUDIENCE`,
     /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `SLUICE_SESSION_SECRET`,
-    /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL`, `SLUICE_TRUSTED_PROXY` through `get`.
+    /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL`, `SLUICE_TRUSTED_PROXY`, `SLUICE_ORIGIN_SECRET` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, cache_ttl: Duration) -> Self {
         let non_empty = |k: &str| {
             get(k)
@@ -104,6 +109,7 @@ impl AuthConfig {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             trust_cloudfront_viewer_address: non_empty("SLUICE_TRUSTED_PROXY")
                 .is_some_and(|v| v.eq_ignore_ascii_case("cloudfront")),
+            origin_secret: non_empty("SLUICE_ORIGIN_SECRET").map(Secret),
             cache_ttl,
         }
     }
