@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 
 import { createServer } from "node:http";
 
+import { startOidcProvider } from "./oidc.mjs";
 import {
   launchBrowser, screenshot, seriousA11yViolations, signInWithPassword, sleep, startSluice, watchedPage,
 } from "./support.mjs";
@@ -66,6 +67,11 @@ function focused(page) {
     const name = el.getAttribute("aria-label") ?? labelled ?? el.textContent ?? "";
     return { tag: el.tagName.toLowerCase(), name: name.trim(), outline: getComputedStyle(el).outlineStyle };
   });
+}
+
+/** @param {import("playwright-core").Page} page */
+async function focusedName(page) {
+  return (await focused(page)).name;
 }
 
 /**
@@ -214,6 +220,7 @@ describe("the administrator", () => {
       await page.getByRole("heading", { level: 2, name: "Team research" }).waitFor();
       await page.getByLabel("Email").fill("bo@corp.example");
       await page.getByRole("button", { name: "Add member" }).click();
+      await page.getByRole("status").filter({ hasText: "bo@corp.example added to research" }).waitFor();
       const member = page.getByRole("table", { name: "Members of research" }).getByRole("row").filter({ hasText: "bo@corp.example" });
       await member.waitFor();
 
@@ -440,6 +447,118 @@ describe("the administrator", () => {
     } finally {
       await w.context.close();
       await new Promise((done) => receiver.close(() => done(undefined)));
+    }
+  });
+
+  test("changes a setting and overrides a price, then removes the override", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await nav(page, "Settings").click();
+      /** @param {string} key */
+      const setting = (key) => page.getByRole("textbox", { name: key, exact: true });
+      await setting("max_keys_per_person").fill("7");
+      await page.getByRole("button", { name: "Save max_keys_per_person" }).click();
+      await page.getByRole("status").filter({ hasText: "max_keys_per_person saved" }).waitFor();
+      await page.reload();
+      assert.equal(await setting("max_keys_per_person").inputValue(), "7");
+
+      w.expect("/admin/settings/person_rate_limit_rpm", 400);
+      await setting("person_rate_limit_rpm").fill("0");
+      await page.getByRole("button", { name: "Save person_rate_limit_rpm" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match((await page.locator("#status").textContent()) ?? "", /person_rate_limit_rpm/, "the refusal is not said in words");
+
+      await nav(page, "Pricing").click();
+      await page.getByLabel("Model prefix").fill("claude-portal-test");
+      await page.getByLabel("Input", { exact: true }).fill("1.5");
+      await page.getByLabel("Output", { exact: true }).fill("7.5");
+      await page.getByLabel("Cache read", { exact: true }).fill("0.15");
+      await page.getByLabel("Cache write (5 min)").fill("1.875");
+      await page.getByRole("button", { name: "Save price" }).click();
+      const row = page.getByRole("row").filter({ hasText: "claude-portal-test" });
+      await row.waitFor();
+      assert.match((await row.textContent()) ?? "", /1\.5.*7\.5.*0\.15.*1\.875.*override/);
+      await row.getByRole("button", { name: "Remove the override of claude-portal-test" }).click();
+      await page.getByRole("status").filter({ hasText: "Override of claude-portal-test removed" }).waitFor();
+      assert.equal(await row.count(), 0);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+    }
+  });
+
+  test("adds an identity provider that then appears on the sign-in page, runs SCIM tokens, and deletes it", async () => {
+    const idp = await startOidcProvider({ audience: "portal-added" });
+    const w = await adminPage();
+    const { page } = w;
+    page.on("dialog", (d) => void d.accept());
+    try {
+      await nav(page, "Sign-in").click();
+      await page.getByRole("heading", { level: 1, name: "Identity providers and SCIM" }).waitFor();
+      await page.getByLabel("Name").fill("Loopback IdP");
+      await page.getByLabel("Issuer URL").fill(idp.issuer);
+      await page.getByLabel("Client id (audience)").fill("portal-added");
+      await page.getByRole("button", { name: "Add provider" }).click();
+      const row = page.getByRole("row").filter({ hasText: "Loopback IdP" });
+      await row.waitFor();
+
+      await row.getByRole("button", { name: "SCIM of Loopback IdP" }).click();
+      await page.getByRole("heading", { level: 2, name: "SCIM for Loopback IdP" }).waitFor();
+      await page.getByRole("button", { name: "Turn SCIM on" }).click();
+      await page.getByRole("status").filter({ hasText: "SCIM on for Loopback IdP" }).waitFor();
+      await page.getByLabel("Token name").fill("provisioning");
+      await page.getByRole("button", { name: "Create SCIM token" }).click();
+      const token = ((await page.locator(".secret pre").textContent()) ?? "").trim();
+      assert.match(token, /^scim-sluice-\S+$/);
+      const tokenRow = page.getByRole("table", { name: "SCIM tokens" }).getByRole("row").filter({ hasText: "provisioning" });
+      await tokenRow.waitFor();
+      assert.ok(!((await tokenRow.textContent()) ?? "").includes(token), "the token list shows the whole token");
+      const scim = () => fetch(`${sluice.url}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      assert.equal(await scim(), 200);
+      await tokenRow.getByRole("button", { name: /^Revoke SCIM token/ }).click();
+      await page.getByRole("status").filter({ hasText: "SCIM token revoked" }).waitFor();
+      assert.equal(await scim(), 401);
+
+      // Signed out, the sign-in page offers the new provider.
+      const visitor = await watchedPage(browser, sluice.url);
+      try {
+        visitor.expect("/auth/me", 401);
+        await visitor.page.goto(`${sluice.url}/`);
+        await visitor.page.getByRole("button", { name: "Sign in with Loopback IdP" }).waitFor();
+        assertNoProblems(visitor);
+      } finally {
+        await visitor.context.close();
+      }
+
+      await row.getByRole("button", { name: "Delete Loopback IdP" }).click();
+      await page.getByRole("status").filter({ hasText: "Loopback IdP deleted" }).waitFor();
+      assert.equal(await row.count(), 0);
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+      await idp.stop();
+    }
+  });
+
+  test("moves between the analytics tabs with the arrow keys", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      await page.goto(`${sluice.url}/#/admin/analytics`);
+      const spend = page.getByRole("tab", { name: "Spend" });
+      await spend.waitFor();
+      assert.equal(await spend.getAttribute("aria-selected"), "true");
+      await spend.focus();
+      await page.keyboard.press("ArrowRight");
+      assert.deepEqual(await focusedName(page), "Activity");
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/tab=activity/);
+      await page.getByRole("tab", { name: "Activity", selected: true }).waitFor();
+      await page.getByRole("tabpanel").getByText("When people work").waitFor();
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
     }
   });
 

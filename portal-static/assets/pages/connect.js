@@ -16,6 +16,30 @@ export default async function connect({ main }) {
   ]);
   const sso = providers > 0;
 
+  const ssoSection =
+    h("section", { "aria-labelledby": "c-sso" },
+      h("h2", { id: "c-sso" }, "With single sign-on", sso ? " (recommended here)" : " (needs an identity provider)"),
+      h("p", {}, "Writes ~/.claude/settings.json with ANTHROPIC_BASE_URL and an apiKeyHelper script that signs in through " +
+        "the browser and caches a Sluice session token. Add ", h("code", {}, "?scope=project"),
+      " to the URL to write .claude/settings.json in the current project instead."),
+      h("h3", {}, "macOS and Linux"),
+      copyBlock(`curl -fsS ${origin}/auth/setup | bash`, "the macOS and Linux setup command"),
+      h("h3", {}, "Windows (PowerShell)"),
+      copyBlock(`irm ${origin}/auth/setup.ps1 | iex`, "the Windows setup command"),
+    );
+  const keySection =
+    h("section", { "aria-labelledby": "c-key" },
+      h("h2", { id: "c-key" }, "With a virtual key"),
+      h("p", {}, "Create a key on ", h("a", { href: "#/me" }, "your page"),
+        " (it is shown once). The easiest way to hand it to a machine is the one-time setup link made there; or run:"),
+      h("h3", {}, "macOS and Linux"),
+      copyBlock(`SLUICE_API_KEY=sk-sluice-… bash <(curl -fsS ${origin}/auth/setup)`, "the macOS and Linux key setup command"),
+      h("h3", {}, "Windows (PowerShell)"),
+      copyBlock(`$env:SLUICE_API_KEY = "sk-sluice-…"; irm ${origin}/auth/setup.ps1 | iex`, "the Windows key setup command"),
+      h("h3", {}, "Just this shell"),
+      copyBlock(`ANTHROPIC_BASE_URL=${gateway} ANTHROPIC_API_KEY=sk-sluice-… claude`, "the one-off command"),
+    );
+
   main.append(
     pageTitle("Connect Claude Code"),
     h("p", { class: "lead" },
@@ -28,29 +52,7 @@ export default async function connect({ main }) {
     ),
     h("p", {}, "Claude Code sends its requests to ", h("code", {}, gateway), "."),
 
-    h("section", { "aria-labelledby": "c-sso" },
-      h("h2", { id: "c-sso" }, "With single sign-on", sso ? " (recommended here)" : " (needs an identity provider)"),
-      h("p", {}, "Writes ~/.claude/settings.json with ANTHROPIC_BASE_URL and an apiKeyHelper script that signs in through " +
-        "the browser and caches a Sluice session token. Add ", h("code", {}, "?scope=project"),
-      " to the URL to write .claude/settings.json in the current project instead."),
-      h("h3", {}, "macOS and Linux"),
-      copyBlock(`curl -fsS ${origin}/auth/setup | bash`, "the macOS and Linux setup command"),
-      h("h3", {}, "Windows (PowerShell)"),
-      copyBlock(`irm ${origin}/auth/setup.ps1 | iex`, "the Windows setup command"),
-    ),
-
-    h("section", { "aria-labelledby": "c-key" },
-      h("h2", { id: "c-key" }, "With a virtual key"),
-      h("p", {}, "Create a key on ", h("a", { href: "#/me" }, "your page"),
-        " (it is shown once). The easiest way to hand it to a machine is the one-time setup link made there; or run:"),
-      h("h3", {}, "macOS and Linux"),
-      copyBlock(`SLUICE_API_KEY=sk-sluice-… bash <(curl -fsS ${origin}/auth/setup)`, "the macOS and Linux key setup command"),
-      h("h3", {}, "Windows (PowerShell)"),
-      copyBlock(`$env:SLUICE_API_KEY = "sk-sluice-…"; irm ${origin}/auth/setup.ps1 | iex`, "the Windows key setup command"),
-      h("h3", {}, "Just this shell"),
-      copyBlock(`ANTHROPIC_BASE_URL=${gateway} ANTHROPIC_API_KEY=sk-sluice-… claude`, "the one-off command"),
-    ),
-
+    ...(sso ? [ssoSection, keySection] : [keySection, ssoSection]),
     h("section", { "aria-labelledby": "c-manual" },
       h("h2", { id: "c-manual" }, "By hand: settings.json"),
       h("p", {}, "What the SSO setup writes, if you manage ~/.claude/settings.json yourself (the helper script is served at ",

@@ -60,10 +60,17 @@ export default async function teams({ main, query, go }) {
         }, "Delete"),
       ],
     }));
+    // The open team is drawn once; refreshing the list (a member added) must not reset what is being typed there.
     const selected = dir.teams.find((t) => t.id === query.get("team"));
-    if (selected) await detail(detailSlot, selected, load);
-    else replace(detailSlot);
+    if (!selected) {
+      replace(detailSlot);
+      shown = "";
+    } else if (shown !== selected.id) {
+      shown = selected.id;
+      await detail(detailSlot, selected, load);
+    }
   }
+  let shown = "";
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
