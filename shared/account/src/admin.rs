@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sluice_core::analytics::split_list;
 use sluice_core::error::ApiError;
 use sluice_core::identity::{IdentityProvider, Role, check_user_claim};
@@ -331,5 +330,9 @@ pub(super) async fn delete_idp(
         return Err(not_found("identity provider").into());
     }
     state.auth.forget_idps();
-    Ok(axum::Json(json!({"deleted": true, "id": id})).into_response())
+    Ok(axum::Json(views::DeletedId {
+        deleted: true,
+        id: &id,
+    })
+    .into_response())
 }

@@ -163,7 +163,7 @@ async fn unlink(
     for issuer in [trimmed.to_owned(), format!("{trimmed}/")] {
         state.auth.forget_binding(&issuer, &sign_in.subject);
     }
-    Ok(axum::Json(serde_json::json!({"deleted": true})).into_response())
+    Ok(axum::Json(crate::views::Deleted { deleted: true }).into_response())
 }
 
 #[derive(Serialize)]

@@ -9,7 +9,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::Role;
 use sluice_core::keys::{CreateKeyError, NewKey, create_key};
@@ -235,7 +234,7 @@ async fn remove(
     }
     state.auth.forget_key(&key.key_hash);
     tracing::info!(key_id = %id, by = ?caller.user_id, "key deleted through the admin API");
-    Ok(axum::Json(json!({"deleted": true})).into_response())
+    Ok(axum::Json(views::Deleted { deleted: true }).into_response())
 }
 
 async fn update(

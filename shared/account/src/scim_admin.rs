@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sluice_core::error::ApiError;
 use sluice_core::identity::IdentityProvider;
 use sluice_core::keys::hash_secret;
@@ -53,10 +52,12 @@ pub(super) async fn set_enabled(
         .await
         .map_err(|e| store_error(&e))?;
     tracing::info!(idp = %idp.name, enabled, "scim switched");
-    Ok(
-        axum::Json(json!({"updated": true, "idp_id": idp.id, "scim_enabled": enabled}))
-            .into_response(),
-    )
+    Ok(axum::Json(ScimEnabled {
+        updated: true,
+        idp_id: &idp.id,
+        scim_enabled: enabled,
+    })
+    .into_response())
 }
 
 /// `{"enabled": bool}`.
@@ -214,7 +215,11 @@ pub(super) async fn delete_token(
         .delete_scim(ScimKind::Token, &hash)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(axum::Json(json!({"deleted": true, "id": token_id})).into_response())
+    Ok(axum::Json(views::DeletedId {
+        deleted: true,
+        id: &token_id,
+    })
+    .into_response())
 }
 
 pub(super) async fn get_admin_groups(
@@ -226,7 +231,11 @@ pub(super) async fn get_admin_groups(
     let groups = admin_groups(state.store.as_ref(), &idp.id)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(axum::Json(json!({"groups": groups})).into_response())
+    Ok(axum::Json(AdminGroups {
+        updated: None,
+        groups,
+    })
+    .into_response())
 }
 
 /// `PUT …/scim-admin-groups` `{"groups": [display names]}`: then every provisioned person's role follows.
@@ -264,7 +273,11 @@ pub(super) async fn put_admin_groups(
     apply_roles(&state, &idp.id, &people)
         .await
         .map_err(|_| ApiError::internal("the roles could not all be updated; retry"))?;
-    Ok(axum::Json(json!({"updated": true, "groups": groups})).into_response())
+    Ok(axum::Json(AdminGroups {
+        updated: Some(true),
+        groups,
+    })
+    .into_response())
 }
 
 /// SCIM state shown on the IdP rows.
@@ -280,4 +293,20 @@ pub(super) async fn scim_view(
         .await
         .map_err(|e| store_error(&e))?;
     Ok((enabled, groups))
+}
+
+/// `PUT /admin/idps/{id}/scim`'s answer.
+#[derive(Debug, Serialize)]
+struct ScimEnabled<'a> {
+    updated: bool,
+    idp_id: &'a str,
+    scim_enabled: bool,
+}
+
+/// The SCIM admin groups (`GET`), and the answer of setting them (`PUT`, with `updated`).
+#[derive(Debug, Serialize)]
+struct AdminGroups {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<bool>,
+    groups: Vec<String>,
 }

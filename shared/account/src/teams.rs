@@ -8,8 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sluice_core::directory::create_team;
 use sluice_core::error::ApiError;
 use sluice_core::identity::Team;
@@ -140,7 +139,7 @@ async fn remove(
         return Err(not_found("Team").into());
     }
     tracing::info!(team_id = %team.id, by = ?caller.user_id, "team deleted through the admin API");
-    Ok(axum::Json(json!({"deleted": true})).into_response())
+    Ok(axum::Json(views::Deleted { deleted: true }).into_response())
 }
 
 async fn members(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
@@ -177,10 +176,12 @@ async fn add_member(
     let mut member = user_by_id_or_email(&state, &who).await?;
     member.team_id = Some(team.id.clone());
     save(&state, &member).await?;
-    Ok(
-        axum::Json(json!({"added": true, "user_id": member.id, "team_id": team.id}))
-            .into_response(),
-    )
+    Ok(axum::Json(Added {
+        added: true,
+        user_id: &member.id,
+        team_id: &team.id,
+    })
+    .into_response())
 }
 
 async fn remove_member(
@@ -195,7 +196,7 @@ async fn remove_member(
     }
     member.team_id = None;
     save(&state, &member).await?;
-    Ok(axum::Json(json!({"removed": true})).into_response())
+    Ok(axum::Json(Removed { removed: true }).into_response())
 }
 
 async fn keys(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
@@ -216,12 +217,12 @@ const ONE_BEDROCK: &str = "Sluice sends every request to the Amazon Bedrock of i
 /// `GET /admin/teams/{id}/endpoints`: none assigned (see [`ONE_BEDROCK`]), in CCAG's shape.
 async fn endpoints(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     let team = team(&state, &id).await?;
-    Ok(axum::Json(json!({
-        "team_id": team.id,
-        "endpoints": [],
-        "routing_strategy": "primary_fallback",
-        "note": ONE_BEDROCK,
-    }))
+    Ok(axum::Json(Endpoints {
+        team_id: &team.id,
+        endpoints: [],
+        routing_strategy: "primary_fallback",
+        note: ONE_BEDROCK,
+    })
     .into_response())
 }
 
@@ -229,4 +230,27 @@ async fn endpoints(State(state): State<Shared>, _: Admin, Path(id): Path<String>
 async fn set_endpoints(State(state): State<Shared>, _: Admin, Path(id): Path<String>) -> Reply {
     team(&state, &id).await?;
     Err(ApiError::invalid(ONE_BEDROCK).into())
+}
+
+/// `POST /admin/teams/{id}/members`'s answer.
+#[derive(Debug, Serialize)]
+struct Added<'a> {
+    added: bool,
+    user_id: &'a str,
+    team_id: &'a str,
+}
+
+/// `DELETE /admin/teams/{id}/members/{user}`'s answer.
+#[derive(Debug, Serialize)]
+struct Removed {
+    removed: bool,
+}
+
+/// `GET /admin/teams/{id}/endpoints`'s answer (CCAG's shape; always empty, see [`ONE_BEDROCK`]).
+#[derive(Debug, Serialize)]
+struct Endpoints<'a> {
+    team_id: &'a str,
+    endpoints: [(); 0],
+    routing_strategy: &'static str,
+    note: &'static str,
 }

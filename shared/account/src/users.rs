@@ -8,7 +8,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sluice_core::directory::{NewPerson, create_person};
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{Role, User};
@@ -207,7 +206,7 @@ async fn remove(
     }
     state.auth.forget_user(&id);
     tracing::info!(user_id = %id, by = ?caller.user_id, "user deleted through the admin API");
-    Ok(axum::Json(json!({"deleted": true})).into_response())
+    Ok(axum::Json(views::Deleted { deleted: true }).into_response())
 }
 
 /// `{"team_id": "<id>" | null}`; the field is required so a typo cannot unassign someone.
@@ -229,7 +228,11 @@ async fn set_team(
     }
     user.team_id = team;
     save(&state, &user).await?;
-    Ok(axum::Json(json!({"updated": true, "user": user_view(&user)})).into_response())
+    Ok(axum::Json(UserUpdated {
+        updated: true,
+        user: user_view(&user),
+    })
+    .into_response())
 }
 
 /// The caller's users row; 404 when the sign-in has none (CCAG answers the same).
@@ -242,4 +245,11 @@ pub(super) async fn caller_user(state: &AppState, caller: &Caller) -> Result<Use
         .await
         .map_err(|e| store_error(&e))?
         .ok_or_else(missing)
+}
+
+/// `PUT /admin/users/{id}/team`'s answer.
+#[derive(Debug, Serialize)]
+struct UserUpdated<'a> {
+    updated: bool,
+    user: views::UserView<'a>,
 }

@@ -129,6 +129,13 @@ pub(super) struct Deleted {
     pub deleted: bool,
 }
 
+/// `{"deleted": true, "id"}`: the answer of a removal that names what went.
+#[derive(Debug, Serialize)]
+pub(super) struct DeletedId<'a> {
+    pub deleted: bool,
+    pub id: &'a str,
+}
+
 /// A field of a request body: absent (keep the value), `null` (clear it) or set — CCAG's partial updates.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) enum Field<T> {
