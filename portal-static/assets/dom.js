@@ -110,7 +110,8 @@ export function table({ caption, columns, rows, row, empty }) {
       h(
         "tbody",
         {},
-        rows.map((item) => h("tr", {}, row(item).map((cell) => h("td", {}, cell)))),
+        // data-label lets narrow screens show each row as a card of "column: value" lines (style.css).
+        rows.map((item) => h("tr", {}, row(item).map((cell, i) => h("td", { "data-label": columns[i] ?? "" }, cell)))),
       ),
     ),
   );
