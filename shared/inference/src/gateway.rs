@@ -25,11 +25,13 @@ use sluice_core::spend::{BudgetStatus, Outcome};
 use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
-use crate::budget::{BudgetGate, BudgetVerdict};
+use crate::budget::BudgetGate;
 use crate::limits::LimitsGate;
 use crate::relay::{call_with_learning, sse_body};
 use crate::usage::{UsageContext, UsageLedger};
-use sluice_core::admission::{Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal};
+use sluice_core::admission::{
+    BudgetVerdict, Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal,
+};
 use sluice_core::limits::person_rate_scope;
 use sluice_core::ratelimit::Admission;
 use sluice_http::app::AppState;
