@@ -443,6 +443,14 @@ describe("the administrator", () => {
       await page.getByRole("status").filter({ hasText: "now the active destination" }).waitFor();
       assert.match((await page.locator("#notif-active").textContent()) ?? "", new RegExp(hook.replace(/[.:/]/g, "\\$&")));
       assert.match((await page.locator("main").textContent()) ?? "", /No draft\./);
+      const log = page.getByRole("table", { name: "Latest deliveries, newest first" }).getByRole("row").filter({ hasText: hook });
+      assert.equal(await log.count(), 1, "the delivery log does not show the test delivery");
+      assert.match((await log.textContent()) ?? "", /delivered/);
+
+      await page.getByLabel("rate limit", { exact: true }).last().check();
+      await page.getByRole("button", { name: "Save events" }).click();
+      await page.getByRole("status").filter({ hasText: "now gets: budget, rate_limit" }).waitFor();
+      assert.match((await page.locator("#notif-active").textContent()) ?? "", /budget, rate_limit/);
       assertNoProblems(w);
     } finally {
       await w.context.close();

@@ -81,7 +81,7 @@ export default async function notifications({ main }) {
           return "Active destination removed";
         });
       });
-      activeSection.append(describe(c.active), remove);
+      activeSection.append(describe(c.active), categoriesForm(c.active, load), remove);
     } else {
       activeSection.append(h("p", { class: "empty" }, "None: events are stored but not delivered."));
     }
@@ -89,15 +89,16 @@ export default async function notifications({ main }) {
       h("section", { "aria-labelledby": "n-log" }, h("h2", { id: "n-log" }, "Delivery log"),
         table({
           caption: "Latest deliveries, newest first",
-          columns: ["When", "Event", "Result", "Attempts", "Detail"],
+          columns: ["When", "Event", "Destination", "Result", "Attempts", "Detail"],
           rows: c.delivery_history ?? [],
           empty: "Nothing delivered yet.",
           row: (/** @type {any} */ r) => [
-            when(r.delivered_at ?? r.created_at ?? r.at),
+            when(r.attempted_at),
             String(r.event_type ?? r.event_id ?? "—"),
-            r.success === false || r.status === "failed" ? h("span", { class: "badge warn" }, "failed") : h("span", { class: "badge ok" }, String(r.status ?? "delivered")),
+            h("code", { class: "wrap" }, String(r.destination_value ?? "")),
+            r.success ? h("span", { class: "badge ok" }, "delivered") : h("span", { class: "badge warn" }, "failed"),
             String(r.attempts ?? "—"),
-            String(r.error ?? r.detail ?? ""),
+            String((r.success ? r.reference : r.error) ?? ""),
           ],
         })));
   }
@@ -134,4 +135,31 @@ function describe(c) {
     h("dt", {}, "Events"), h("dd", {}, (c.event_categories ?? []).join(", ")),
     h("dt", {}, "Last test"), h("dd", {}, tested),
   );
+}
+
+/**
+ * Which events the active destination gets (`PUT /admin/notifications/categories`).
+ * @param {Config} active
+ * @param {() => Promise<void>} reload
+ */
+function categoriesForm(active, reload) {
+  const has = (/** @type {string} */ c) => (active.event_categories ?? []).includes(c);
+  const budget = h("input", { type: "checkbox", id: "active-budget", checked: has("budget") });
+  const rate = h("input", { type: "checkbox", id: "active-rate", checked: has("rate_limit") });
+  const form = h("form", { class: "inline-form", "aria-label": "Events the active destination gets" },
+    h("fieldset", {}, h("legend", {}, "Events sent"),
+      h("label", { for: "active-budget" }, budget, " budget"), " ",
+      h("label", { for: "active-rate" }, rate, " rate limit")),
+    h("button", { type: "submit", class: "secondary", id: "active-categories" }, "Save events"),
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const categories = [budget.checked ? "budget" : null, rate.checked ? "rate_limit" : null].filter((x) => x !== null);
+    void run(submitter(/** @type {SubmitEvent} */ (ev)), async () => {
+      await api.put("/admin/notifications/categories", { event_categories: categories });
+      await reload();
+      return `The active destination now gets: ${categories.join(", ") || "nothing"}`;
+    });
+  });
+  return form;
 }
