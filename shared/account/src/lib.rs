@@ -61,6 +61,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             "/auth/setup",
             get(setup::setup_script).post(setup::redeem_link),
         )
+        .route("/auth/setup.ps1", get(setup::setup_powershell))
         .route("/auth/setup/token-script", get(setup::token_script))
         .merge(keys::routes())
         .merge(users::routes())

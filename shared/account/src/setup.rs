@@ -18,6 +18,7 @@ use crate::{Reply, Shared, base_url};
 const SSO_SETUP: &str = include_str!("setup_sso.sh");
 const KEY_SETUP: &str = include_str!("setup_key.sh");
 const TOKEN_SCRIPT: &str = include_str!("token_script.sh");
+const KEY_SETUP_POWERSHELL: &str = include_str!("setup_key.ps1");
 
 /// How long Claude Code keeps a helper's answer before asking again (the helper itself reuses its cached token
 /// until shortly before it expires).
@@ -156,6 +157,36 @@ async fn render(state: &Shared, headers: &HeaderMap, q: &SetupQuery, token: Opti
             .replace("__HELPER_TTL_MS__", &HELPER_TTL_MS.to_string())
             .replace("__PRESET_KEY__", &preset_key),
     ))
+}
+
+/// `GET /auth/setup.ps1`: the Windows (PowerShell) setup with a virtual key in `SLUICE_API_KEY`; `?scope=project`
+/// writes `.claude\settings.json` in the current folder. Browser sign-in (the `apiKeyHelper`) is set up by the bash
+/// script only.
+pub(super) async fn setup_powershell(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<SetupQuery>,
+) -> Reply {
+    let base = base_url(&state, &headers);
+    let gateway = state
+        .config
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| base.clone());
+    let settings_dir = match q.scope.as_deref() {
+        Some("project") => "'.claude'",
+        _ => "(Join-Path $HOME '.claude')",
+    };
+    // The addresses go inside single-quoted PowerShell strings; a URL has no quote, but make sure.
+    let quoted = |url: &str| url.replace('\'', "''");
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        KEY_SETUP_POWERSHELL
+            .replace("__GATEWAY_URL__", &quoted(&gateway))
+            .replace("__SLUICE_URL__", &quoted(&base))
+            .replace("__SETTINGS_DIR_PS__", settings_dir),
+    )
+        .into_response())
 }
 
 /// A script that says why and fails, for a shell that runs whatever the link answers.

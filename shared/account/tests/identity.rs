@@ -547,6 +547,26 @@ async fn setup_scripts_point_claude_code_at_sluice() {
     }
 }
 
+/// The Windows setup: PowerShell is not installable on the test machines, so this checks what is served (the
+/// addresses filled in and quoted, the settings folder per scope, no placeholder left), not a run of it.
+#[tokio::test]
+async fn the_powershell_setup_names_the_gateway_and_the_settings_folder() {
+    let env = Env::start_with(|auth| {
+        auth.gateway_url = Some("https://gw.example.com".into());
+    })
+    .await;
+    let (status, headers, script) = env.raw_get("/auth/setup.ps1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert!(script.contains("$gateway = 'https://gw.example.com'"), "{script}");
+    assert!(script.contains("irm http://127.0.0.1:8080/auth/setup.ps1 | iex"), "{script}");
+    assert!(script.contains("(Join-Path $HOME '.claude')"), "{script}");
+    assert!(script.contains("ANTHROPIC_API_KEY") && script.contains("UTF8Encoding $false"));
+    assert!(!script.contains("__"), "a placeholder is left: {script}");
+    let (_, project) = env.get("/auth/setup.ps1?scope=project", None).await;
+    assert!(project.contains("$dir = '.claude'"), "{project}");
+}
+
 #[tokio::test]
 async fn per_key_rate_limit_answers_429_with_an_honest_retry_after() {
     let env = Env::start().await;
