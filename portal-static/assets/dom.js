@@ -195,8 +195,11 @@ export function clearAnnouncement() {
  * @returns {Promise<boolean>} whether it succeeded
  */
 export async function run(button, action) {
+  // A button is disabled while its action runs (no double submit); a select or input keeps focus and stays usable,
+  // since disabling the focused control would throw keyboard users back to the top of the page.
+  const disable = button instanceof HTMLButtonElement;
   if (button) {
-    button.disabled = true;
+    if (disable) button.disabled = true;
     button.setAttribute("aria-busy", "true");
   }
   try {
@@ -208,7 +211,7 @@ export async function run(button, action) {
     return false;
   } finally {
     if (button) {
-      button.disabled = false;
+      if (disable) button.disabled = false;
       button.removeAttribute("aria-busy");
     }
   }

@@ -166,6 +166,14 @@ describe("the administrator", () => {
       await row.waitFor();
       assert.equal(await row.getByLabel("Team of ana@corp.example").inputValue() !== "", true, "ana was not put in the team");
       assert.equal(await row.getByLabel("Role of ana@corp.example").inputValue(), "member");
+      // A role changed with the keyboard is saved, and focus stays on the control.
+      const role = row.getByLabel("Role of ana@corp.example");
+      await role.focus();
+      await role.selectOption("admin");
+      await page.getByRole("status").filter({ hasText: "ana@corp.example is now admin" }).waitFor();
+      assert.deepEqual(await focused(page).then((f) => [f.tag, f.name]), ["select", "Role of ana@corp.example"]);
+      await role.selectOption("member");
+      await page.getByRole("status").filter({ hasText: "ana@corp.example is now member" }).waitFor();
 
       await nav(page, "Keys").click();
       await page.getByRole("heading", { level: 1, name: "All keys" }).waitFor();
