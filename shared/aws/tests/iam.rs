@@ -34,6 +34,8 @@ struct Resources {
     table: String,
     session_secret: String,
     admin_password_secret: String,
+    /// What CloudFront adds as the admin function's origin header.
+    origin_secret: String,
     queue_url: String,
     queue_arn: String,
     bucket: String,
@@ -54,7 +56,11 @@ impl Resources {
             .expect("create table");
         let secrets = aws_sdk_secretsmanager::Client::new(&setup);
         let mut secret_arns = Vec::new();
-        for (name, value) in [("session", "signing-key"), ("admin", "admin-password")] {
+        for (name, value) in [
+            ("session", "signing-key"),
+            ("admin", "admin-password"),
+            ("origin", "cloudfront-origin-header"),
+        ] {
             let out = secrets
                 .create_secret()
                 .name(unique_name(name))
@@ -82,8 +88,8 @@ impl Resources {
             topics.push(messaging::topic(&setup, "alerts").await);
             buses.push(messaging::bus(&setup, "alerts").await.arn);
         }
-        let [session_secret, admin_password_secret] =
-            <[String; 2]>::try_from(secret_arns).expect("two secrets");
+        let [session_secret, admin_password_secret, origin_secret] =
+            <[String; 3]>::try_from(secret_arns).expect("three secrets");
         let [topic_arn, other_topic_arn] = <[String; 2]>::try_from(topics).expect("two topics");
         let [bus_arn, other_bus_arn] = <[String; 2]>::try_from(buses).expect("two buses");
         Self {
@@ -91,6 +97,7 @@ impl Resources {
             table,
             session_secret,
             admin_password_secret,
+            origin_secret,
             queue_url: queue.url,
             queue_arn: queue.arn,
             bucket,
@@ -115,6 +122,7 @@ impl Resources {
             .table(&self.table)
             .resource("SessionSecret", &self.session_secret, &[])
             .resource("AdminPasswordSecret", &self.admin_password_secret, &[])
+            .resource("OriginVerifySecret", &self.origin_secret, &[])
             .resource(
                 "UsageFallbackQueue",
                 &self.queue_url,
@@ -242,8 +250,8 @@ fn payload() -> NotificationPayload {
 // --- admin ---------------------------------------------------------------------------------------------
 
 /// The admin API's store calls (keys, users, teams, IdPs, settings, CLI sessions, setup tokens, SCIM, counters,
-/// usage, spend and budget reads, events, deliveries: the whole store contract), both sign-in secrets and the
-/// notification test step, under AdminFunction's policy.
+/// usage, spend and budget reads, events, deliveries: the whole store contract), both sign-in secrets, CloudFront's
+/// origin header secret and the notification test step, under AdminFunction's policy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_calls_pass_under_its_template_policy_and_use_every_grant() {
     let resources = Resources::new().await;
@@ -254,7 +262,11 @@ async fn admin_calls_pass_under_its_template_policy_and_use_every_grant() {
     contract::store_contract(Arc::clone(&store)).await;
     let key_store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &resources.table);
     contract::key_store_contract(&key_store).await;
-    for secret in [&resources.session_secret, &resources.admin_password_secret] {
+    for secret in [
+        &resources.session_secret,
+        &resources.admin_password_secret,
+        &resources.origin_secret,
+    ] {
         read_secret(&config, secret).await.expect("sign-in secret");
     }
     SnsNotifier::new(&config, &resources.topic_arn)
