@@ -198,6 +198,7 @@ export async function run(button, action) {
   // A button is disabled while its action runs (no double submit); a select or input keeps focus and stays usable,
   // since disabling the focused control would throw keyboard users back to the top of the page.
   const disable = button instanceof HTMLButtonElement;
+  const section = button?.closest("section") ?? null;
   if (button) {
     if (disable) button.disabled = true;
     button.setAttribute("aria-busy", "true");
@@ -214,6 +215,22 @@ export async function run(button, action) {
       if (disable) button.disabled = false;
       button.removeAttribute("aria-busy");
     }
+    keepFocusNear(section);
+  }
+}
+
+/**
+ * When an action removed the control that had focus (a revoked key's row is redrawn), focus would fall back to
+ * the top of the page; put it on the heading of the section the control was in instead.
+ * @param {Element | null} section
+ */
+function keepFocusNear(section) {
+  const active = document.activeElement;
+  if (active && active !== document.body) return;
+  const heading = section?.isConnected ? section.querySelector("h2, h3") : null;
+  if (heading instanceof HTMLElement) {
+    heading.tabIndex = -1;
+    heading.focus();
   }
 }
 

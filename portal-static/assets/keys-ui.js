@@ -12,7 +12,7 @@ import { when } from "./format.js";
  */
 
 /**
- * @param {{keys: Key[], caption: string, onChange: () => void, owner?: (k: Key) => string,
+ * @param {{keys: Key[], caption: string, onChange: () => Promise<void>, owner?: (k: Key) => string,
  *   team?: (k: Key) => string, allowDelete?: boolean}} spec
  */
 export function keyTable({ keys, caption, onChange, owner, team, allowDelete = false }) {
@@ -40,7 +40,7 @@ export function keyTable({ keys, caption, onChange, owner, team, allowDelete = f
                 if (!window.confirm(`Revoke the key "${k.name || k.prefix}"? Anything using it stops working.`)) return;
                 void run(/** @type {HTMLButtonElement} */ (ev.currentTarget), async () => {
                   await api.post(`/admin/keys/${enc(k.id)}/revoke`);
-                  onChange();
+                  await onChange();
                   return `Key ${k.name || k.prefix} revoked`;
                 });
               },
@@ -55,7 +55,7 @@ export function keyTable({ keys, caption, onChange, owner, team, allowDelete = f
                 if (!window.confirm(`Delete the key "${k.name || k.prefix}" for good?`)) return;
                 void run(/** @type {HTMLButtonElement} */ (ev.currentTarget), async () => {
                   await api.del(`/admin/keys/${enc(k.id)}`);
-                  onChange();
+                  await onChange();
                   return `Key ${k.name || k.prefix} deleted`;
                 });
               },

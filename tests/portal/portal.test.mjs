@@ -180,7 +180,7 @@ describe("the administrator", () => {
       await page.getByLabel("Key name").fill("ana-laptop");
       await page.getByLabel("Owner").selectOption({ label: "ana@corp.example" });
       await page.getByRole("button", { name: "Create key" }).click();
-      const secretBox = page.locator("#new-key pre");
+      const secretBox = page.getByLabel("the new key's secret", { exact: true });
       await secretBox.waitFor();
       const secret = (await secretBox.textContent())?.trim() ?? "";
       assert.match(secret, /^sk-sluice-\S{20,}$/);
@@ -270,7 +270,7 @@ describe("the administrator", () => {
     try {
       await page.getByLabel("Key name").fill("admin-desktop");
       await page.getByRole("button", { name: "Create key" }).click();
-      await page.locator("#new-key pre").waitFor();
+      await page.getByLabel("the new key's secret", { exact: true }).waitFor();
       await page.getByRole("button", { name: "Make a one-time setup link" }).click();
       const command = page.locator(".setup-link pre");
       await command.waitFor();
@@ -283,6 +283,29 @@ describe("the administrator", () => {
       assert.equal(redeemed.status, 200);
       assert.match(await redeemed.text(), /PRESET_KEY="sk-sluice-/);
       assert.equal((await fetch(link, { method: "POST" })).status, 410, "the link worked twice");
+
+      // Revoking it (after a confirmation) marks it revoked, keeps focus in the keys section, and the key stops working.
+      const secret = ((await page.getByLabel("the new key's secret", { exact: true }).textContent()) ?? "").trim();
+      await page.getByRole("button", { name: "Done, I have copied it" }).click();
+      page.once("dialog", (d) => void d.accept());
+      await page.getByRole("button", { name: "Revoke key admin-desktop" }).click();
+      await page.getByRole("status").filter({ hasText: "Key admin-desktop revoked" }).waitFor();
+      const row = page.getByRole("row").filter({ hasText: "admin-desktop" });
+      assert.match((await row.textContent()) ?? "", /revoked/);
+      assert.equal(await row.getByRole("button", { name: /^Revoke/ }).count(), 0);
+      assert.deepEqual(await focused(page).then((f) => [f.tag, f.name]), ["h2", "My keys"]);
+      let status = 0;
+      for (let i = 0; i < 40; i += 1) {
+        // Other instances may cache a key for SLUICE_KEY_CACHE_SECS; this one forgets it at once.
+        status = (await fetch(`${sluice.url}/v1/messages`, {
+          method: "POST",
+          headers: { "x-api-key": secret, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+          body: JSON.stringify({ model: "claude-opus-4-8", max_tokens: 16, messages: [{ role: "user", content: "still there?" }] }),
+        })).status;
+        if (status === 401) break;
+        await sleep(250);
+      }
+      assert.equal(status, 401, "the revoked key still works");
       assertNoProblems(w);
     } finally {
       await w.context.close();

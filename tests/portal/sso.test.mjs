@@ -42,7 +42,7 @@ test("a person the admin added signs in through the identity provider and sees o
   await signInWithPassword(admin.page, sluice.password);
   await admin.page.getByLabel("Key name").fill("admins-own-key");
   await admin.page.getByRole("button", { name: "Create key" }).click();
-  await admin.page.locator("#new-key pre").waitFor();
+  await admin.page.getByLabel("the new key's secret", { exact: true }).waitFor();
   await admin.page.goto(`${sluice.url}/#/admin/people`);
   await admin.page.getByLabel("Email").fill("mia@corp.example");
   await admin.page.getByRole("button", { name: "Add person" }).click();
@@ -51,7 +51,7 @@ test("a person the admin added signs in through the identity provider and sees o
   await admin.page.getByLabel("Key name").fill("mia-laptop");
   await admin.page.getByLabel("Owner").selectOption({ label: "mia@corp.example" });
   await admin.page.getByRole("button", { name: "Create key" }).click();
-  const secret = ((await admin.page.locator("#new-key pre").textContent()) ?? "").trim();
+  const secret = ((await admin.page.getByLabel("the new key's secret", { exact: true }).textContent()) ?? "").trim();
   assertNoProblems(admin);
   await admin.context.close();
   const answer = await fetch(`${sluice.url}/v1/messages`, {
@@ -100,7 +100,7 @@ test("a person the admin added signs in through the identity provider and sees o
     // She makes a key of her own; it is hers.
     await page.getByLabel("Key name").fill("mia-desktop");
     await page.getByRole("button", { name: "Create key" }).click();
-    await page.locator("#new-key pre").waitFor();
+    await page.getByLabel("the new key's secret", { exact: true }).waitFor();
     await page.getByRole("row").filter({ hasText: "mia-desktop" }).waitFor();
 
     await page.goto(`${sluice.url}/#/admin/people`);

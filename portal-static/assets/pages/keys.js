@@ -40,7 +40,7 @@ export default async function keys({ main }) {
       replace(listSlot, keyTable({
         keys: rows,
         caption: `${rows.length} keys`,
-        onChange: () => void load(),
+        onChange: load,
         owner: (k) => d.userName(k.user_id),
         team: (k) => d.teamName(k.team_id),
         allowDelete: true,

@@ -22,7 +22,7 @@ export default async function me({ main, me: who }) {
       const answer = await api.get("/admin/keys");
       // An admin is answered everyone's keys; this page is about the caller's own.
       const mine = answer.keys.filter((k) => k.user_id === who?.user_id);
-      replace(listSlot, keyTable({ keys: mine, caption: "My keys", onChange: () => void loadKeys() }));
+      replace(listSlot, keyTable({ keys: mine, caption: "My keys", onChange: loadKeys }));
       replace(linkSlot, setupLinkForm(mine));
     } catch (err) {
       replace(listSlot, errorBox(err));

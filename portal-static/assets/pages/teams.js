@@ -145,7 +145,7 @@ async function detail(slot, team, reloadList) {
       }));
       const dir = await loadDirectory();
       replace(keysSlot, keyTable({ keys: k.keys ?? [], caption: `Keys of ${team.name}`, owner: (x) => dir.userName(x.user_id),
-        onChange: () => void loadMembers() }));
+        onChange: loadMembers }));
     } catch (err) {
       replace(membersSlot, errorBox(err));
     }
