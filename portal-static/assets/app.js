@@ -2,7 +2,7 @@
 // `#/admin/people?…`), so the server serves one page and needs no fallback route.
 
 import { currentUser, signOut, whenSessionEnds } from "./api.js";
-import { announce, clearAnnouncement, errorBox, h, loading, replace } from "./dom.js";
+import { announce, clearStaleAnnouncement, errorBox, h, loading, replace } from "./dom.js";
 
 /**
  * @typedef {import("./api.js").Me} Me
@@ -162,21 +162,11 @@ whenSessionEnds(() => {
 });
 
 window.addEventListener("hashchange", () => {
+  // `#main` (the skip link without script) is not a route.
   if (!window.location.hash.startsWith("#/") && window.location.hash !== "") return;
-  clearAnnouncementUnlessFresh();
+  clearStaleAnnouncement(1500);
   void render();
 });
-
-let announcedAt = 0;
-/** Keeps a message made just before a navigation (e.g. "signed out") and clears older ones. */
-function clearAnnouncementUnlessFresh() {
-  const status = document.getElementById("status");
-  if (!status || !status.textContent) return;
-  if (Date.now() - announcedAt > 1500) clearAnnouncement();
-}
-new MutationObserver(() => {
-  announcedAt = Date.now();
-}).observe(/** @type {HTMLElement} */ (document.getElementById("status")), { childList: true });
 
 document.querySelector(".skip-link")?.addEventListener("click", (ev) => {
   ev.preventDefault();

@@ -176,16 +176,23 @@ export function copyButton(text, label) {
 export function announce(text, kind = "info") {
   const status = document.getElementById("status");
   if (!status) return;
+  announcedAt = Date.now();
   status.className = `status ${kind}`;
   status.replaceChildren(h("span", {}, text));
 }
 
-export function clearAnnouncement() {
+let announcedAt = 0;
+
+/**
+ * Clears the status message when it is older than `maxAgeMs`, so a message said just before a navigation
+ * ("You are signed out") survives it and older ones do not follow the person to the next page.
+ * @param {number} maxAgeMs
+ */
+export function clearStaleAnnouncement(maxAgeMs) {
   const status = document.getElementById("status");
-  if (status) {
-    status.className = "status";
-    status.replaceChildren();
-  }
+  if (!status || Date.now() - announcedAt <= maxAgeMs) return;
+  status.className = "status";
+  status.replaceChildren();
 }
 
 /**
