@@ -366,7 +366,7 @@ pub(super) async fn finish_sso(
             }
             response
         }
-        Err(why) => back_to_sign_in(&why),
+        Err(why) => back_to_sign_in(&why.to_string()),
     };
     // The flow is used up either way.
     for name_https in [https, false] {
@@ -377,34 +377,57 @@ pub(super) async fn finish_sso(
     response
 }
 
-/// The session token of a completed single sign-on, or what to tell the person.
-async fn finish(state: &Shared, headers: &HeaderMap, q: &CallbackQuery) -> Result<String, String> {
-    const FAILED: &str = "single sign-on failed; try again";
-    let Some(flow) = signin_cookie(headers) else {
-        return Err("this sign-in was not started in this browser, or took longer than 10 minutes; try again".into());
-    };
+/// Why a single sign-on ended without a session; the text is what the sign-in page shows.
+#[derive(Debug, thiserror::Error)]
+enum SsoFailed {
+    #[error(
+        "this sign-in was not started in this browser, or took longer than 10 minutes; try again"
+    )]
+    NotStarted,
+    #[error("the identity provider did not sign you in")]
+    ProviderDeclined,
+    /// A missing or mismatched code or state, a refused exchange, or a token that failed verification (the log says
+    /// which; the page does not).
+    #[error("single sign-on failed; try again")]
+    Failed,
+    #[error("that sign-in provider is no longer configured")]
+    UnknownProvider,
+    #[error("Your account has been deactivated")]
+    Deactivated,
+    /// Provisioning refused the person, or the store could not answer (the message says which).
+    #[error("{}", .0.message)]
+    Refused(ApiError),
+}
+
+/// The session token of a completed single sign-on.
+async fn finish(
+    state: &Shared,
+    headers: &HeaderMap,
+    q: &CallbackQuery,
+) -> Result<String, SsoFailed> {
+    let flow = signin_cookie(headers).ok_or(SsoFailed::NotStarted)?;
     if let Some(error) = &q.error {
         tracing::info!(error = %error, "portal sign-in: the provider answered with an error");
-        return Err("the identity provider did not sign you in".into());
+        return Err(SsoFailed::ProviderDeclined);
     }
     let (Some(code), Some(returned_state)) = (q.code.as_deref(), q.state.as_deref()) else {
-        return Err(FAILED.into());
+        return Err(SsoFailed::Failed);
     };
     if !same_secret(returned_state, &flow.state) {
         tracing::warn!("portal sign-in: state does not match this browser's sign-in");
-        return Err(FAILED.into());
+        return Err(SsoFailed::Failed);
     }
     let idps = state
         .auth
         .idps(state.store.as_ref())
         .await
-        .map_err(|e| e.message)?;
+        .map_err(SsoFailed::Refused)?;
     let Some(idp) = idps.iter().find(|i| i.id == flow.idp && i.enabled) else {
-        return Err("that sign-in provider is no longer configured".into());
+        return Err(SsoFailed::UnknownProvider);
     };
     let refused = |e: &dyn std::fmt::Display| {
         tracing::warn!(idp = %idp.name, reason = %e, "portal sign-in refused");
-        FAILED.to_owned()
+        SsoFailed::Failed
     };
     let id_token = state
         .auth
@@ -423,9 +446,9 @@ async fn finish(state: &Shared, headers: &HeaderMap, q: &CallbackQuery) -> Resul
         .auth
         .provision(state.store.as_ref(), idp, &claims)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(SsoFailed::Refused)?;
     if !user.active {
-        return Err("Your account has been deactivated".into());
+        return Err(SsoFailed::Deactivated);
     }
     tracing::info!(user_id = %user.id, idp = %idp.name, "portal sign-in completed");
     Ok(state.auth.sessions.issue(&user, now_ms() / 1000))
