@@ -558,8 +558,14 @@ async fn the_powershell_setup_names_the_gateway_and_the_settings_folder() {
     let (status, headers, script) = env.raw_get("/auth/setup.ps1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
-    assert!(script.contains("$gateway = 'https://gw.example.com'"), "{script}");
-    assert!(script.contains("irm http://127.0.0.1:8080/auth/setup.ps1 | iex"), "{script}");
+    assert!(
+        script.contains("$gateway = 'https://gw.example.com'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("irm http://127.0.0.1:8080/auth/setup.ps1 | iex"),
+        "{script}"
+    );
     assert!(script.contains("(Join-Path $HOME '.claude')"), "{script}");
     assert!(script.contains("ANTHROPIC_API_KEY") && script.contains("UTF8Encoding $false"));
     assert!(!script.contains("__"), "a placeholder is left: {script}");
