@@ -141,8 +141,13 @@ async function render() {
   if (ticket === renderCount) focusTitle();
 }
 
-/** Moves focus to the new page's heading, so keyboard and screen-reader users start there. */
+/**
+ * Moves focus to the new page's heading, so keyboard and screen-reader users start there; unless they already
+ * moved into the page while it was loading its data, which must not be taken from them.
+ */
 function focusTitle() {
+  const active = document.activeElement;
+  if (active && active !== main && main.contains(active)) return;
   const title = main.querySelector("h1");
   if (title instanceof HTMLElement) {
     if (!title.hasAttribute("tabindex")) title.tabIndex = -1;

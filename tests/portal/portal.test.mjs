@@ -412,7 +412,19 @@ describe("the administrator", () => {
       await w.page.getByRole("status").filter({ hasText: "Copied" }).waitFor();
       const copied = await w.page.evaluate(() => navigator.clipboard.readText());
       assert.equal(copied, `curl -fsS ${sluice.url}/auth/setup | bash`);
-      assert.match((await w.page.locator("main").textContent()) ?? "", /irm .*\/auth\/setup\.ps1 \| iex/);
+      await w.page.getByRole("button", { name: "Copy the Windows key setup command" }).click();
+      await w.page.getByRole("status").filter({ hasText: "Copied the Windows key setup command" }).waitFor();
+      const windows = await w.page.evaluate(() => navigator.clipboard.readText());
+      assert.equal(windows, `$env:SLUICE_API_KEY = "sk-sluice-…"; irm ${sluice.url}/auth/setup.ps1 | iex`);
+      // The scripts the commands name exist and configure this Sluice.
+      const bash = await fetch(`${sluice.url}/auth/setup`);
+      assert.equal(bash.status, 200);
+      assert.match(await bash.text(), new RegExp(`GATEWAY_URL="${sluice.url}"`));
+      const powershell = await fetch(`${sluice.url}/auth/setup.ps1`);
+      assert.equal(powershell.status, 200);
+      const ps1 = await powershell.text();
+      assert.match(ps1, /\$env:SLUICE_API_KEY/);
+      assert.ok(ps1.includes(`'${sluice.url}'`), "the PowerShell setup does not name this Sluice");
       assertNoProblems(w);
     } finally {
       await w.context.close();

@@ -24,8 +24,9 @@ export default async function connect({ main }) {
       " to the URL to write .claude/settings.json in the current project instead."),
       h("h3", {}, "macOS and Linux"),
       copyBlock(`curl -fsS ${origin}/auth/setup | bash`, "the macOS and Linux setup command"),
-      h("h3", {}, "Windows (PowerShell)"),
-      copyBlock(`irm ${origin}/auth/setup.ps1 | iex`, "the Windows setup command"),
+      h("h3", {}, "Windows"),
+      h("p", {}, "The sign-in helper is a bash script: in WSL or Git Bash, run the macOS and Linux command above. " +
+        "In PowerShell, use a virtual key (the setup below)."),
     );
   const keySection =
     h("section", { "aria-labelledby": "c-key" },
