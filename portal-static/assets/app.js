@@ -7,7 +7,8 @@ import { announce, clearStaleAnnouncement, errorBox, h, loading, replace } from 
 /**
  * @typedef {import("./api.js").Me} Me
  * @typedef {{main: HTMLElement, me: Me | null, query: URLSearchParams, go: (hash: string) => void,
- *   refreshUser: () => Promise<void>}} PageContext
+ *   refreshUser: () => Promise<void>, user: () => Me | null}} PageContext `me` as the page was opened;
+ *   `user()` as it is now (after `refreshUser`)
  * @typedef {(ctx: PageContext) => Promise<void> | void} Page
  * @typedef {{title: string, load: () => Promise<{default: Page}>, admin?: boolean, public?: boolean,
  *   nav?: string}} Route
@@ -131,7 +132,7 @@ async function render() {
     const page = (await route.load()).default;
     if (ticket !== renderCount) return;
     main.replaceChildren();
-    await page({ main, me, query, go, refreshUser });
+    await page({ main, me, query, go, refreshUser, user: () => me });
   } catch (err) {
     if (ticket !== renderCount) return;
     replace(main, h("h1", { tabindex: -1 }, route.title), errorBox(err));

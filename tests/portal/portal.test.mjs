@@ -613,6 +613,34 @@ describe("the administrator", () => {
     }
   });
 
+  test("a session ended elsewhere sends the page back to sign-in, saying so", async () => {
+    const w = await adminPage();
+    const { page } = w;
+    try {
+      // The admin's sessions are revoked (as another admin, or `sluice users revoke-sessions`, would).
+      const revoked = await page.evaluate(async () => {
+        const me = await (await fetch("/auth/me")).json();
+        const resp = await fetch(`/admin/users/${encodeURIComponent(me.user_id)}/revoke-sessions`, {
+          method: "POST", headers: { "content-type": "application/json", "x-csrf-token": me.csrf_token }, body: "{}",
+        });
+        return resp.status;
+      });
+      assert.equal(revoked, 200);
+      w.expect("/admin/users", 401);
+      w.expect("/admin/teams", 401);
+      await nav(page, "Teams").click();
+      await page.waitForURL(/#\/signin$/);
+      await page.getByRole("status").filter({ hasText: "Your session has ended. Sign in again." }).waitFor();
+      await page.getByRole("heading", { level: 1, name: "Sign in to Sluice" }).waitFor();
+      assertNoProblems(w);
+    } finally {
+      await w.context.close();
+      // A revocation refuses every session issued before the next whole second, so a sign-in in the same second
+      // would be refused too (shared/http/src/auth.rs, revoke_sessions): let that second pass for the next test.
+      await sleep(1100);
+    }
+  });
+
   test("signing out returns to sign-in and ends the session", async () => {
     const w = await adminPage();
     const { page } = w;

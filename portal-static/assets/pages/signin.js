@@ -7,7 +7,8 @@ import { errorBox, errorText, field, formValues, h, loading, pageTitle, replace 
 /** @typedef {import("../api.js").Provider} Provider */
 
 /** @param {import("../app.js").PageContext} ctx */
-export default async function signin({ main, query, go, refreshUser }) {
+export default async function signin(ctx) {
+  const { main, query, go, refreshUser } = ctx;
   const problem = query.get("error");
   const errorSlot = h("div", { id: "signin-error", role: "alert" });
   const providersSlot = h("div", {}, loading("Looking up sign-in options…"));
@@ -55,6 +56,10 @@ export default async function signin({ main, query, go, refreshUser }) {
     if (providers.length > 0) parts.push(h("p", { class: "divider" }, "or, as the administrator"));
     parts.push(passwordForm(errorSlot, async () => {
       await refreshUser();
+      if (!ctx.user()) {
+        // Signed in, yet the new session is not accepted (e.g. made in the same second as a sign-out).
+        throw new Error("Signed in, but Sluice did not accept the new session. Please try again in a moment.");
+      }
       go("#/me");
     }));
   }
