@@ -40,7 +40,7 @@ async function loadSettings(slot) {
   const forms = Object.entries(all).map(([key, value]) => {
     const text = Array.isArray(value) || (value && typeof value === "object") ? JSON.stringify(value) : String(value ?? "");
     const input = h("input", { name: "value", id: `setting-${key}`, value: text, disabled: key === "virtual_keys_enabled" });
-    const form = h("form", { class: "inline-form", "aria-label": `Setting ${key}` },
+    const form = h("form", { class: "inline-form setting", "aria-label": `Setting ${key}` },
       field(key, input, HELP[key]),
       h("button", { type: "submit", disabled: key === "virtual_keys_enabled", "aria-label": `Save ${key}` }, "Save"),
     );
