@@ -177,8 +177,8 @@ export async function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // Root (CI, containers) cannot use Chromium's sandbox.
-    args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+    // Root (CI, containers) cannot use Chromium's sandbox; containers often have a tiny /dev/shm.
+    args: ["--disable-dev-shm-usage", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])],
   });
 }
 
