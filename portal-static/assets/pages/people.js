@@ -117,7 +117,7 @@ function spendLimitButton(u) {
     "aria-label": `Spend limit of ${u.email}`,
     onclick: (/** @type {MouseEvent} */ ev) => {
       const answer = window.prompt(
-        `Monthly spend limit for ${u.email} in USD (empty: remove their own limit, team and org defaults apply; 0: exempt)`,
+        `Spend limit for ${u.email} in USD per period (their current period, else monthly). Empty: remove their own limit, so team and org defaults apply; 0: exempt them`,
         "",
       );
       if (answer === null) return;
