@@ -129,3 +129,30 @@ test("a failed single sign-on comes back to the sign-in page with the reason in 
     await w.context.close();
   }
 });
+
+test("with the administrator password turned off, the sign-in page offers single sign-on only", async () => {
+  const admin = await watchedPage(browser, sluice.url);
+  try {
+    admin.expect("/auth/me", 401);
+    await admin.page.goto(`${sluice.url}/`);
+    await signInWithPassword(admin.page, sluice.password);
+    await admin.page.goto(`${sluice.url}/#/admin/settings`);
+    await admin.page.getByRole("textbox", { name: "admin_login_enabled", exact: true }).fill("false");
+    await admin.page.getByRole("button", { name: "Save admin_login_enabled" }).click();
+    await admin.page.getByRole("status").filter({ hasText: "admin_login_enabled saved" }).waitFor();
+    assertNoProblems(admin);
+  } finally {
+    await admin.context.close();
+  }
+
+  const w = await watchedPage(browser, sluice.url);
+  try {
+    w.expect("/auth/me", 401);
+    await w.page.goto(`${sluice.url}/`);
+    await w.page.getByRole("button", { name: /^Sign in with / }).waitFor();
+    assert.equal(await w.page.getByLabel("Password").count(), 0, "the password form is still offered");
+    assertNoProblems(w);
+  } finally {
+    await w.context.close();
+  }
+});
