@@ -264,7 +264,7 @@ async fn revoke_sessions(
         None => {
             let store = crate::keys::open(store).await?;
             let person = local_user(store.as_ref(), email).await?;
-            let floor = crate::keys::now_ms() / 1000 + 1;
+            let floor = crate::keys::now_ms();
             store
                 .put_setting(
                     &sluice_http::auth::sessions_floor_setting(&person.id),

@@ -57,7 +57,7 @@ export default async function signin(ctx) {
     parts.push(passwordForm(errorSlot, async () => {
       await refreshUser();
       if (!ctx.user()) {
-        // Signed in, yet the new session is not accepted (e.g. made in the same second as a sign-out).
+        // Signed in, yet the new session is not accepted (the person was deactivated or revoked meanwhile).
         throw new Error("Signed in, but Sluice did not accept the new session. Please try again in a moment.");
       }
       go("#/me");

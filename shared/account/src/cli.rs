@@ -228,7 +228,7 @@ pub(super) async fn complete(State(state): State<Shared>, body: Bytes) -> Reply 
         )
         .into());
     }
-    let token = state.auth.sessions.issue(&user, now_ms() / 1000);
+    let token = state.auth.sessions.issue_at_ms(&user, now_ms());
     let mut code = [0_u8; 32];
     state.ids.fill(&mut code);
     let code = hex::encode(code);

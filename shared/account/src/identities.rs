@@ -180,7 +180,7 @@ async fn revoke_sessions(
     let person = user(&state, &id).await?;
     state
         .auth
-        .revoke_sessions(state.store.as_ref(), &person.id, now_ms() / 1000)
+        .revoke_sessions(state.store.as_ref(), &person.id, now_ms())
         .await?;
     tracing::info!(audit = "sessions_revoked", user_id = %person.id, by = ?admin.user_id, "sessions revoked by an administrator");
     Ok(axum::Json(Revoked {
@@ -202,7 +202,7 @@ async fn logout(State(state): State<Shared>, Person(caller): Person, headers: He
     };
     state
         .auth
-        .revoke_sessions(state.store.as_ref(), &user_id, now_ms() / 1000)
+        .revoke_sessions(state.store.as_ref(), &user_id, now_ms())
         .await?;
     tracing::info!(audit = "signed_out", %user_id, "signed out");
     let mut response = axum::Json(Revoked {

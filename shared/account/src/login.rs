@@ -328,7 +328,7 @@ pub(super) async fn password_session(
             "Your account has been deactivated",
         ));
     }
-    let token = state.auth.sessions.issue(&user, now / 1000);
+    let token = state.auth.sessions.issue_at_ms(&user, now);
     tracing::info!(user_id = %user.id, "admin signed in with the password");
     Ok((user, token))
 }

@@ -451,7 +451,7 @@ async fn finish(
         return Err(SsoFailed::Deactivated);
     }
     tracing::info!(user_id = %user.id, idp = %idp.name, "portal sign-in completed");
-    Ok(state.auth.sessions.issue(&user, now_ms() / 1000))
+    Ok(state.auth.sessions.issue_at_ms(&user, now_ms()))
 }
 
 #[cfg(test)]

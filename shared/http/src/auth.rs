@@ -138,10 +138,23 @@ pub struct AuthSettings {
     pub admin_username: String,
 }
 
-/// The setting under which a person's sessions issued before a time (Unix seconds) are refused.
+/// The setting under which a person's sessions issued before a time are refused (Unix milliseconds; a value in
+/// seconds, written before milliseconds were, still reads right: see [`floor_ms`]).
 #[must_use]
 pub fn sessions_floor_setting(user_id: &str) -> String {
     format!("sessions_not_before:{user_id}")
+}
+
+/// A stored floor in milliseconds. Floors were once written in seconds (`now + 1`): any value below 10^11 (a time
+/// in 1973 as milliseconds, in 5138 as seconds) is one of those.
+#[must_use]
+pub fn floor_ms(stored: i64) -> i64 {
+    const SECONDS_BELOW: i64 = 100_000_000_000;
+    if stored < SECONDS_BELOW {
+        stored.saturating_mul(1000)
+    } else {
+        stored
+    }
 }
 
 pub struct Authenticator {
@@ -289,7 +302,7 @@ impl Authenticator {
         if self
             .sessions_floor(store, &user.id)
             .await?
-            .is_some_and(|floor| claims.iat < floor)
+            .is_some_and(|floor| claims.issued_at_ms() < floor)
         {
             return Err(unauthorized("this session was signed out; sign in again"));
         }
@@ -309,14 +322,15 @@ impl Authenticator {
             .get_setting(&sessions_floor_setting(user_id))
             .await
             .map_err(|e| unavailable(&e))?
-            .and_then(|v| v.trim().parse::<i64>().ok());
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(floor_ms);
         self.session_floors.put(user_id.to_owned(), floor, now);
         Ok(floor)
     }
 
     /// Ends every session token of the person issued up to now (sign-out, or an administrator's "revoke
-    /// sessions"): tokens issued before the next whole second are refused. Other instances stop accepting them
-    /// within their cache time.
+    /// sessions"): tokens issued before `now_ms` are refused, a sign-in from then on is not (a sign-in may follow a
+    /// sign-out within the same millisecond). Other instances stop accepting them within their cache time.
     ///
     /// # Errors
     /// 500 on store failure.
@@ -324,10 +338,10 @@ impl Authenticator {
         &self,
         store: &dyn Store,
         user_id: &str,
-        now_s: i64,
+        now_ms: i64,
     ) -> Result<(), ApiError> {
         store
-            .put_setting(&sessions_floor_setting(user_id), &(now_s + 1).to_string())
+            .put_setting(&sessions_floor_setting(user_id), &now_ms.to_string())
             .await
             .map_err(|e| unavailable(&e))?;
         self.session_floors.forget(user_id);
@@ -648,6 +662,13 @@ pub fn new_user(email: &str, role: Role, idp: &str) -> User {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn session_floors_read_in_milliseconds_whether_written_in_seconds_or_not() {
+        assert_eq!(floor_ms(1_764_900_001), 1_764_900_001_000);
+        assert_eq!(floor_ms(1_764_900_001_234), 1_764_900_001_234);
+    }
+
     use super::*;
     use axum::http::HeaderValue;
 

@@ -31,8 +31,21 @@ pub struct SessionClaims {
     pub idp: String,
     pub iss: String,
     pub iat: i64,
+    /// When it was issued, in Unix milliseconds: a sign-out ends the sessions issued before it, and a sign-in in
+    /// the same second after it is not caught by that. Absent in tokens from before it existed (`iat` then counts,
+    /// from the start of its second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     pub exp: i64,
     pub typ: String,
+}
+
+impl SessionClaims {
+    /// When the token was issued, in Unix milliseconds.
+    #[must_use]
+    pub fn issued_at_ms(&self) -> i64 {
+        self.iat_ms.unwrap_or_else(|| self.iat.saturating_mul(1000))
+    }
 }
 
 /// Issues and verifies session tokens. Cheap to clone; share one per process.
@@ -66,6 +79,13 @@ impl SessionTokens {
     /// A token naming `user`, valid from `now_s` for the configured TTL.
     #[must_use]
     pub fn issue(&self, user: &User, now_s: i64) -> String {
+        self.issue_at_ms(user, now_s.saturating_mul(1000))
+    }
+
+    /// A token naming `user`, issued at `now_ms` (Unix milliseconds), valid for the configured TTL.
+    #[must_use]
+    pub fn issue_at_ms(&self, user: &User, now_ms: i64) -> String {
+        let now_s = now_ms.div_euclid(1000);
         let claims = SessionClaims {
             sub: user.id.clone(),
             email: user.email.clone(),
@@ -73,6 +93,7 @@ impl SessionTokens {
             idp: user.idp.clone(),
             iss: SESSION_ISSUER.to_owned(),
             iat: now_s,
+            iat_ms: Some(now_ms),
             exp: now_s.saturating_add(self.ttl_s),
             typ: SESSION_TYPE.to_owned(),
         };
