@@ -30,12 +30,12 @@ use sluice_http::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TT
 use sluice_http::auth::Caller;
 
 pub const SETTING_VIRTUAL_KEYS_ENABLED: &str = "virtual_keys_enabled";
-pub const SETTING_WEBSEARCH_MODE: &str = "websearch_mode";
-pub const SETTING_WEBSEARCH_GLOBAL_PROVIDER: &str = "websearch_global_provider";
-/// Per person: `websearch.providers.<user id>`, a JSON array of [`Provider`].
-const USER_PROVIDERS_PREFIX: &str = "websearch.providers.";
+use sluice_core::websearch::{
+    PROVIDER_TYPES, ProviderConfig as Provider,
+    SETTING_GLOBAL_PROVIDER as SETTING_WEBSEARCH_GLOBAL_PROVIDER,
+    SETTING_MODE as SETTING_WEBSEARCH_MODE, USER_PROVIDERS_PREFIX,
+};
 const DEFAULT_SESSION_TTL_HOURS: u64 = 24;
-const PROVIDER_TYPES: [&str; 5] = ["duckduckgo", "tavily", "serper", "searxng", "custom"];
 const NOT_YET: &str = "web search is not implemented yet";
 
 async fn setting(store: &dyn Store, key: &str) -> Result<Option<String>, ApiError> {
@@ -238,21 +238,6 @@ fn websearch_mode(raw: &str) -> Result<&'static str, ApiError> {
     }
 }
 
-/// A search provider as stored (the org's global one, or one of a person's). No `Debug`: it holds the key.
-#[derive(Clone, Serialize, Deserialize)]
-struct Provider {
-    id: String,
-    provider_type: String,
-    #[serde(default)]
-    api_key: Option<String>,
-    #[serde(default)]
-    api_url: Option<String>,
-    max_results: u32,
-    enabled: bool,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-}
-
 /// A search provider as the API shows it: whether an API key is stored, never the key.
 #[derive(Debug, Serialize)]
 struct ProviderView<'a> {
@@ -266,7 +251,12 @@ struct ProviderView<'a> {
     updated_at: Option<String>,
 }
 
-impl Provider {
+/// A stored provider as the API shows it.
+trait View {
+    fn view(&self) -> ProviderView<'_>;
+}
+
+impl View for Provider {
     fn view(&self) -> ProviderView<'_> {
         let at = |ms| chrono::DateTime::from_timestamp_millis(ms).map(rfc3339_secs);
         ProviderView {
@@ -363,7 +353,11 @@ fn provider_from(
     let previous = previous.filter(|p| p.provider_type == provider_type);
     let api_key = text(body.api_key).or_else(|| previous.and_then(|p| p.api_key.clone()));
     let api_url = text(body.api_url).or_else(|| previous.and_then(|p| p.api_url.clone()));
-    if matches!(provider_type.as_str(), "tavily" | "serper") && api_key.is_none() {
+    if matches!(
+        provider_type.as_str(),
+        "brave" | "tavily" | "serper" | "exa"
+    ) && api_key.is_none()
+    {
         return Err(ApiError::invalid(format!(
             "api_key: {provider_type} needs an API key"
         )));
@@ -391,6 +385,7 @@ fn provider_from(
         api_url,
         max_results,
         enabled,
+        allow_private: previous.is_some_and(|p| p.allow_private),
         created_at_ms: previous.map_or(now, |p| p.created_at_ms),
         updated_at_ms: now,
     })

@@ -44,3 +44,4 @@ pub mod spend;
 pub mod store;
 pub mod translate;
 pub mod upstream;
+pub mod websearch;
