@@ -9,6 +9,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod content;
+pub mod tool;
+
 /// The setting naming the mode: `disabled` (the tool is removed), `global` (the org's provider for everyone) or
 /// `per_user` (each person's own provider, else the org's).
 pub const SETTING_MODE: &str = "websearch_mode";
