@@ -11,6 +11,7 @@
 //! - `validate`: request-body validation with Bedrock's wording.
 //! - `conversation`: reading messages, tools and counting tokens.
 //! - `markers`: `sim:` markers → a reply script.
+//! - `search`: the web-search scenario (the `web_search` call, the answer from its results).
 //! - `reply`: the scripted answer as a JSON message or a list of stream steps.
 //! - `stream`: writes stream steps to the socket as they come due.
 //! - `recorder`: the request log behind `/_sim/requests`.
@@ -27,6 +28,7 @@ mod markers;
 mod model_id;
 mod recorder;
 mod reply;
+mod search;
 mod stream;
 mod validate;
 

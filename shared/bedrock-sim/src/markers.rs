@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::conversation::{last_user_message, message_text, tool_results_text};
 use crate::error::{BedrockError, ErrorKind};
 use crate::frame::StreamException;
+use crate::search::{SearchTurn, search_turn};
 
 /// What the model "says".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum ReplyKind {
     Thinking,
     /// One `tool_use` block; stop reason `tool_use`.
     ToolUse,
+    /// A short text block, then a `web_search` call with this query; stop reason `tool_use`.
+    WebSearch { lead: &'static str, query: String },
 }
 
 /// Everything the markers decided about one reply.
@@ -87,15 +90,23 @@ impl Script {
                 }
             }
         }
-        script.kind = match (tool_said, kind_marker) {
+        script.kind = match (search_turn(body), tool_said, kind_marker) {
+            // A search conversation (the search call, or the answer to web_search results).
+            (Some(SearchTurn::Call { lead, query }), _, _) => ReplyKind::WebSearch { lead, query },
+            (Some(SearchTurn::Answer(answer)), _, _) => ReplyKind::Text(answer),
             // The second turn of a tool round trip answers the tool, whatever came before.
-            (Some(result), _) => ReplyKind::Text(format!("Tool said: {result}")),
-            (None, Some("tool_use")) => ReplyKind::ToolUse,
-            (None, Some("thinking")) => ReplyKind::Thinking,
-            (None, Some("echo")) => ReplyKind::Text(text.clone()),
+            (None, Some(result), _) => ReplyKind::Text(format!("Tool said: {result}")),
+            (None, None, Some("tool_use")) => ReplyKind::ToolUse,
+            (None, None, Some("thinking")) => ReplyKind::Thinking,
+            (None, None, Some("echo")) => ReplyKind::Text(text.clone()),
             _ => ReplyKind::Text(DEFAULT_TEXT.to_owned()),
         };
-        if script.midstream.is_some() && script.kind == ReplyKind::ToolUse {
+        if script.midstream.is_some()
+            && matches!(
+                script.kind,
+                ReplyKind::ToolUse | ReplyKind::WebSearch { .. }
+            )
+        {
             // The mid-stream error is defined on a text block.
             script.kind = ReplyKind::Text(DEFAULT_TEXT.to_owned());
         }

@@ -9,6 +9,7 @@ use crate::conversation::{count_input_tokens, count_output_tokens, pick_tool};
 use crate::frame::StreamException;
 use crate::ids;
 use crate::markers::{ReplyKind, Script};
+use crate::search::WEB_SEARCH;
 
 const THINKING_TEXT: &str = "The user wants a scripted answer. I will think briefly, then reply.";
 const THINKING_REPLY: &str = "I thought about it: hello from the Bedrock simulator.";
@@ -136,6 +137,15 @@ fn word_pieces(text: &str) -> Vec<String> {
     }
 }
 
+/// Splits a tool input's JSON into an empty first piece (as Bedrock sends) and 3+ pieces after it.
+fn json_pieces(json: &str) -> Vec<String> {
+    let chars: Vec<char> = json.chars().collect();
+    let size = chars.len().div_ceil(3).clamp(1, 16);
+    std::iter::once(String::new())
+        .chain(chars.chunks(size).map(|c| c.iter().collect()))
+        .collect()
+}
+
 fn text_pieces(text: &str, long: Option<usize>) -> Vec<String> {
     match long {
         Some(n) => (0..n).map(|i| format!("word{i} ")).collect(),
@@ -170,6 +180,19 @@ impl Reply {
                     name: pick_tool(body),
                     pieces: TOOL_INPUT_PIECES.iter().map(|p| (*p).to_owned()).collect(),
                 }],
+                "tool_use",
+            ),
+            ReplyKind::WebSearch { lead, query } => (
+                vec![
+                    Block::Text {
+                        pieces: text_pieces(lead, script.long),
+                    },
+                    Block::ToolUse {
+                        id: ids::tool_use_id(),
+                        name: WEB_SEARCH.to_owned(),
+                        pieces: json_pieces(&json!({ "query": query }).to_string()),
+                    },
+                ],
                 "tool_use",
             ),
         };
@@ -357,6 +380,37 @@ mod tests {
             .filter(|s| matches!(s, Step::Event(e) if e["delta"]["type"] == "input_json_delta"))
             .count();
         assert!(pieces >= 3);
+    }
+
+    #[test]
+    fn search_reply_says_a_lead_then_calls_web_search_in_several_pieces() {
+        let body = json!({"messages": [{"role": "user", "content": "sim:search=rust async"}],
+            "tools": [{"name": "Bash"}, {"name": "web_search"}]});
+        let script = Script::from_body(&body);
+        let reply = Reply::new(&script, &body, "claude-x".into());
+        let message = reply.message();
+        assert_eq!(message["stop_reason"], "tool_use");
+        assert_eq!(message["content"][0]["text"], "I'll search for that.");
+        assert_eq!(message["content"][1]["name"], "web_search");
+        assert_eq!(
+            message["content"][1]["input"],
+            json!({"query": "rust async"})
+        );
+        let pieces = reply
+            .steps(&script)
+            .iter()
+            .filter(|s| matches!(s, Step::Event(e) if e["delta"]["type"] == "input_json_delta"))
+            .count();
+        assert!(pieces >= 4);
+    }
+
+    #[test]
+    fn json_pieces_keep_every_character_and_split_multibyte_text_safely() {
+        let json = json!({"query": "café ünïcode"}).to_string();
+        let pieces = json_pieces(&json);
+        assert_eq!(pieces[0], "");
+        assert!(pieces.len() >= 4);
+        assert_eq!(pieces.concat(), json);
     }
 
     #[test]
