@@ -6,7 +6,6 @@
 //! passed (a name that answers a public address to the check and `127.0.0.1` to the connection — DNS rebinding —
 //! gets no second answer). No proxy, so the checked address is the one connected to; no redirects.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,9 +13,12 @@ use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use sluice_core::notify::{
     DeliveryReceipt, Destination, DestinationError, NotificationPayload, Notifier, NotifierFactory,
-    NotifyError, SIGNATURE_HEADER, WebhookPolicy, is_public_ip, signature_header,
-    webhook_url_allowed,
+    NotifyError, SIGNATURE_HEADER, WebhookPolicy, signature_header, webhook_url_allowed,
 };
+
+/// The webhook client's DNS resolver under `PublicHttps` (shared with the web search providers).
+pub use crate::public_address::PublicAddressesOnly;
+use crate::public_address::{error_chain, refused_address};
 
 /// Set to `true` (or `1`) to allow webhooks over plain HTTP and to loopback, private and link-local addresses:
 /// for tests and `sluice serve` with a local receiver, never for a deployment. Read once per process.
@@ -174,7 +176,7 @@ impl WebhookNotifier {
         if !policy.allows_private() {
             client = client
                 .https_only(true)
-                .dns_resolver(Arc::new(PublicAddressesOnly));
+                .dns_resolver(Arc::new(PublicAddressesOnly::WEBHOOK));
         }
         let client = client
             .build()
@@ -185,50 +187,6 @@ impl WebhookNotifier {
             secret: secret.to_owned(),
         })
     }
-}
-
-/// The webhook client's DNS resolver under `PublicHttps`: the system resolver's answer, refused whole if any
-/// address is not public (`sluice_core::notify::is_public_ip`). The client connects to the addresses returned
-/// here, so the check and the connection see the same answer. (A literal IP in the URL is not resolved; it was
-/// checked when the notifier was built.)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PublicAddressesOnly;
-
-impl reqwest::dns::Resolve for PublicAddressesOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let addrs = public_only(&host, addrs)?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// `addrs` if every one is public and there is at least one.
-fn public_only(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, PrivateAddress> {
-    if let Some(private) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
-        return Err(PrivateAddress {
-            host: host.to_owned(),
-            ip: Some(private.ip()),
-        });
-    }
-    if addrs.is_empty() {
-        return Err(PrivateAddress {
-            host: host.to_owned(),
-            ip: None,
-        });
-    }
-    Ok(addrs)
-}
-
-/// A webhook host that resolves to an address webhooks may not reach (or to none).
-#[derive(Debug, thiserror::Error)]
-#[error("webhook host {host} resolves to {}, not a public address", ip.map_or_else(|| "no address".to_owned(), |ip| ip.to_string()))]
-struct PrivateAddress {
-    host: String,
-    ip: Option<IpAddr>,
 }
 
 #[async_trait]
@@ -284,33 +242,12 @@ fn transport_error(err: &reqwest::Error) -> NotifyError {
     }
 }
 
-/// Whether the cause is [`PublicAddressesOnly`] refusing the host's addresses.
-fn refused_address(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(cause) = source {
-        if cause.is::<PrivateAddress>() {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::public_address::{PrivateAddress, public_only};
     use reqwest::dns::Resolve;
+    use std::net::SocketAddr;
 
     const STRICT: WebhookPolicy = WebhookPolicy::PublicHttps;
 
@@ -355,7 +292,7 @@ mod tests {
     fn a_resolved_address_that_is_not_public_refuses_the_whole_answer() {
         let public: SocketAddr = "93.184.215.14:0".parse().expect("addr");
         assert_eq!(
-            public_only("hooks.example.com", vec![public]).expect("public"),
+            public_only("webhook", "hooks.example.com", vec![public]).expect("public"),
             [public]
         );
         for private in [
@@ -368,17 +305,18 @@ mod tests {
             "[::ffff:127.0.0.1]:0",
         ] {
             let private: SocketAddr = private.parse().expect("addr");
-            let err = public_only("rebind.example.com", vec![public, private]).expect_err("mixed");
+            let err = public_only("webhook", "rebind.example.com", vec![public, private])
+                .expect_err("mixed");
             assert_eq!(err.ip, Some(private.ip()));
             assert!(err.to_string().contains("rebind.example.com"), "{err}");
         }
-        assert!(public_only("empty.example.com", Vec::new()).is_err());
+        assert!(public_only("webhook", "empty.example.com", Vec::new()).is_err());
     }
 
     #[tokio::test]
     async fn the_resolver_refuses_a_name_that_resolves_to_loopback() {
         let name: reqwest::dns::Name = "localhost".parse().expect("name");
-        let err = match PublicAddressesOnly.resolve(name).await {
+        let err = match PublicAddressesOnly::WEBHOOK.resolve(name).await {
             Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
             Err(e) => e,
         };
