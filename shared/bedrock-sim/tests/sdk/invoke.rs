@@ -1,22 +1,11 @@
 //! InvokeModel (non-streaming) through the real SDK.
 
-use aws_sdk_bedrockruntime::primitives::Blob;
 use serde_json::{Value, json};
 
 use crate::support::{PROFILE, Sim, body};
 
 async fn invoke(sim: &Sim, model: &str, request: &Value) -> Value {
-    let output = sim
-        .client
-        .invoke_model()
-        .model_id(model)
-        .content_type("application/json")
-        .body(Blob::new(request.to_string()))
-        .send()
-        .await
-        .expect("invoke succeeds");
-    assert_eq!(output.content_type(), "application/json");
-    serde_json::from_slice(output.body().as_ref()).expect("answer is JSON")
+    sim.invoke(model, request).await
 }
 
 #[tokio::test]

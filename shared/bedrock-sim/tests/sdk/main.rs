@@ -9,6 +9,7 @@ mod count_tokens;
 mod errors;
 mod introspection;
 mod invoke;
+mod search;
 mod streaming;
 mod support;
 mod validation;

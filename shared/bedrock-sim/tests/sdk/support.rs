@@ -90,6 +90,21 @@ impl Sim {
         serde_json::from_str(&body).expect("requests log is a JSON array")
     }
 
+    /// InvokeModel, expected to succeed; the answer's JSON.
+    pub async fn invoke(&self, model: &str, request: &Value) -> Value {
+        let output = self
+            .client
+            .invoke_model()
+            .model_id(model)
+            .content_type("application/json")
+            .body(Blob::new(request.to_string()))
+            .send()
+            .await
+            .expect("invoke succeeds");
+        assert_eq!(output.content_type(), "application/json");
+        serde_json::from_slice(output.body().as_ref()).expect("answer is JSON")
+    }
+
     pub async fn stream(&self, model: &str, body: &Value) -> Result<Vec<Value>, StreamFailure> {
         self.stream_timed(model, body)
             .await
