@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod content;
 pub mod tool;
+pub mod turns;
 
 /// The setting naming the mode: `disabled` (the tool is removed), `global` (the org's provider for everyone) or
 /// `per_user` (each person's own provider, else the org's).
