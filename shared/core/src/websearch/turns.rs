@@ -328,6 +328,131 @@ impl SearchTurns {
     }
 }
 
+impl SearchTurns {
+    /// The usage so far, the current call included (for the record of a request the client abandoned).
+    #[must_use]
+    pub fn usage_so_far(&self) -> SummedUsage {
+        let mut total = self.total.clone();
+        total.input_tokens += self.call_usage.input_tokens;
+        total.output_tokens += self.call_usage.output_tokens;
+        total.cache_read_input_tokens += self.call_usage.cache_read_input_tokens;
+        total.cache_creation_input_tokens += self.call_usage.cache_creation_input_tokens;
+        total
+    }
+}
+
+/// A non-streaming Bedrock answer as the events a stream of it would carry, so that [`SearchTurns`] serves both.
+#[must_use]
+pub fn message_events(message: &Value) -> Vec<Map<String, Value>> {
+    let mut start = message.clone();
+    let blocks = start
+        .get_mut("content")
+        .map(Value::take)
+        .and_then(|c| match c {
+            Value::Array(blocks) => Some(blocks),
+            _ => None,
+        })
+        .unwrap_or_default();
+    start["content"] = json!([]);
+    let usage = message.get("usage").cloned().unwrap_or_else(|| json!({}));
+    let mut events = vec![json!({"type": "message_start", "message": start})];
+    for (index, block) in blocks.iter().enumerate() {
+        let mut empty = block.clone();
+        let delta = match block.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                empty["text"] = json!("");
+                Some(
+                    json!({"type": "text_delta", "text": block.get("text").cloned().unwrap_or(json!(""))}),
+                )
+            }
+            Some("tool_use") => {
+                empty["input"] = json!({});
+                Some(json!({"type": "input_json_delta",
+                    "partial_json": block.get("input").map_or_else(|| "{}".to_owned(), Value::to_string)}))
+            }
+            _ => None,
+        };
+        events.push(json!({"type": "content_block_start", "index": index, "content_block": empty}));
+        if let Some(delta) = delta {
+            events.push(json!({"type": "content_block_delta", "index": index, "delta": delta}));
+        }
+        events.push(json!({"type": "content_block_stop", "index": index}));
+    }
+    events.push(json!({"type": "message_delta",
+        "delta": {"stop_reason": message.get("stop_reason").cloned().unwrap_or(Value::Null)},
+        "usage": {"output_tokens": usage.get("output_tokens").cloned().unwrap_or(json!(0))}}));
+    events.push(json!({"type": "message_stop"}));
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The message a client's SDK would assemble from `frames` (as [`SearchTurns`] writes them).
+#[must_use]
+pub fn assemble(frames: &[String]) -> Value {
+    let mut message = json!({});
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut partial: Vec<String> = Vec::new();
+    for f in frames {
+        let Some(data) = f.lines().find_map(|l| l.strip_prefix("data: ")) else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        let index = event
+            .get("index")
+            .and_then(Value::as_u64)
+            .and_then(|i| usize::try_from(i).ok());
+        match event.get("type").and_then(Value::as_str) {
+            Some("message_start") => message = event.get("message").cloned().unwrap_or_default(),
+            Some("content_block_start") => {
+                if let Some(i) = index {
+                    if blocks.len() <= i {
+                        blocks.resize(i + 1, Value::Null);
+                        partial.resize(i + 1, String::new());
+                    }
+                    blocks[i] = event.get("content_block").cloned().unwrap_or_default();
+                }
+            }
+            Some("content_block_delta") => {
+                if let (Some(i), Some(delta)) = (index, event.get("delta"))
+                    && let Some(block) = blocks.get_mut(i)
+                {
+                    let text = |k: &str| delta.get(k).and_then(Value::as_str).unwrap_or_default();
+                    match delta.get("type").and_then(Value::as_str) {
+                        Some("text_delta") => append(block, "text", text("text")),
+                        Some("thinking_delta") => append(block, "thinking", text("thinking")),
+                        Some("signature_delta") => block["signature"] = json!(text("signature")),
+                        Some("input_json_delta") => partial[i].push_str(text("partial_json")),
+                        _ => {}
+                    }
+                }
+            }
+            Some("message_delta") => {
+                if let Some(reason) = event.get("delta").and_then(|d| d.get("stop_reason")) {
+                    message["stop_reason"] = reason.clone();
+                }
+                if let Some(usage) = event.get("usage") {
+                    message["usage"] = usage.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    for (block, json_text) in blocks.iter_mut().zip(&partial) {
+        if !json_text.is_empty() {
+            block["input"] = serde_json::from_str(json_text).unwrap_or_else(|_| json!({}));
+        }
+    }
+    message["content"] = Value::Array(blocks.into_iter().filter(|b| !b.is_null()).collect());
+    message
+}
+
 fn append(block: &mut Value, field: &str, text: &str) {
     let mut current = block
         .get(field)
@@ -573,6 +698,55 @@ mod tests {
         assert_eq!(
             usage.web_search_requests, 0,
             "a refused search is not a search request"
+        );
+    }
+
+    #[test]
+    fn a_non_streaming_answer_goes_through_the_same_turns_and_assembles_to_the_same_content() {
+        let codec = ContentCodec::from_secret(b"k");
+        let first = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "bedrock-id",
+            "content": [{"type": "text", "text": "Let me look."},
+                        {"type": "tool_use", "id": "toolu_1", "name": "web_search", "input": {"query": "q"}}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 10, "output_tokens": 4}});
+        let mut turns = SearchTurns::new("web_search", "claude-opus-4-8");
+        let mut frames: Vec<String> = message_events(&first)
+            .into_iter()
+            .flat_map(|e| turns.on_event(e))
+            .collect();
+        let AfterCall::Search(searches) = turns.after_call() else {
+            panic!("a search");
+        };
+        frames.extend(turns.result(&searches[0], &Ok(vec![result(7)]), &codec));
+        turns.continue_request(&mut Vec::new());
+        let second = json!({"id": "msg_2", "type": "message", "role": "assistant", "model": "bedrock-id",
+            "content": [{"type": "text", "text": "Found it."}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 30, "output_tokens": 5}});
+        frames.extend(
+            message_events(&second)
+                .into_iter()
+                .flat_map(|e| turns.on_event(e)),
+        );
+        frames.extend(turns.finish().0);
+        let message = assemble(&frames);
+        assert_eq!(message["model"], "claude-opus-4-8");
+        assert_eq!(message["id"], "msg_1");
+        let types: Vec<&str> = message["content"]
+            .as_array()
+            .expect("content")
+            .iter()
+            .filter_map(|b| b["type"].as_str())
+            .collect();
+        assert_eq!(
+            types,
+            ["text", "server_tool_use", "web_search_tool_result", "text"]
+        );
+        assert_eq!(message["content"][1]["input"], json!({"query": "q"}));
+        assert_eq!(message["content"][3]["text"], "Found it.");
+        assert_eq!(message["stop_reason"], "end_turn");
+        assert_eq!(message["usage"]["input_tokens"], 40);
+        assert_eq!(
+            message["usage"]["server_tool_use"]["web_search_requests"],
+            1
         );
     }
 
