@@ -93,3 +93,24 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::dns::Resolve;
+
+    #[tokio::test]
+    async fn the_search_resolver_refuses_loopback_and_says_whose_host_it_was() {
+        let name: reqwest::dns::Name = "localhost".parse().expect("name");
+        let err = match PublicAddressesOnly::SEARCH.resolve(name).await {
+            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e,
+        };
+        assert!(refused_address(err.as_ref()), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("search provider host localhost resolves to "),
+            "{err}"
+        );
+    }
+}

@@ -826,3 +826,21 @@ fn configurations_that_cannot_search_are_unavailable() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_provider_is_unavailable_without_its_url_in_the_message() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let url = format!("http://127.0.0.1:{port}/search?token=url-secret-91c");
+
+    let err = search(&config("custom", &url, Some(KEY)), &query("x"))
+        .await
+        .expect_err("nothing listens");
+
+    assert_eq!(err.code, SearchErrorCode::Unavailable);
+    assert!(err.message.contains("could not be reached"), "{err}");
+    assert!(!err.message.contains("url-secret-91c"), "{err}");
+    assert!(!err.message.contains(KEY), "{err}");
+}

@@ -10,7 +10,7 @@ use sluice_core::websearch::{SearchError, SearchErrorCode};
 use url::Url;
 
 use super::{MAX_RESPONSE_BYTES, unavailable};
-use crate::public_address::{PublicAddressesOnly, error_chain, refused_address};
+use crate::public_address::PublicAddressesOnly;
 
 /// Redirects followed at most.
 const MAX_REDIRECTS: usize = 5;
@@ -192,12 +192,10 @@ impl Http {
                 self.name,
                 self.timeout.as_millis()
             )
-        } else if refused_address(err) {
-            format!("{}: {}", self.name, error_chain(err))
         } else {
-            // Without the URL: a configured api_url may carry a token of its own.
-            let err = reqwest_without_url(err);
-            format!("{} could not be reached: {err}", self.name)
+            // The causes without the URL (a configured api_url may carry a token of its own); a refused address
+            // is one of them ("search provider host ... resolves to ..., not a public address").
+            format!("{} could not be reached: {}", self.name, causes(err))
         };
         self.redacted(unavailable(message))
     }
@@ -211,8 +209,8 @@ impl Http {
     }
 }
 
-/// The error's chain, its URL left out.
-fn reqwest_without_url(err: &reqwest::Error) -> String {
+/// The error's causes (its own text names the URL, left out).
+fn causes(err: &reqwest::Error) -> String {
     let mut text = String::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
