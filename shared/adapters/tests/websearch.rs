@@ -814,15 +814,18 @@ fn configurations_that_cannot_search_are_unavailable() {
     let unknown = config("bing", "https://api.example.com", Some(KEY));
     let not_a_url = config("custom", "not a url", None);
 
-    for (case, config) in [
-        ("no key", no_key),
-        ("no url", no_url),
-        ("unknown", unknown),
-        ("not a url", not_a_url),
+    for (case, config, says) in [
+        ("no key", no_key, "no API key"),
+        ("no url", no_url, "needs an api_url"),
+        ("unknown", unknown, "unknown search provider type \"bing\""),
+        ("not a url", not_a_url, "is not a URL"),
     ] {
         match providers.provider(&config) {
             Ok(_) => panic!("{case}: built"),
-            Err(e) => assert_eq!(e.code, SearchErrorCode::Unavailable, "{case}"),
+            Err(e) => {
+                assert_eq!(e.code, SearchErrorCode::Unavailable, "{case}");
+                assert!(e.message.contains(says), "{case}: {e}");
+            }
         }
     }
 }

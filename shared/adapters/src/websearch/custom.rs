@@ -9,7 +9,7 @@ use sluice_core::websearch::{SearchError, SearchQuery, SearchResult};
 use super::http::Http;
 use super::{Provider, json};
 
-pub(super) const NAME: &str = "the custom search endpoint";
+pub(super) const NAME: &str = "Custom search endpoint";
 
 pub(super) struct Custom {
     pub(super) key: Option<String>,

@@ -131,13 +131,12 @@ impl WebSearchProviders for SearchProviders {
             .map(str::trim)
             .filter(|u| !u.is_empty());
         let needs_key = |name: &str| {
-            api_key.clone().ok_or_else(|| {
-                unavailable(format!("the {name} provider has no API key configured"))
-            })
+            api_key
+                .clone()
+                .ok_or_else(|| unavailable(format!("{name} has no API key configured")))
         };
-        let needs_url = |name: &str| {
-            api_url.ok_or_else(|| unavailable(format!("the {name} provider needs an api_url")))
-        };
+        let needs_url =
+            |name: &str| api_url.ok_or_else(|| unavailable(format!("{name} needs an api_url")));
         let endpoint = |default_base: &str, path: &str, base: Option<&str>| {
             Endpoint::new(base.unwrap_or(default_base), path, config.allow_private)
         };
