@@ -227,7 +227,7 @@ fn the_duckduckgo_page_gives_its_results_unwrapped_without_ads() {
     // A snippet element holding another element of its own kind is read to its own end.
     assert_eq!(
         results[2].content,
-        "Async version of the Rust standard library. Modules: fs, io, net. Tasks and channels."
+        "Async version of the Rust standard library. Modules: fs, io, net. Tasks, channels & <b>bold</b> docs."
     );
 }
 
@@ -268,6 +268,11 @@ async fn duckduckgo_posts_the_query_as_a_form_and_answers_plain_text() {
          advanced \u{2014} it's a work in progress."
     );
     assert_eq!(results[1].page_age, None);
+    // Text the page escaped stays as written, not decoded a second time.
+    assert_eq!(
+        results[2].content,
+        "Async version of the Rust standard library. Modules: fs, io, net. Tasks, channels & <b>bold</b> docs."
+    );
 }
 
 #[tokio::test]

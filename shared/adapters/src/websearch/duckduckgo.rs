@@ -20,6 +20,8 @@ pub(super) struct DuckDuckGo;
 
 impl Provider for DuckDuckGo {
     const FILTERS_DOMAINS: bool = false;
+    /// The tokenizer has decoded the page's text already.
+    const MAY_HOLD_HTML: bool = false;
 
     fn request(&self, http: &Http, query: &SearchQuery, _count: u32) -> reqwest::RequestBuilder {
         // One page of results (about ten); the form takes no count.

@@ -220,6 +220,9 @@ trait Provider: Send + Sync {
     /// Whether the provider applies the query's domain rules itself (else more results are asked for, so that
     /// enough are left after Sluice's filter).
     const FILTERS_DOMAINS: bool;
+    /// Whether titles and snippets may hold HTML (tags, entities) to turn into text. `false` for text already
+    /// decoded, so that a snippet about `&lt;b&gt;` keeps its `<b>`.
+    const MAY_HOLD_HTML: bool = true;
 
     /// The request for `query`, asking for `count` results, on `http`'s client and endpoint.
     fn request(&self, http: &Http, query: &SearchQuery, count: u32) -> reqwest::RequestBuilder;
@@ -264,7 +267,10 @@ impl<P: Provider> WebSearch for Searcher<P> {
             .provider
             .parse(&body)
             .map_err(|e| self.http.redacted(e))?;
-        let results = results.into_iter().filter_map(clean).collect();
+        let results = results
+            .into_iter()
+            .filter_map(|r| clean(r, P::MAY_HOLD_HTML))
+            .collect();
         Ok(filter_results(results, &query))
     }
 }
@@ -299,14 +305,22 @@ fn check_query(query: &str) -> Result<(), SearchError> {
     Ok(())
 }
 
-/// A result as the model reads it: plain text, bounded; `None` for one without an `http(s)` URL.
-fn clean(result: SearchResult) -> Option<SearchResult> {
+/// A result as the model reads it: plain text (`html`: decoded from HTML where it looks like HTML), on one line,
+/// bounded; `None` for one without an `http(s)` URL.
+fn clean(result: SearchResult, html: bool) -> Option<SearchResult> {
+    let text = |s: &str| {
+        if html {
+            text::plain_text(s)
+        } else {
+            text::collapse_whitespace(s)
+        }
+    };
     let url = result.url.trim();
     let parsed = url::Url::parse(url).ok()?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return None;
     }
-    let title = text::plain_text(&result.title);
+    let title = text(&result.title);
     Some(SearchResult {
         title: if title.is_empty() {
             url.to_owned()
@@ -318,7 +332,7 @@ fn clean(result: SearchResult) -> Option<SearchResult> {
             .page_age
             .map(|a| a.trim().to_owned())
             .filter(|a| !a.is_empty()),
-        content: text::truncate_chars(&text::plain_text(&result.content), MAX_CONTENT_CHARS),
+        content: text::truncate_chars(&text(&result.content), MAX_CONTENT_CHARS),
     })
 }
 
@@ -367,10 +381,12 @@ mod tests {
             page_age: Some("  ".to_owned()),
             content: "x".repeat(MAX_CONTENT_CHARS + 10),
         };
-        assert!(clean(result("javascript:alert(1)")).is_none());
-        assert!(clean(result("not a url")).is_none());
-        let kept = clean(result("https://doc.rust-lang.org/")).expect("kept");
+        assert!(clean(result("javascript:alert(1)"), true).is_none());
+        assert!(clean(result("not a url"), true).is_none());
+        let kept = clean(result("https://doc.rust-lang.org/"), true).expect("kept");
         assert_eq!(kept.title, "Rust & Cargo");
+        let decoded = clean(result("https://doc.rust-lang.org/"), false).expect("kept");
+        assert_eq!(decoded.title, "<b>Rust</b> &amp; Cargo");
         assert_eq!(kept.page_age, None);
         assert_eq!(kept.content.chars().count(), MAX_CONTENT_CHARS);
     }

@@ -87,7 +87,8 @@ fn looks_like_html(input: &str) -> bool {
     })
 }
 
-fn collapse_whitespace(input: &str) -> String {
+/// `input` on one line, runs of white space as one space.
+pub(crate) fn collapse_whitespace(input: &str) -> String {
     input.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
