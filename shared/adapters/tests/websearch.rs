@@ -852,3 +852,47 @@ async fn an_unreachable_provider_is_unavailable_without_its_url_in_the_message()
     assert!(!err.message.contains("url-secret-91c"), "{err}");
     assert!(!err.message.contains(KEY), "{err}");
 }
+
+/// GIVEN a name that is not `localhost` but resolves to a loopback or private address (this machine's own host
+/// name, as containers and VMs resolve it), WHEN a provider without `allow_private` searches it, THEN the search
+/// client's resolver refuses the answer and nothing connects: the check is wired into the client, not only into
+/// the URL's syntax.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_name_resolving_to_a_private_address_is_refused_at_the_search() {
+    let Ok(hostname) = std::fs::read_to_string("/proc/sys/kernel/hostname") else {
+        return;
+    };
+    let hostname = hostname.trim().to_owned();
+    let resolved: Vec<std::net::SocketAddr> =
+        match tokio::net::lookup_host((hostname.as_str(), 0)).await {
+            Ok(addrs) => addrs.collect(),
+            Err(_) => Vec::new(),
+        };
+    let private = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback(),
+    };
+    if hostname.is_empty()
+        || hostname == "localhost"
+        || resolved.is_empty()
+        || !resolved.iter().all(|a| private(a.ip()))
+    {
+        eprintln!("skipped: {hostname:?} resolves to {resolved:?}, not only to private addresses");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let mut strict = config("custom", &format!("https://{hostname}:{port}/search"), None);
+    strict.allow_private = false;
+
+    let err = search(&strict, &query("x")).await.expect_err("refused");
+
+    assert_eq!(err.code, SearchErrorCode::Unavailable);
+    assert!(err.message.contains("not a public address"), "{err}");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the provider connected: {other:?}"),
+    }
+}
