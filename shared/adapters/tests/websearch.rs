@@ -881,7 +881,7 @@ async fn a_name_resolving_to_a_private_address_is_refused_at_the_search() {
         eprintln!("skipped: {hostname:?} resolves to {resolved:?}, not only to private addresses");
         return;
     }
-    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let listener = std::net::TcpListener::bind((resolved[0].ip(), 0)).expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
     let mut strict = config("custom", &format!("https://{hostname}:{port}/search"), None);
