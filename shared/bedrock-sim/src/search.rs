@@ -212,7 +212,7 @@ fn json_result(item: &Value) -> Option<Found> {
     (!found.title.is_empty() || !found.url.is_empty()).then_some(found)
 }
 
-/// Reads `Title: <title>\nURL: <url>\n<content>` blocks. A result starts at a `Title:` line
+/// Reads `Title: <title>\nURL: <url>\n[Page age: <age>\n]<content>` blocks. A result starts at a `Title:` line
 /// followed by a `URL:` line; every line up to the next result is its content, so content with
 /// blank lines survives, and text before the first result is ignored.
 fn text_results(text: &str) -> Vec<Found> {
@@ -231,6 +231,10 @@ fn text_results(text: &str) -> Vec<Found> {
                 content: String::new(),
             });
             i += 2;
+            // Sluice writes a page's age, when known, on the line after its URL: not content.
+            if lines.get(i).is_some_and(|l| l.starts_with("Page age:")) {
+                i += 1;
+            }
             continue;
         }
         content.push(lines[i]);
@@ -333,6 +337,8 @@ mod tests {
             ))
         );
         assert_eq!(text_results(text).len(), 2);
+        let aged = "Title: Rust\nURL: https://rust-lang.org\nPage age: 3 days ago\nFast.";
+        assert_eq!(text_results(aged)[0].content, "Fast.");
     }
 
     #[test]

@@ -173,6 +173,12 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Ids, key and webhook secrets, jitter (the system's random source).
     pub ids: Arc<dyn Ids>,
+    /// Encodes and verifies web search results' `encrypted_content` (a key derived from the session secret, so
+    /// every instance reads what another wrote).
+    pub search_content: sluice_core::websearch::content::ContentCodec,
+    /// Builds web search providers (`sluice_adapters::SearchProviders`, handed in by the binaries). Without it the
+    /// gateway removes the `web_search_*` tool, as Bedrock cannot run it, and the provider test says so.
+    pub search_providers: Option<Arc<dyn sluice_core::websearch::WebSearchProviders>>,
 }
 
 /// Three attempts within about two seconds (plus the receiver's own time): enough to show that retries
@@ -238,7 +244,21 @@ impl AppState {
             prices,
             clock: Arc::new(SystemClock),
             ids: Arc::new(OsIds),
+            search_content: sluice_core::websearch::content::ContentCodec::from_secret(
+                secret.as_bytes(),
+            ),
+            search_providers: None,
         })
+    }
+
+    /// Searches the web with `providers` (the gateway's web search tool, the admin API's provider test).
+    #[must_use]
+    pub fn with_web_search(
+        mut self,
+        providers: Arc<dyn sluice_core::websearch::WebSearchProviders>,
+    ) -> Self {
+        self.search_providers = Some(providers);
+        self
     }
 
     /// Another notifier factory, e.g. `DestinationNotifiers` with `sluice_aws::notify::AwsNotifiers` for SNS and

@@ -28,12 +28,15 @@ use sluice_core::upstream::Upstream;
 use crate::budget::BudgetGate;
 use crate::limits::LimitsGate;
 use crate::relay::{call_with_learning, sse_body};
+use crate::search::{SearchSettings, Searcher, search_message, search_sse_body};
 use crate::usage::{UsageContext, UsageLedger};
 use sluice_core::admission::{
     BudgetVerdict, Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal,
 };
 use sluice_core::limits::person_rate_scope;
 use sluice_core::ratelimit::Admission;
+use sluice_core::websearch::tool::{convert_history, find_search_tool, replace_with_client_tool};
+use sluice_core::websearch::{SearchError, SearchQuery, SearchResult, WebSearch};
 use sluice_http::app::AppState;
 use sluice_http::auth::{Caller, credential, key_rate_scope};
 use sluice_http::config::GatewayConfig;
@@ -53,6 +56,8 @@ pub struct GatewayState {
     /// The last rate-limit window a `rate_limit_hit` event was written for, per key (one per key per minute).
     rate_events: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub config: GatewayConfig,
+    /// Which provider searches for whom (the web search settings, cached like budget states).
+    pub search: SearchSettings,
 }
 
 impl GatewayState {
@@ -71,6 +76,7 @@ impl GatewayState {
 
     pub fn new(app: Arc<AppState>, upstream: Arc<dyn Upstream>, config: GatewayConfig) -> Self {
         Self {
+            search: SearchSettings::new(config.budget_cache_ttl),
             resolver: ModelResolver::new(config.model_prefix.clone(), config.model_map.clone()),
             learned: Learned::default(),
             counts: CountCache::new(Duration::from_secs(300), 4096),
@@ -414,6 +420,33 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
             .map(str::to_owned),
         region: state.config.region.clone(),
     };
+    if let Some(searcher) = searcher_for(&state, &req, caller).await? {
+        let mut req = req.clone();
+        replace_with_client_tool(&mut req.body, &searcher.tool);
+        convert_history(&mut req.body, &state.app.search_content);
+        if !req.stream {
+            let message =
+                search_message(&state, req, &model, searcher, &usage_context(false)).await?;
+            return Ok(admitted.stamp(axum::Json(message).into_response()));
+        }
+        let (chunks, report) = call_with_learning(&state.learned, &req, &model, |b| {
+            upstream.invoke_stream(&model.invoke_id, b)
+        })
+        .await?;
+        let usage = usage_context(report.thinking);
+        let body = search_sse_body(Arc::clone(&state), req, model, searcher, chunks, usage);
+        return Ok(admitted.stamp(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/event-stream"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response(),
+        ));
+    }
     if req.stream {
         let (chunks, report) = call_with_learning(&state.learned, &req, &model, |b| {
             upstream.invoke_stream(&model.invoke_id, b)
@@ -453,6 +486,47 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         let record = usage_context(report.thinking).record(&usage, Outcome::Complete, None);
         state.ledger.write(record).await;
         Ok(admitted.stamp(axum::Json(message).into_response()))
+    }
+}
+
+/// The searcher of a request that declares the web search tool, when searching is on and a provider configured
+/// for the caller; `None` otherwise (the tool is then removed, as Bedrock cannot run it).
+async fn searcher_for(
+    state: &GatewayState,
+    req: &ClientRequest,
+    caller: &Caller,
+) -> Result<Option<Searcher>, ApiError> {
+    let Some(providers) = &state.app.search_providers else {
+        return Ok(None);
+    };
+    let Some(tool) = find_search_tool(&req.body)? else {
+        return Ok(None);
+    };
+    let config = state
+        .search
+        .provider(state.app.store.as_ref(), caller.user_id.as_deref())
+        .await
+        .map_err(|e| ApiError::from_store(&e, "read the web search settings"))?;
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let provider: Arc<dyn WebSearch> = match providers.provider(&config) {
+        Ok(provider) => Arc::from(provider),
+        Err(error) => {
+            tracing::warn!(provider = %config.provider_type, error = %error, "web search provider unusable");
+            Arc::new(Unusable(error))
+        }
+    };
+    Ok(Some(Searcher::new(provider, tool, &config)))
+}
+
+/// A provider whose configuration cannot search: every search answers its error, which the model is shown.
+struct Unusable(SearchError);
+
+#[async_trait::async_trait]
+impl WebSearch for Unusable {
+    async fn search(&self, _: &SearchQuery) -> Result<Vec<SearchResult>, SearchError> {
+        Err(self.0.clone())
     }
 }
 

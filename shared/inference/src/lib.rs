@@ -6,6 +6,7 @@
 //! - `usage`: the usage ledger, gateway side (priced, sanitized, written before the response ends).
 //! - `budget`: the budget state of a caller, cached per warm instance, and the headers and refusals it gives.
 //! - `limits`: the org-wide limits (`sluice_core::limits`) read once per cache time in the admission step.
+//! - `search`: web search — the loop of Bedrock calls and searches behind Anthropic's `web_search_*` server tool.
 //!
 //! Stands on `sluice-http` (authentication, replies, configuration, the hosts) and `sluice-core`; never links
 //! the admin API (`sluice-account`). On Lambda it runs in `functions/gateway` (streaming Function URL); locally
@@ -14,6 +15,7 @@ pub mod budget;
 pub mod gateway;
 pub mod limits;
 pub mod relay;
+pub mod search;
 pub mod usage;
 
 pub use gateway::{GatewayState, gateway_router};

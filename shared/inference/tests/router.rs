@@ -25,6 +25,15 @@ struct Gateway {
 }
 
 async fn gateway_with(sim_config: SimConfig, tweak: impl FnOnce(&mut GatewayConfig)) -> Gateway {
+    gateway_searching(sim_config, tweak, None).await
+}
+
+/// A gateway whose searches go to `search` (none: the web search tool is removed, as without providers).
+async fn gateway_searching(
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut GatewayConfig),
+    search: Option<Arc<dyn sluice_core::websearch::WebSearchProviders>>,
+) -> Gateway {
     let sim = SimServer::start(sim_config).await.expect("sim");
     let store = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
     let minted = mint(&sluice_adapters::OsIds);
@@ -45,12 +54,15 @@ async fn gateway_with(sim_config: SimConfig, tweak: impl FnOnce(&mut GatewayConf
     let mut config = GatewayConfig::from_lookup("us-east-1", |_| None).expect("config");
     config.key_cache_ttl = Duration::ZERO;
     tweak(&mut config);
-    let app = AppState::build(
+    let mut app = AppState::build(
         store.clone(),
         AuthConfig::from_lookup(|_| None, config.key_cache_ttl),
     )
     .await
     .expect("app");
+    if let Some(search) = search {
+        app = app.with_web_search(search);
+    }
     let upstream = sluice_aws::BedrockUpstream::from_conf(&aws_sdk_config(sim.url()));
     let state = GatewayState::new(Arc::new(app), Arc::new(upstream), config);
     Gateway {
@@ -473,5 +485,274 @@ async fn health_and_head_probe_answer_without_a_key() {
             .send(Request::head(path).body(Body::empty()).expect("req"))
             .await;
         assert_eq!(status, StatusCode::OK, "{path}");
+    }
+}
+
+mod web_search {
+    //! Web search through the real router, the simulator's search scenario and a fake provider that records the
+    //! queries it is asked.
+
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use sluice_core::websearch::{
+        ProviderConfig, SearchError, SearchErrorCode, SearchQuery, SearchResult, WebSearch,
+        WebSearchProviders,
+    };
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Fake {
+        queries: Mutex<Vec<SearchQuery>>,
+        fail: bool,
+    }
+
+    struct FakeSearch(Arc<Fake>);
+
+    #[async_trait]
+    impl WebSearch for FakeSearch {
+        async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchResult>, SearchError> {
+            self.0.queries.lock().expect("lock").push(query.clone());
+            if self.0.fail {
+                return Err(SearchError::new(SearchErrorCode::Unavailable, "down"));
+            }
+            Ok(vec![SearchResult {
+                url: "https://docs.example/sluice".into(),
+                title: "Sluice docs".into(),
+                page_age: Some("3 days ago".into()),
+                content: "Sluice is a serverless gateway for Claude Code on AWS.".into(),
+            }])
+        }
+    }
+
+    struct FakeProviders(Arc<Fake>);
+
+    impl WebSearchProviders for FakeProviders {
+        fn provider(&self, _: &ProviderConfig) -> Result<Box<dyn WebSearch>, SearchError> {
+            Ok(Box::new(FakeSearch(Arc::clone(&self.0))))
+        }
+    }
+
+    async fn searching(fail: bool) -> (Gateway, Arc<Fake>) {
+        let fake = Arc::new(Fake {
+            fail,
+            ..Fake::default()
+        });
+        let providers: Arc<dyn WebSearchProviders> = Arc::new(FakeProviders(Arc::clone(&fake)));
+        (
+            gateway_searching(SimConfig::default(), |_| {}, Some(providers)).await,
+            fake,
+        )
+    }
+
+    fn search_body(text: &str, stream: bool, max_uses: Option<u32>) -> Value {
+        let mut tool = json!({"type": "web_search_20250305", "name": "web_search"});
+        if let Some(n) = max_uses {
+            tool["max_uses"] = json!(n);
+        }
+        let mut body = messages_body(text, stream);
+        body["tools"] = json!([tool]);
+        body
+    }
+
+    fn events(sse: &str) -> Vec<Value> {
+        sse.split("\n\n")
+            .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).expect("event json"))
+            .collect()
+    }
+
+    fn block_types(content: &[Value]) -> Vec<String> {
+        content
+            .iter()
+            .filter_map(|b| b["type"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_streamed_search_is_one_message_built_from_the_providers_results() {
+        let (gw, fake) = searching(false).await;
+        let (status, _, sse) = gw
+            .send(gw.post(
+                "/v1/messages",
+                &search_body("sim:search=sluice gateway", true, Some(8)),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        let events = events(&sse);
+        let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+        assert_eq!(
+            (
+                count("message_start"),
+                count("message_delta"),
+                count("message_stop")
+            ),
+            (1, 1, 1),
+            "{sse}"
+        );
+        let message = sluice_core::websearch::turns::assemble(
+            &sse.split_inclusive("\n\n")
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+        let content = message["content"].as_array().expect("content");
+        assert_eq!(
+            block_types(content),
+            ["text", "server_tool_use", "web_search_tool_result", "text"],
+            "{sse}"
+        );
+        let indexes: Vec<u64> = events
+            .iter()
+            .filter(|e| e["type"] == "content_block_start")
+            .filter_map(|e| e["index"].as_u64())
+            .collect();
+        assert_eq!(indexes, [0, 1, 2, 3]);
+        assert_eq!(content[1]["input"], json!({"query": "sluice gateway"}));
+        assert_eq!(content[2]["content"][0]["title"], "Sluice docs");
+        assert!(content[2]["content"][0]["encrypted_content"].is_string());
+        assert_eq!(
+            content[3]["text"],
+            "According to Sluice docs (https://docs.example/sluice): Sluice is a serverless gateway for Claude Code on AWS."
+        );
+        assert_eq!(
+            message["usage"]["server_tool_use"]["web_search_requests"],
+            1
+        );
+        assert_eq!(message["stop_reason"], "end_turn");
+        assert_eq!(message["model"], "claude-opus-4-8");
+        let queries = fake.queries.lock().expect("lock").clone();
+        assert_eq!(queries.len(), 1);
+        assert_eq!(queries[0].query, "sluice gateway");
+
+        // Bedrock was given a client tool, then the results as a tool_result.
+        let seen = gw.sim_requests().await;
+        let calls: Vec<&Value> = seen.iter().map(|r| &r["body"]).collect();
+        assert_eq!(calls.len(), 2, "two Bedrock calls");
+        assert_eq!(calls[0]["tools"][0]["name"], "web_search");
+        assert!(calls[0]["tools"][0].get("type").is_none());
+        let second = calls[1]["messages"].as_array().expect("messages");
+        let result = &second[2]["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        assert!(
+            result["content"]
+                .as_str()
+                .expect("text")
+                .contains("Title: Sluice docs")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_non_streaming_answer_has_the_same_content_as_the_stream() {
+        let (gw, _) = searching(false).await;
+        let (status, _, body) = gw
+            .send(gw.post(
+                "/v1/messages",
+                &search_body("sim:search=sluice gateway", false, None),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let message: Value = serde_json::from_str(&body).expect("json");
+        let content = message["content"].as_array().expect("content");
+        assert_eq!(
+            block_types(content),
+            ["text", "server_tool_use", "web_search_tool_result", "text"],
+            "{body}"
+        );
+        assert!(
+            content[3]["text"]
+                .as_str()
+                .expect("text")
+                .starts_with("According to Sluice docs")
+        );
+        assert_eq!(
+            message["usage"]["server_tool_use"]["web_search_requests"],
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn past_max_uses_the_model_is_told_and_the_provider_is_not_asked() {
+        let (gw, fake) = searching(false).await;
+        let (status, _, sse) = gw
+            .send(gw.post(
+                "/v1/messages",
+                &search_body("sim:search_twice=rust", true, Some(1)),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        assert_eq!(fake.queries.lock().expect("lock").len(), 1);
+        let message = sluice_core::websearch::turns::assemble(
+            &sse.split_inclusive("\n\n")
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+        let results: Vec<&Value> = message["content"]
+            .as_array()
+            .expect("content")
+            .iter()
+            .filter(|b| b["type"] == "web_search_tool_result")
+            .collect();
+        assert_eq!(results.len(), 2, "{sse}");
+        assert_eq!(results[1]["content"]["error_code"], "max_uses_exceeded");
+        assert_eq!(
+            message["usage"]["server_tool_use"]["web_search_requests"],
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn claude_codes_search_sub_request_is_answered_not_refused() {
+        let (gw, fake) = searching(false).await;
+        let mut body = search_body(
+            "Perform a web search for the query: bedrock pricing",
+            true,
+            Some(8),
+        );
+        body["tool_choice"] = json!({"type": "tool", "name": "web_search"});
+        body["thinking"] = json!({"type": "disabled"});
+        let (status, _, sse) = gw.send(gw.post("/v1/messages", &body)).await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        assert_eq!(
+            fake.queries.lock().expect("lock")[0].query,
+            "bedrock pricing"
+        );
+        assert!(sse.contains("web_search_tool_result"), "{sse}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_provider_is_an_error_result_not_a_failed_request() {
+        let (gw, _) = searching(true).await;
+        let (status, _, sse) = gw
+            .send(gw.post("/v1/messages", &search_body("sim:search=x", true, None)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        let message = sluice_core::websearch::turns::assemble(
+            &sse.split_inclusive("\n\n")
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+        let content = message["content"].as_array().expect("content");
+        assert_eq!(
+            content[2]["content"]["type"],
+            "web_search_tool_result_error"
+        );
+        assert_eq!(content[2]["content"]["error_code"], "unavailable");
+        assert_eq!(content[3]["text"], "The search found nothing.");
+        assert_eq!(
+            message["usage"]["server_tool_use"]["web_search_requests"],
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn without_providers_the_tool_is_removed_as_before() {
+        let gw = gateway().await;
+        let (status, _, sse) = gw
+            .send(gw.post("/v1/messages", &search_body("hello", true, None)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        let seen = gw.sim_requests().await;
+        assert!(seen.last().expect("a call")["body"].get("tools").is_none());
     }
 }

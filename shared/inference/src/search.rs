@@ -1,0 +1,498 @@
+//! Web search through Bedrock: a request that declares Anthropic's `web_search_*` server tool is answered by a loop
+//! of Bedrock calls, with Sluice running the searches in between (see `sluice_core::websearch` for the shapes).
+//!
+//! Which provider searches: the mode setting (`websearch_mode`: `disabled` removes the tool as before; `global`
+//! uses the org's provider; `enabled`, the default, the caller's own enabled provider, else the org's, else
+//! DuckDuckGo), read with one store round trip and cached like budget states.
+//!
+//! Streamed, the loop is the response body: the first Bedrock call is made before the answer starts (so its
+//! failures are ordinary HTTP errors), later ones from the body, each frame relayed as it comes; pings keep the
+//! connection alive while a search runs. The usage record (every call's tokens summed, one `web_search` tool name
+//! per search) is written before the body ends, or handed to the host when the client goes away (which drops the
+//! current Bedrock call and search).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use sluice_core::error::ApiError;
+use sluice_core::models::ResolvedModel;
+use sluice_core::shape::ClientRequest;
+use sluice_core::spend::Outcome;
+use sluice_core::store::{Store, StoreError};
+use sluice_core::translate::{PING_FRAME, UsageSeen, normalize_message};
+use sluice_core::upstream::ChunkStream;
+use sluice_core::websearch::tool::{SearchTool, max_uses_exceeded};
+use sluice_core::websearch::turns::{
+    AfterCall, PendingSearch, SearchTurns, SummedUsage, message_events,
+};
+use sluice_core::websearch::{
+    ProviderConfig, SETTING_GLOBAL_PROVIDER, SETTING_MODE, SearchError, SearchErrorCode,
+    SearchQuery, SearchResult, USER_PROVIDERS_PREFIX, WebSearch,
+};
+use sluice_http::auth::TtlCache;
+use sluice_http::serve::BodyGuard;
+use tracing::Instrument;
+
+use crate::GatewayState;
+use crate::relay::call_with_learning;
+use crate::usage::UsageContext;
+
+/// Bedrock calls one client request may make, whatever `max_uses` says: a model that keeps asking past its
+/// searches (each answered `max_uses_exceeded`) is stopped here.
+const MAX_CALLS: u32 = 12;
+/// Results asked of a provider when its configuration says nothing usable.
+const DEFAULT_RESULTS: u32 = 5;
+
+type SearchFuture = Pin<Box<dyn Future<Output = Result<Vec<SearchResult>, SearchError>> + Send>>;
+
+/// The provider that searches for a caller, read from the settings and cached per person.
+pub struct SearchSettings {
+    cache: TtlCache<Option<ProviderConfig>>,
+}
+
+impl SearchSettings {
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            cache: TtlCache::new(ttl),
+        }
+    }
+
+    /// The provider configuration that searches for `user_id`; `None` when web search is disabled.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    pub async fn provider(
+        &self,
+        store: &dyn Store,
+        user_id: Option<&str>,
+    ) -> Result<Option<ProviderConfig>, StoreError> {
+        let cache_key = user_id.unwrap_or_default().to_owned();
+        let now = std::time::Instant::now();
+        if let Some(found) = self.cache.get(&cache_key, now) {
+            return Ok(found);
+        }
+        let mut keys = vec![SETTING_MODE.to_owned(), SETTING_GLOBAL_PROVIDER.to_owned()];
+        if let Some(id) = user_id {
+            keys.push(format!("{USER_PROVIDERS_PREFIX}{id}"));
+        }
+        let (settings, _) = store.budget_inputs(&keys, &[]).await?;
+        let mode = settings
+            .get(SETTING_MODE)
+            .map_or("enabled", |m| m.trim())
+            .to_ascii_lowercase();
+        let global = settings
+            .get(SETTING_GLOBAL_PROVIDER)
+            .and_then(|raw| serde_json::from_str::<ProviderConfig>(raw).ok())
+            .filter(|p| p.enabled);
+        let own = user_id
+            .and_then(|id| settings.get(&format!("{USER_PROVIDERS_PREFIX}{id}")))
+            .and_then(|raw| serde_json::from_str::<Vec<ProviderConfig>>(raw).ok())
+            .and_then(|list| list.into_iter().find(|p| p.enabled));
+        let chosen = match mode.as_str() {
+            "disabled" => None,
+            "global" => global,
+            _ => Some(own.or(global).unwrap_or_else(duckduckgo)),
+        };
+        self.cache.put(cache_key, chosen.clone(), now);
+        Ok(chosen)
+    }
+}
+
+/// The provider used when nobody configured one: DuckDuckGo needs no key.
+fn duckduckgo() -> ProviderConfig {
+    ProviderConfig {
+        id: "default".into(),
+        provider_type: "duckduckgo".into(),
+        api_key: None,
+        api_url: None,
+        max_results: DEFAULT_RESULTS,
+        enabled: true,
+        allow_private: false,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+    }
+}
+
+/// One request's searches: the provider, the tool's options, and how many have run.
+pub struct Searcher {
+    provider: Arc<dyn WebSearch>,
+    /// The tool the request declared, with its options.
+    pub tool: SearchTool,
+    max_results: u32,
+    done: u32,
+}
+
+impl Searcher {
+    #[must_use]
+    pub fn new(provider: Arc<dyn WebSearch>, tool: SearchTool, config: &ProviderConfig) -> Self {
+        Self {
+            provider,
+            tool,
+            max_results: if config.max_results == 0 {
+                DEFAULT_RESULTS
+            } else {
+                config.max_results
+            },
+            done: 0,
+        }
+    }
+
+    /// The search the model asked for, as a future that owns what it needs; past `max_uses` (or without a
+    /// usable query) it answers at once with the error the model is shown.
+    fn start(&mut self, pending: &PendingSearch) -> SearchFuture {
+        if let Some(max) = self.tool.max_uses
+            && self.done >= max
+        {
+            let error = max_uses_exceeded(max);
+            return Box::pin(async move { Err(error) });
+        }
+        let Some(query) = pending.query.clone().filter(|q| !q.trim().is_empty()) else {
+            return Box::pin(async {
+                Err(SearchError::new(
+                    SearchErrorCode::InvalidToolInput,
+                    "the search needs a query",
+                ))
+            });
+        };
+        self.done += 1;
+        let query = SearchQuery {
+            query,
+            max_results: self.max_results,
+            allowed_domains: self.tool.allowed_domains.clone(),
+            blocked_domains: self.tool.blocked_domains.clone(),
+            user_location: self.tool.user_location.clone(),
+        };
+        let provider = Arc::clone(&self.provider);
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = provider.search(&query).await;
+            match &outcome {
+                Ok(results) => tracing::info!(
+                    results = results.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "web search"
+                ),
+                Err(e) => tracing::warn!(error = %e, "web search failed"),
+            }
+            outcome
+        })
+    }
+}
+
+/// The usage record's view of the summed usage: `web_search` once per search run, and the client's tools.
+fn usage_seen(summed: &SummedUsage, searches: u32, client_tools: &[String]) -> UsageSeen {
+    let mut tool_names: Vec<String> = (0..searches).map(|_| "web_search".to_owned()).collect();
+    tool_names.extend(client_tools.iter().cloned());
+    UsageSeen {
+        input_tokens: summed.input_tokens,
+        output_tokens: summed.output_tokens,
+        cache_read_input_tokens: summed.cache_read_input_tokens,
+        cache_creation_input_tokens: summed.cache_creation_input_tokens,
+        stop_reason: summed.stop_reason.clone(),
+        tool_names,
+        ..UsageSeen::default()
+    }
+}
+
+enum Phase {
+    Streaming(ChunkStream),
+    AfterCall,
+    Searching {
+        pending: Vec<PendingSearch>,
+        next: usize,
+        running: Option<SearchFuture>,
+        then_finish: bool,
+    },
+    Calling,
+    Done(Outcome),
+}
+
+/// The streamed loop (see the module comment).
+struct SearchRelay {
+    state: Arc<GatewayState>,
+    req: ClientRequest,
+    model: ResolvedModel,
+    turns: SearchTurns,
+    searcher: Searcher,
+    phase: Phase,
+    queue: VecDeque<Bytes>,
+    calls: u32,
+    ping: Duration,
+    started: Instant,
+    first_byte_ms: Option<u64>,
+    usage: UsageContext,
+    recorded: bool,
+    span: tracing::Span,
+    host: BodyGuard,
+}
+
+fn chunk_event(chunk: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice(chunk) {
+        Ok(Value::Object(event)) => Some(event),
+        _ => None,
+    }
+}
+
+impl SearchRelay {
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(frame) = self.queue.pop_front() {
+                self.first_byte_ms
+                    .get_or_insert_with(|| self.started.elapsed().as_millis() as u64);
+                return Some(frame);
+            }
+            match &mut self.phase {
+                Phase::Streaming(chunks) => {
+                    match tokio::time::timeout(self.ping, chunks.next()).await {
+                        Err(_) => return Some(Bytes::from_static(PING_FRAME.as_bytes())),
+                        Ok(Some(Ok(chunk))) => {
+                            if let Some(event) = chunk_event(&chunk) {
+                                self.queue.extend(
+                                    self.turns.on_event(event).into_iter().map(Bytes::from),
+                                );
+                            }
+                        }
+                        Ok(Some(Err(e))) => {
+                            tracing::warn!(error = %e, "Bedrock stream failed mid-way");
+                            let error = ApiError::from_upstream(&e, &self.model.requested);
+                            self.fail(&error);
+                        }
+                        Ok(None) => self.phase = Phase::AfterCall,
+                    }
+                }
+                Phase::AfterCall => {
+                    self.phase = match self.turns.after_call() {
+                        AfterCall::Search(pending) => Phase::Searching {
+                            pending,
+                            next: 0,
+                            running: None,
+                            then_finish: false,
+                        },
+                        AfterCall::SearchThenFinish(pending) => Phase::Searching {
+                            pending,
+                            next: 0,
+                            running: None,
+                            then_finish: true,
+                        },
+                        AfterCall::Finish => self.finish(),
+                    };
+                }
+                Phase::Searching {
+                    pending,
+                    next,
+                    running,
+                    then_finish,
+                } => {
+                    let Some(search) = pending.get(*next).cloned() else {
+                        let then_finish = *then_finish;
+                        self.phase = if then_finish || self.calls >= MAX_CALLS {
+                            self.finish()
+                        } else {
+                            self.continue_request();
+                            Phase::Calling
+                        };
+                        continue;
+                    };
+                    let future = running.get_or_insert_with(|| self.searcher.start(&search));
+                    match tokio::time::timeout(self.ping, future).await {
+                        Err(_) => return Some(Bytes::from_static(PING_FRAME.as_bytes())),
+                        Ok(outcome) => {
+                            *running = None;
+                            *next += 1;
+                            let frames = self.turns.result(
+                                &search,
+                                &outcome,
+                                &self.state.app.search_content,
+                            );
+                            self.queue.extend(frames.into_iter().map(Bytes::from));
+                        }
+                    }
+                }
+                Phase::Calling => {
+                    self.calls += 1;
+                    let upstream = Arc::clone(&self.state.upstream);
+                    let called =
+                        call_with_learning(&self.state.learned, &self.req, &self.model, |b| {
+                            upstream.invoke_stream(&self.model.invoke_id, b)
+                        })
+                        .await;
+                    match called {
+                        Ok((chunks, _)) => self.phase = Phase::Streaming(chunks),
+                        Err(error) => self.fail(&error),
+                    }
+                }
+                Phase::Done(_) => {
+                    self.record_usage().await;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Gives the next call this call's blocks and the results.
+    fn continue_request(&mut self) {
+        let messages = self
+            .req
+            .body
+            .entry("messages")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = messages {
+            self.turns.continue_request(list);
+        }
+    }
+
+    fn finish(&mut self) -> Phase {
+        let (frames, _) = self.turns.finish();
+        self.queue.extend(frames.into_iter().map(Bytes::from));
+        Phase::Done(Outcome::Complete)
+    }
+
+    fn fail(&mut self, error: &ApiError) {
+        self.queue.push_back(Bytes::from(error.sse_frame()));
+        self.phase = Phase::Done(Outcome::UpstreamError);
+    }
+
+    fn record(&self, outcome: Outcome) -> sluice_core::spend::UsageRecord {
+        let summed = self.turns.usage_so_far();
+        self.usage.record(
+            &usage_seen(&summed, self.searcher.done, &[]),
+            outcome,
+            self.first_byte_ms,
+        )
+    }
+
+    async fn record_usage(&mut self) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let outcome = match &self.phase {
+            Phase::Done(outcome) => *outcome,
+            _ => Outcome::ClientDisconnected,
+        };
+        let record = self.record(outcome);
+        self.span.in_scope(|| {
+            tracing::info!(
+                calls = self.calls,
+                searches = self.searcher.done,
+                input_tokens = record.input_tokens,
+                output_tokens = record.output_tokens,
+                "web search stream finished"
+            );
+        });
+        self.state.ledger.write(record).await;
+    }
+}
+
+impl Drop for SearchRelay {
+    fn drop(&mut self) {
+        if !self.recorded {
+            // The client went away: the current Bedrock call and search are dropped with this body; the usage seen
+            // so far is written by the host on the request's own task.
+            self.recorded = true;
+            let record = self.record(Outcome::ClientDisconnected);
+            let ledger = Arc::clone(&self.state.ledger);
+            self.host.finish_later(
+                async move { ledger.write(record).await }.instrument(self.span.clone()),
+            );
+        }
+    }
+}
+
+/// The streamed answer of a search request whose first Bedrock call has started (`chunks`).
+pub(crate) fn search_sse_body(
+    state: Arc<GatewayState>,
+    req: ClientRequest,
+    model: ResolvedModel,
+    searcher: Searcher,
+    chunks: ChunkStream,
+    usage: UsageContext,
+) -> Body {
+    let relay = SearchRelay {
+        turns: SearchTurns::new(searcher.tool.name.clone(), model.requested.clone()),
+        ping: state.config.ping_interval,
+        state,
+        req,
+        model,
+        searcher,
+        phase: Phase::Streaming(chunks),
+        queue: VecDeque::new(),
+        calls: 1,
+        started: Instant::now(),
+        first_byte_ms: None,
+        usage,
+        recorded: false,
+        span: tracing::Span::current(),
+        host: BodyGuard::current(),
+    };
+    let frames = futures::stream::unfold(relay, |mut r| async move {
+        let frame = r.next_frame().await?;
+        Some((Ok::<_, Infallible>(frame), r))
+    });
+    Body::from_stream(frames)
+}
+
+/// The non-streaming answer of a search request: the same loop through `InvokeModel`, assembled into one message.
+///
+/// # Errors
+/// A Bedrock failure of any call, as the client-facing error.
+pub(crate) async fn search_message(
+    state: &GatewayState,
+    mut req: ClientRequest,
+    model: &ResolvedModel,
+    mut searcher: Searcher,
+    usage: &UsageContext,
+) -> Result<Value, ApiError> {
+    let mut turns = SearchTurns::new(searcher.tool.name.clone(), model.requested.clone());
+    let mut frames: Vec<String> = Vec::new();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let (answer, _) = call_with_learning(&state.learned, &req, model, |b| {
+            state.upstream.invoke(&model.invoke_id, b)
+        })
+        .await?;
+        let (message, _) = normalize_message(&answer, &model.requested)?;
+        for event in message_events(&message) {
+            frames.extend(turns.on_event(event));
+        }
+        let (pending, then_finish) = match turns.after_call() {
+            AfterCall::Finish => break,
+            AfterCall::Search(p) => (p, false),
+            AfterCall::SearchThenFinish(p) => (p, true),
+        };
+        for search in &pending {
+            let outcome = searcher.start(search).await;
+            frames.extend(turns.result(search, &outcome, &state.app.search_content));
+        }
+        if then_finish || calls >= MAX_CALLS {
+            break;
+        }
+        if let Value::Array(list) = req
+            .body
+            .entry("messages")
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            turns.continue_request(list);
+        }
+    }
+    let (closing, summed) = turns.finish();
+    frames.extend(closing);
+    // Before the answer leaves: Lambda may freeze the instance right after it.
+    let record = usage.record(
+        &usage_seen(&summed, searcher.done, &[]),
+        Outcome::Complete,
+        None,
+    );
+    state.ledger.write(record).await;
+    Ok(sluice_core::websearch::turns::assemble(&frames))
+}
