@@ -53,7 +53,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
         AppState::build(store, auth)
             .await
             .context("cannot prepare sign-in state")?
-            .with_notifiers(notifiers),
+            .with_notifiers(notifiers)
+            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new())),
     );
     let gateway = GatewayState::new(
         app.clone(),

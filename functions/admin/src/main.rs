@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
         AppState::build(store, auth)
             .await
             .context("cannot prepare sign-in state from the table")?
-            .with_notifiers(Arc::new(notifiers)),
+            .with_notifiers(Arc::new(notifiers))
+            // The search provider test runs a real query.
+            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new())),
     );
     let router = admin_router(app);
     serve::run_function(router, serve::InvokeMode::Buffered, "127.0.0.1:8081")

@@ -29,7 +29,9 @@ async fn main() -> anyhow::Result<()> {
     let app = Arc::new(
         AppState::build(store, auth)
             .await
-            .context("cannot prepare sign-in state from the table")?,
+            .context("cannot prepare sign-in state from the table")?
+            // Web searches run from this function, for requests that declare the web search tool.
+            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new())),
     );
     tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
     let mut state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
