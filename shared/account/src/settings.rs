@@ -2,9 +2,9 @@
 //! what `ccag config list` prints), `PUT /admin/settings/{key}`, `/admin/websearch-mode` (admin) and the
 //! per-person `/admin/search-providers*` (anyone signed in).
 //!
-//! Web search is stored only for now: the gateway does not search yet, so the provider test answers
-//! `{"success":false}` with that reason. API keys of search providers are kept in the settings and never
-//! returned (`has_api_key` says whether one is stored).
+//! The gateway searches with these providers (`sluice_inference::search`); the provider test runs one real
+//! query. API keys of search providers are kept in the settings and never returned (`has_api_key` says whether
+//! one is stored).
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -30,13 +30,13 @@ use sluice_http::app::{AppState, SETTING_ADMIN_LOGIN_ENABLED, SETTING_SESSION_TT
 use sluice_http::auth::Caller;
 
 pub const SETTING_VIRTUAL_KEYS_ENABLED: &str = "virtual_keys_enabled";
+use sluice_core::websearch::SearchQuery;
 use sluice_core::websearch::{
     PROVIDER_TYPES, ProviderConfig as Provider,
     SETTING_GLOBAL_PROVIDER as SETTING_WEBSEARCH_GLOBAL_PROVIDER,
     SETTING_MODE as SETTING_WEBSEARCH_MODE, USER_PROVIDERS_PREFIX,
 };
 const DEFAULT_SESSION_TTL_HOURS: u64 = 24;
-const NOT_YET: &str = "web search is not implemented yet";
 
 async fn setting(store: &dyn Store, key: &str) -> Result<Option<String>, ApiError> {
     store.get_setting(key).await.map_err(|e| store_error(&e))
@@ -326,6 +326,9 @@ struct ProviderBody {
     api_url: Option<Trimmed>,
     max_results: Option<MaxResults>,
     enabled: Option<Enabled>,
+    /// Whether `api_url` may be a private or loopback address (a company's own SearXNG): the org's provider only,
+    /// set by an admin through `PUT /admin/websearch-mode`.
+    allow_private: Option<Enabled>,
 }
 
 impl ProviderBody {
@@ -342,6 +345,7 @@ fn provider_from(
     previous: Option<&Provider>,
     ids: &dyn Ids,
 ) -> Result<Provider, ApiError> {
+    let allow_private = body.allow_private.map(|a| a.0);
     let provider_type = body
         .provider_type()
         .ok_or_else(|| ApiError::invalid("Missing required field: provider_type"))?;
@@ -385,7 +389,7 @@ fn provider_from(
         api_url,
         max_results,
         enabled,
-        allow_private: previous.is_some_and(|p| p.allow_private),
+        allow_private: allow_private.unwrap_or_else(|| previous.is_some_and(|p| p.allow_private)),
         created_at_ms: previous.map_or(now, |p| p.created_at_ms),
         updated_at_ms: now,
     })
@@ -500,11 +504,27 @@ struct ActivateBody {
     provider_type: Option<Trimmed>,
 }
 
-/// `POST /admin/search-providers/test`'s answer: searching is not there yet.
+/// `POST /admin/search-providers/test`'s answer: whether the search worked, how many results, the first one's
+/// URL and the time it took; or why not.
 #[derive(Debug, Serialize)]
 struct TestResult {
     success: bool,
-    error: &'static str,
+    error: Option<String>,
+    results: usize,
+    first: Option<String>,
+    latency_ms: Option<u64>,
+}
+
+impl TestResult {
+    fn failed(why: String) -> Self {
+        Self {
+            success: false,
+            error: Some(why),
+            results: 0,
+            first: None,
+            latency_ms: None,
+        }
+    }
 }
 
 /// `DELETE /admin/search-providers/{provider_type}`'s answer when nothing was stored.
@@ -531,6 +551,12 @@ pub(super) async fn put_provider(
 ) -> Reply {
     let (user_id, mut providers) = own_providers(&state, &caller).await?;
     let body: ProviderBody = views::body(&body)?;
+    if body.allow_private.is_some_and(|a| a.0) {
+        return Err(ApiError::invalid(
+            "allow_private: a person's own provider cannot reach private addresses; set the organisation's provider with PUT /admin/websearch-mode",
+        )
+        .into());
+    }
     let requested = body.provider_type();
     let at = providers
         .iter()
@@ -585,8 +611,24 @@ pub(super) async fn activate_provider(
     .into_response())
 }
 
-/// `POST /admin/search-providers/test`: checks the body as `PUT` would, then says that searching is not
-/// there yet (HTTP 200, as CCAG answers a failed test).
+/// A person's own provider may not reach private addresses: only the org's, set by an admin (who may also test
+/// such a provider).
+fn refuse_private(body: &ProviderBody, caller: &Caller) -> Result<(), ApiError> {
+    if body.allow_private.is_some_and(|a| a.0) && caller.role != sluice_core::identity::Role::Admin
+    {
+        return Err(ApiError::new(
+            ApiErrorKind::Permission,
+            "allow_private: only an administrator may let the organisation's provider (PUT /admin/websearch-mode) reach private addresses",
+        ));
+    }
+    Ok(())
+}
+
+/// The query `POST /admin/search-providers/test` runs.
+const TEST_QUERY: &str = "Anthropic Claude";
+
+/// `POST /admin/search-providers/test`: checks the body as `PUT` would, then runs one real search with it
+/// (HTTP 200 either way, as CCAG answers a failed test; `error` says why).
 pub(super) async fn test_provider(
     State(state): State<Shared>,
     Person(caller): Person,
@@ -594,16 +636,39 @@ pub(super) async fn test_provider(
 ) -> Reply {
     let (_, providers) = own_providers(&state, &caller).await?;
     let body: ProviderBody = views::body(&body)?;
+    refuse_private(&body, &caller)?;
     let requested = body.provider_type();
     let previous = providers
         .iter()
         .find(|p| Some(&p.provider_type) == requested.as_ref());
-    provider_from(body, previous, state.ids.as_ref())?;
-    Ok(axum::Json(TestResult {
-        success: false,
-        error: NOT_YET,
-    })
-    .into_response())
+    let config = provider_from(body, previous, state.ids.as_ref())?;
+    let Some(factory) = &state.search_providers else {
+        return Ok(axum::Json(TestResult::failed(
+            "web search is not available in this process".into(),
+        ))
+        .into_response());
+    };
+    let query = SearchQuery {
+        query: TEST_QUERY.into(),
+        max_results: config.max_results.clamp(1, 5),
+        ..SearchQuery::default()
+    };
+    let started = std::time::Instant::now();
+    let outcome = match factory.provider(&config) {
+        Ok(provider) => provider.search(&query).await,
+        Err(e) => Err(e),
+    };
+    let answer = match outcome {
+        Ok(results) => TestResult {
+            success: true,
+            error: None,
+            results: results.len(),
+            first: results.first().map(|r| r.url.clone()),
+            latency_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        },
+        Err(e) => TestResult::failed(e.to_string()),
+    };
+    Ok(axum::Json(answer).into_response())
 }
 
 /// `DELETE /admin/search-providers/{provider_type}`.

@@ -868,9 +868,10 @@ async fn web_search_configuration_is_stored_and_api_keys_never_come_back() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(tested["success"], false, "{tested}");
     assert_eq!(
-        tested,
-        json!({"success": false, "error": "web search is not implemented yet"})
+        tested["error"], "web search is not available in this process",
+        "this Env has no search providers"
     );
     let (_, deleted) = a
         .call(
@@ -1059,4 +1060,69 @@ async fn team_analytics_and_the_overview_show_current_period_spend_against_budge
         .admin(Method::GET, "/admin/teams/team_nope/analytics", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The provider test runs a real search: here against a loopback service in the custom endpoint's shape, which
+/// only an admin may let the provider reach (`allow_private`).
+#[tokio::test]
+async fn the_provider_test_runs_a_real_search_and_private_addresses_are_for_admins_only() {
+    use std::sync::{Arc, Mutex};
+    let asked: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = Arc::clone(&asked);
+    let service = axum::Router::new().route(
+        "/search",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().expect("lock").push(body);
+                axum::Json(json!({"results": [
+                    {"title": "Claude", "url": "https://www.anthropic.com/claude", "content": "Claude is an AI model."}
+                ]}))
+            }
+        }),
+    );
+    let server = sluice_testkit::serve::LocalServer::start(service).await;
+    let env = Env::start_searching().await;
+    let admin = env.user("boss@example.com", Role::Admin).await;
+    let member = env.user("ann@example.com", Role::Member).await;
+    let admin = env.app.auth.sessions.issue(&admin, now_s());
+    let member = env.app.auth.sessions.issue(&member, now_s());
+    let provider = json!({"provider_type": "custom", "api_url": format!("{}/search", server.url()), "allow_private": true});
+    let (status, body) = env
+        .post("/admin/search-providers/test", Some(&admin), &provider)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tested: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(tested["success"], true, "{tested}");
+    assert_eq!(tested["results"], 1);
+    assert_eq!(tested["first"], "https://www.anthropic.com/claude");
+    assert_eq!(asked.lock().expect("lock").len(), 1, "one real request");
+
+    // A member may not point a provider at a private address, nor store one that could.
+    let (status, body) = env
+        .post("/admin/search-providers/test", Some(&member), &provider)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, body) = env
+        .request(
+            Method::PUT,
+            "/admin/search-providers",
+            Some(&member),
+            Some(&provider),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Without allow_private the loopback service is refused before any request.
+    let mut without = provider.clone();
+    without["allow_private"] = json!(false);
+    let (_, body) = env
+        .post("/admin/search-providers/test", Some(&admin), &without)
+        .await;
+    let tested: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(tested["success"], false, "{tested}");
+    assert_eq!(
+        asked.lock().expect("lock").len(),
+        1,
+        "nothing more reached the service"
+    );
 }

@@ -89,6 +89,15 @@ impl Env {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut AuthConfig)) -> Self {
+        Self::build(tweak, false).await
+    }
+
+    /// With the real web search providers (`sluice_adapters::SearchProviders`).
+    pub async fn start_searching() -> Self {
+        Self::build(|_| {}, true).await
+    }
+
+    async fn build(tweak: impl FnOnce(&mut AuthConfig), search: bool) -> Self {
         let sim = SimServer::start(SimConfig::default()).await.expect("sim");
         let idp = TestIdp::start().await.expect("idp");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
@@ -105,7 +114,11 @@ impl Env {
         };
         let mut auth = AuthConfig::from_lookup(vars, Duration::ZERO);
         tweak(&mut auth);
-        let app = Arc::new(AppState::build(store, auth).await.expect("app"));
+        let mut app = AppState::build(store, auth).await.expect("app");
+        if search {
+            app = app.with_web_search(Arc::new(sluice_adapters::SearchProviders::new()));
+        }
+        let app = Arc::new(app);
         let config = GatewayConfig::from_lookup("us-east-1", |_| None).expect("config");
         let upstream = sluice_aws::BedrockUpstream::from_conf(&aws_sdk_config(sim.url()));
         let gateway = GatewayState::new(app.clone(), Arc::new(upstream), config);
