@@ -20,6 +20,9 @@ pub enum ReplyKind {
     ToolUse,
     /// A short text block, then a `web_search` call with this query; stop reason `tool_use`.
     WebSearch { lead: &'static str, query: String },
+    /// One call of Claude Code's own `WebSearch` client tool with this query (`sim:websearch_tool=<query>`, the
+    /// query up to the next space); stop reason `tool_use`.
+    ClaudeCodeWebSearch(String),
 }
 
 /// Everything the markers decided about one reply.
@@ -61,8 +64,13 @@ impl Script {
             long: None,
         };
         let mut kind_marker: Option<&str> = None;
+        let mut websearch_tool: Option<String> = None;
         for (name, value) in scan(&text) {
             match name {
+                "websearch_tool" => {
+                    kind_marker.get_or_insert(name);
+                    websearch_tool = value.map(str::to_owned);
+                }
                 "echo" | "thinking" | "tool_use" => {
                     kind_marker.get_or_insert(name);
                 }
@@ -97,6 +105,9 @@ impl Script {
             // The second turn of a tool round trip answers the tool, whatever came before.
             (None, Some(result), _) => ReplyKind::Text(format!("Tool said: {result}")),
             (None, None, Some("tool_use")) => ReplyKind::ToolUse,
+            (None, None, Some("websearch_tool")) => ReplyKind::ClaudeCodeWebSearch(
+                websearch_tool.unwrap_or_else(|| "sluice".to_owned()),
+            ),
             (None, None, Some("thinking")) => ReplyKind::Thinking,
             (None, None, Some("echo")) => ReplyKind::Text(text.clone()),
             _ => ReplyKind::Text(DEFAULT_TEXT.to_owned()),
@@ -104,7 +115,9 @@ impl Script {
         if script.midstream.is_some()
             && matches!(
                 script.kind,
-                ReplyKind::ToolUse | ReplyKind::WebSearch { .. }
+                ReplyKind::ToolUse
+                    | ReplyKind::WebSearch { .. }
+                    | ReplyKind::ClaudeCodeWebSearch(_)
             )
         {
             // The mid-stream error is defined on a text block.
@@ -198,6 +211,15 @@ fn scan(text: &str) -> Vec<(&str, Option<&str>)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn websearch_tool_calls_claude_codes_own_tool_with_the_query() {
+        assert_eq!(
+            script("please sim:websearch_tool=sluice-docs now").kind,
+            ReplyKind::ClaudeCodeWebSearch("sluice-docs".to_owned())
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

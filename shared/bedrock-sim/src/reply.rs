@@ -182,6 +182,14 @@ impl Reply {
                 }],
                 "tool_use",
             ),
+            ReplyKind::ClaudeCodeWebSearch(query) => (
+                vec![Block::ToolUse {
+                    id: ids::tool_use_id(),
+                    name: "WebSearch".to_owned(),
+                    pieces: json_pieces(&json!({ "query": query }).to_string()),
+                }],
+                "tool_use",
+            ),
             ReplyKind::WebSearch { lead, query } => (
                 vec![
                     Block::Text {
