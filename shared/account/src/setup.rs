@@ -149,8 +149,16 @@ async fn render(state: &Shared, headers: &HeaderMap, q: &SetupQuery, token: Opti
         .gateway_url
         .clone()
         .unwrap_or_else(|| base.clone());
+    // As CCAG does: with web search turned off, Claude Code is told not to offer its WebSearch tool.
+    let search_off = state
+        .store
+        .get_setting(sluice_core::websearch::SETTING_MODE)
+        .await
+        .map_err(|e| crate::store_error(&e))?
+        .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("disabled"));
     Ok(script(
         template
+            .replace("__DENY_WEBSEARCH__", if search_off { "1" } else { "0" })
             .replace("__GATEWAY_URL__", &gateway)
             .replace("__SLUICE_URL__", &base)
             .replace("__SETTINGS_DIR__", settings_dir)

@@ -26,6 +26,11 @@ env = settings.setdefault("env", {})
 for k in ["ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "CLAUDE_CODE_SKIP_BEDROCK_AUTH"]:
     env.pop(k, None)
 settings.pop("apiKeyHelper", None)
+# Web search is turned off for this organisation: Claude Code should not offer it.
+if "__DENY_WEBSEARCH__" == "1":
+    deny = settings.setdefault("permissions", {}).setdefault("deny", [])
+    if "WebSearch" not in deny:
+        deny.append("WebSearch")
 env["ANTHROPIC_BASE_URL"] = url
 env["ANTHROPIC_API_KEY"] = os.environ["SLUICE_API_KEY"]
 tmp = path + ".tmp"

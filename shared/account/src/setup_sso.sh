@@ -25,6 +25,11 @@ env["ANTHROPIC_BASE_URL"] = gateway
 env["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] = ttl
 env["CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY"] = "1"
 settings["apiKeyHelper"] = "bash " + helper + " " + url
+# Web search is turned off for this organisation: Claude Code should not offer it.
+if "__DENY_WEBSEARCH__" == "1":
+    deny = settings.setdefault("permissions", {}).setdefault("deny", [])
+    if "WebSearch" not in deny:
+        deny.append("WebSearch")
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
     json.dump(settings, f, indent=2)

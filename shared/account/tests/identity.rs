@@ -547,6 +547,57 @@ async fn setup_scripts_point_claude_code_at_sluice() {
     }
 }
 
+/// With web search turned off, the setup tells Claude Code not to offer WebSearch (as CCAG's does); otherwise it
+/// leaves the permissions alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_denies_websearch_while_web_search_is_off() {
+    let env = Env::start().await;
+    let server = env.serve().await;
+    let url = server.url().to_owned();
+    let run_setup = |home: std::path::PathBuf| {
+        let url = url.clone();
+        async move {
+            let setup = reqwest::get(format!("{url}/auth/setup"))
+                .await
+                .expect("setup")
+                .text()
+                .await
+                .expect("text");
+            let out = tokio::process::Command::new("bash")
+                .arg("-c")
+                .arg(&setup)
+                .env("HOME", &home)
+                .output()
+                .await
+                .expect("bash");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(
+                &std::fs::read(home.join(".claude/settings.json")).expect("settings.json"),
+            )
+            .expect("json")
+        }
+    };
+    let on = tempfile::tempdir().expect("home");
+    let settings = run_setup(on.path().to_owned()).await;
+    assert!(settings.get("permissions").is_none(), "{settings}");
+    env.app
+        .store
+        .put_setting(sluice_core::websearch::SETTING_MODE, "disabled")
+        .await
+        .expect("setting");
+    let off = tempfile::tempdir().expect("home");
+    let settings = run_setup(off.path().to_owned()).await;
+    assert_eq!(
+        settings["permissions"]["deny"],
+        json!(["WebSearch"]),
+        "{settings}"
+    );
+}
+
 /// The Windows setup: PowerShell is not installable on the test machines, so this checks what is served (the
 /// addresses filled in and quoted, the settings folder per scope, no placeholder left), not a run of it.
 #[tokio::test]

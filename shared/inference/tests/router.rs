@@ -746,6 +746,48 @@ mod web_search {
     }
 
     #[tokio::test]
+    async fn an_answer_sent_back_as_history_reaches_bedrock_as_tool_use_and_its_results() {
+        let (gw, _) = searching(false).await;
+        let (_, _, body) = gw
+            .send(gw.post(
+                "/v1/messages",
+                &search_body("sim:search=sluice gateway", false, None),
+            ))
+            .await;
+        let answer: Value = serde_json::from_str(&body).expect("json");
+        let mut next = search_body("sim:echo thanks", false, None);
+        next["messages"] = json!([
+            {"role": "user", "content": "sim:search=sluice gateway"},
+            {"role": "assistant", "content": answer["content"]},
+            {"role": "user", "content": "sim:echo thanks"}
+        ]);
+        let (status, _, body) = gw.send(gw.post("/v1/messages", &next)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let seen = gw.sim_requests().await;
+        let sent = seen.last().expect("a call")["body"]["messages"]
+            .as_array()
+            .expect("messages")
+            .clone();
+        let roles: Vec<&str> = sent.iter().filter_map(|m| m["role"].as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user", "assistant", "user"]);
+        assert_eq!(sent[1]["content"][1]["type"], "tool_use");
+        let result = &sent[2]["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        // The text came back from Sluice's own encrypted_content.
+        assert!(
+            result["content"]
+                .as_str()
+                .expect("text")
+                .contains("Sluice is a serverless gateway for Claude Code on AWS."),
+            "{result}"
+        );
+        assert!(
+            !Value::Array(sent.clone()).to_string().contains("server_tool_use"),
+            "Bedrock never sees server tool blocks"
+        );
+    }
+
+    #[tokio::test]
     async fn without_providers_the_tool_is_removed_as_before() {
         let gw = gateway().await;
         let (status, _, sse) = gw
