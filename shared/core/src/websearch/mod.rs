@@ -147,6 +147,74 @@ pub trait WebSearch: Send + Sync {
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchResult>, SearchError>;
 }
 
+/// One page to fetch (Anthropic's `web_fetch_*` server tool).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub url: String,
+    /// Only these domains (and their subdomains), when not empty.
+    pub allowed_domains: Vec<String>,
+    /// Never these domains (and their subdomains).
+    pub blocked_domains: Vec<String>,
+    /// Longest text handed back, in characters (the page's text is cut there).
+    pub max_chars: usize,
+}
+
+/// A fetched page as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedPage {
+    /// The URL finally read (after redirects).
+    pub url: String,
+    /// The page's `<title>`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `text/plain` (HTML is converted to text) or `application/pdf` is not read: see [`FetchErrorCode`].
+    pub media_type: String,
+    pub text: String,
+}
+
+/// Anthropic's `web_fetch_tool_error` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchErrorCode {
+    InvalidToolInput,
+    UrlTooLong,
+    UrlNotAllowed,
+    UrlNotAccessible,
+    TooManyRequests,
+    UnsupportedContentType,
+    MaxUsesExceeded,
+    Unavailable,
+}
+
+/// Why a page could not be fetched; `message` is for logs and the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct FetchError {
+    pub code: FetchErrorCode,
+    pub message: String,
+}
+
+impl FetchError {
+    #[must_use]
+    pub fn new(code: FetchErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Fetches pages for the model.
+#[async_trait]
+pub trait WebFetch: Send + Sync {
+    /// Fetches one page: HTTPS to public addresses only (after DNS resolution, every redirect checked), the
+    /// request's domain rules applied, bounded in time and size, HTML turned into text.
+    ///
+    /// # Errors
+    /// A [`FetchError`] the model is shown instead of the page.
+    async fn fetch(&self, request: &FetchRequest) -> Result<FetchedPage, FetchError>;
+}
+
 /// Builds providers from their stored configuration (the adapters implement it; binaries hand one to the routers).
 pub trait WebSearchProviders: Send + Sync {
     /// The provider a configuration describes.
