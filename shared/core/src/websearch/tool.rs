@@ -10,11 +10,18 @@
 use serde_json::{Map, Value, json};
 
 use super::content::ContentCodec;
-use super::{SearchError, SearchErrorCode, SearchResult, UserLocation};
+use super::{FetchError, FetchedPage, SearchError, SearchErrorCode, SearchResult, UserLocation};
 use crate::error::ApiError;
 
 /// Every version of the server tool Anthropic has published, and any later one, starts with this.
 pub const SERVER_TOOL_PREFIX: &str = "web_search_";
+/// The same for web fetch.
+pub const FETCH_TOOL_PREFIX: &str = "web_fetch_";
+/// What the model is told the fetch tool does.
+const FETCH_TOOL_DESCRIPTION: &str = "Fetch a web page or document by its URL and read its text. Use it for a URL \
+     the user gave or one found by a search.";
+/// Characters of a fetched page handed to the model when the request sets no `max_content_tokens`.
+pub const DEFAULT_FETCH_CHARS: usize = 100_000;
 /// What the model is told the client tool does.
 const CLIENT_TOOL_DESCRIPTION: &str = "Search the web for current information. Use it when the answer depends on \
      recent events or facts you do not know. Returns the most relevant pages with their title, URL and text.";
@@ -32,6 +39,14 @@ pub struct SearchTool {
 }
 
 fn strings(tool: &Map<String, Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    strings_of(tool, "web_search", field)
+}
+
+fn strings_of(
+    tool: &Map<String, Value>,
+    label: &str,
+    field: &str,
+) -> Result<Vec<String>, ApiError> {
     match tool.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -42,13 +57,13 @@ fn strings(tool: &Map<String, Value>, field: &str) -> Result<Vec<String>, ApiErr
                     .filter(|s| !s.is_empty())
                     .ok_or_else(|| {
                         ApiError::invalid(format!(
-                            "tools.web_search.{field}: must be a list of domain names"
+                            "tools.{label}.{field}: must be a list of domain names"
                         ))
                     })
             })
             .collect(),
         Some(_) => Err(ApiError::invalid(format!(
-            "tools.web_search.{field}: must be a list of domain names"
+            "tools.{label}.{field}: must be a list of domain names"
         ))),
     }
 }
@@ -117,18 +132,10 @@ pub fn find_search_tool(body: &Map<String, Value>) -> Result<Option<SearchTool>,
 /// Replaces the server tool in `tools` with a client tool of the same name taking `{"query"}` (its
 /// `cache_control`, if any, kept), so Bedrock lets the model call it.
 pub fn replace_with_client_tool(body: &mut Map<String, Value>, tool: &SearchTool) {
-    let Some(Value::Array(tools)) = body.get_mut("tools") else {
-        return;
-    };
-    for entry in tools.iter_mut() {
-        let is_server = entry
-            .get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|ty| ty.starts_with(SERVER_TOOL_PREFIX));
-        if !is_server {
-            continue;
-        }
-        let mut client = json!({
+    replace_server_tool(
+        body,
+        SERVER_TOOL_PREFIX,
+        &json!({
             "name": tool.name,
             "description": CLIENT_TOOL_DESCRIPTION,
             "input_schema": {
@@ -136,11 +143,174 @@ pub fn replace_with_client_tool(body: &mut Map<String, Value>, tool: &SearchTool
                 "properties": {"query": {"type": "string", "description": "The search query"}},
                 "required": ["query"],
             },
-        });
-        if let Some(cache) = entry.get("cache_control") {
-            client["cache_control"] = cache.clone();
+        }),
+    );
+}
+
+/// As [`replace_with_client_tool`] for the fetch tool, taking `{"url"}`.
+pub fn replace_fetch_with_client_tool(body: &mut Map<String, Value>, tool: &FetchTool) {
+    replace_server_tool(
+        body,
+        FETCH_TOOL_PREFIX,
+        &json!({
+            "name": tool.name,
+            "description": FETCH_TOOL_DESCRIPTION,
+            "input_schema": {
+                "type": "object",
+                "properties": {"url": {"type": "string", "description": "The URL to fetch"}},
+                "required": ["url"],
+            },
+        }),
+    );
+}
+
+fn replace_server_tool(body: &mut Map<String, Value>, prefix: &str, client: &Value) {
+    let Some(Value::Array(tools)) = body.get_mut("tools") else {
+        return;
+    };
+    for entry in tools.iter_mut() {
+        let is_server = entry
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|ty| ty.starts_with(prefix));
+        if !is_server {
+            continue;
         }
-        *entry = client;
+        let mut replaced = client.clone();
+        if let Some(cache) = entry.get("cache_control") {
+            replaced["cache_control"] = cache.clone();
+        }
+        *entry = replaced;
+    }
+}
+
+/// The web fetch tool a request declared, with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchTool {
+    pub name: String,
+    pub max_uses: Option<u32>,
+    pub allowed_domains: Vec<String>,
+    pub blocked_domains: Vec<String>,
+    /// The longest page text handed to the model, in characters (`max_content_tokens` × 4).
+    pub max_chars: usize,
+}
+
+/// The `web_fetch_*` tool of a request body, if it declares one.
+///
+/// # Errors
+/// 400 for the options Anthropic refuses: both domain lists, a `max_uses` or `max_content_tokens` that is not a
+/// positive whole number.
+pub fn find_fetch_tool(body: &Map<String, Value>) -> Result<Option<FetchTool>, ApiError> {
+    let Some(Value::Array(tools)) = body.get("tools") else {
+        return Ok(None);
+    };
+    let Some(tool) = tools.iter().filter_map(Value::as_object).find(|t| {
+        t.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|ty| ty.starts_with(FETCH_TOOL_PREFIX))
+    }) else {
+        return Ok(None);
+    };
+    let positive = |field: &str| -> Result<Option<u32>, ApiError> {
+        match tool.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "tools.web_fetch.{field}: must be a positive whole number"
+                    ))
+                }),
+        }
+    };
+    let max_uses = positive("max_uses")?;
+    let max_chars = positive("max_content_tokens")?.map_or(DEFAULT_FETCH_CHARS, |t| {
+        usize::try_from(t).unwrap_or(usize::MAX / 4) * 4
+    });
+    let allowed_domains = strings_of(tool, "web_fetch", "allowed_domains")?;
+    let blocked_domains = strings_of(tool, "web_fetch", "blocked_domains")?;
+    if !allowed_domains.is_empty() && !blocked_domains.is_empty() {
+        return Err(ApiError::invalid(
+            "tools.web_fetch: allowed_domains and blocked_domains cannot both be set",
+        ));
+    }
+    Ok(Some(FetchTool {
+        name: tool
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("web_fetch")
+            .to_owned(),
+        max_uses,
+        allowed_domains,
+        blocked_domains,
+        max_chars,
+    }))
+}
+
+/// The text the model reads for a fetched page.
+#[must_use]
+pub fn fetch_text(page: &FetchedPage) -> String {
+    let title = page
+        .title
+        .as_deref()
+        .map(|t| format!("Title: {t}\n"))
+        .unwrap_or_default();
+    format!("URL: {}\n{title}\n{}", page.url, page.text)
+}
+
+/// The text the model reads for a failed fetch.
+#[must_use]
+pub fn fetch_error_text(error: &FetchError) -> String {
+    let code = serde_json::to_value(error.code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("Web fetch error: {code}. {}", error.message)
+}
+
+/// The `content` of a `web_fetch_tool_result` block: the page as a text document, or the error.
+#[must_use]
+pub fn fetch_block_content(outcome: &Result<FetchedPage, FetchError>, retrieved_at: &str) -> Value {
+    match outcome {
+        Ok(page) => json!({
+            "type": "web_fetch_result",
+            "url": page.url,
+            "content": {
+                "type": "document",
+                "source": {"type": "text", "media_type": page.media_type, "data": page.text},
+                "title": page.title,
+            },
+            "retrieved_at": retrieved_at,
+        }),
+        Err(e) => json!({"type": "web_fetch_tool_error", "error_code": e.code}),
+    }
+}
+
+/// What a `web_fetch_tool_result` block gave the model (the page's text travels in the clear).
+fn replayed_fetch(content: Option<&Value>) -> (String, bool) {
+    match content {
+        Some(c) if c.get("type").and_then(Value::as_str) == Some("web_fetch_result") => {
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+            let page = FetchedPage {
+                url: text(c.get("url")).unwrap_or_default(),
+                title: text(c.pointer("/content/title")),
+                media_type: "text/plain".into(),
+                text: text(c.pointer("/content/source/data")).unwrap_or_default(),
+            };
+            (fetch_text(&page), false)
+        }
+        Some(c) => {
+            let code = c
+                .get("error_code")
+                .and_then(Value::as_str)
+                .unwrap_or("unavailable");
+            (format!("Web fetch error: {code}."), true)
+        }
+        None => ("Web fetch error: unavailable.".to_owned(), true),
     }
 }
 
@@ -240,7 +410,8 @@ fn replayed_result(content: Option<&Value>, codec: &ContentCodec) -> (String, bo
     }
 }
 
-/// Turns every `server_tool_use` / `web_search_tool_result` in the history into `tool_use` / `tool_result` (see the
+/// Turns every `server_tool_use` / `web_search_tool_result` / `web_fetch_tool_result` in the history into `tool_use`
+/// / `tool_result` (see the
 /// module comment), and drops `citations` from text blocks (Bedrock does not take `web_search_result_location`).
 /// Returns how many results were converted.
 pub fn convert_history(body: &mut Map<String, Value>, codec: &ContentCodec) -> usize {
@@ -258,7 +429,9 @@ pub fn convert_history(body: &mut Map<String, Value>, codec: &ContentCodec) -> u
                 blocks.iter().any(|b| {
                     matches!(
                         b.get("type").and_then(Value::as_str),
-                        Some("server_tool_use" | "web_search_tool_result")
+                        Some(
+                            "server_tool_use" | "web_search_tool_result" | "web_fetch_tool_result"
+                        )
                     ) || b.get("citations").is_some()
                 })
             });
@@ -278,9 +451,13 @@ pub fn convert_history(body: &mut Map<String, Value>, codec: &ContentCodec) -> u
                     block["type"] = json!("tool_use");
                     current.push(block);
                 }
-                Some("web_search_tool_result") => {
+                Some(kind @ ("web_search_tool_result" | "web_fetch_tool_result")) => {
                     converted += 1;
-                    let (text, is_error) = replayed_result(block.get("content"), codec);
+                    let (text, is_error) = if kind == "web_fetch_tool_result" {
+                        replayed_fetch(block.get("content"))
+                    } else {
+                        replayed_result(block.get("content"), codec)
+                    };
                     let mut result = json!({
                         "type": "tool_result",
                         "tool_use_id": block.get("tool_use_id").cloned().unwrap_or(Value::Null),
@@ -538,6 +715,44 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("not available"), "{text}");
+    }
+
+    #[test]
+    fn the_fetch_tool_is_found_replaced_and_its_history_converted() {
+        let mut b = body(json!({
+            "tools": [{"type": "web_fetch_20250910", "name": "web_fetch", "max_uses": 2, "max_content_tokens": 1000}],
+            "messages": [
+                {"role": "user", "content": "read https://docs.example/"},
+                {"role": "assistant", "content": [
+                    {"type": "server_tool_use", "id": "srvtoolu_f", "name": "web_fetch", "input": {"url": "https://docs.example/"}},
+                    {"type": "web_fetch_tool_result", "tool_use_id": "srvtoolu_f", "content": fetch_block_content(
+                        &Ok(FetchedPage {url: "https://docs.example/".into(), title: Some("Docs".into()),
+                            media_type: "text/plain".into(), text: "The docs say hello.".into()}),
+                        "2026-12-05T09:00:00Z")},
+                    {"type": "text", "text": "They say hello."}
+                ]}
+            ]
+        }));
+        let tool = find_fetch_tool(&b).expect("ok").expect("found");
+        assert_eq!(
+            (tool.name.as_str(), tool.max_uses, tool.max_chars),
+            ("web_fetch", Some(2), 4000)
+        );
+        replace_fetch_with_client_tool(&mut b, &tool);
+        assert_eq!(b["tools"][0]["input_schema"]["required"], json!(["url"]));
+        assert!(b["tools"][0].get("type").is_none());
+        assert_eq!(convert_history(&mut b, &codec()), 1);
+        let text = b["messages"][2]["content"][0]["content"]
+            .as_str()
+            .expect("text");
+        assert!(
+            text.contains("URL: https://docs.example/") && text.contains("The docs say hello."),
+            "{text}"
+        );
+        assert_eq!(b["messages"][1]["content"][0]["type"], "tool_use");
+        let refused = find_fetch_tool(&body(json!({"tools": [
+            {"type": "web_fetch_20250910", "name": "web_fetch", "max_content_tokens": 0}]})));
+        assert!(refused.is_err());
     }
 
     #[test]

@@ -12,20 +12,26 @@
 
 use serde_json::{Map, Value, json};
 
-use super::SearchError;
-use super::SearchResult;
 use super::content::ContentCodec;
-use super::tool::{error_text, result_block_content, results_text};
+use super::tool::{
+    error_text, fetch_block_content, fetch_error_text, fetch_text, result_block_content,
+    results_text,
+};
+use super::{FetchError, FetchedPage, SearchError, SearchResult};
 use crate::translate::frame;
 
 const METRICS_KEY: &str = "amazon-bedrock-invocationMetrics";
 
-/// A search the model asked for in the call that just ended.
+/// A search or fetch the model asked for in the call that just ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingSearch {
     pub id: String,
-    /// The `query` of its input; `None` when the input was not `{"query": string}`.
+    /// Whether it is a fetch (the fetch tool's name) rather than a search.
+    pub fetch: bool,
+    /// The `query` of a search's input; `None` when the input was not `{"query": string}`.
     pub query: Option<String>,
+    /// The `url` of a fetch's input.
+    pub url: Option<String>,
 }
 
 /// What to do when a Bedrock call has ended.
@@ -48,6 +54,7 @@ pub struct SummedUsage {
     pub cache_read_input_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub web_search_requests: u64,
+    pub web_fetch_requests: u64,
     pub stop_reason: Option<String>,
     pub calls: u32,
 }
@@ -64,6 +71,8 @@ struct Block {
 #[derive(Debug)]
 pub struct SearchTurns {
     tool_name: String,
+    /// The fetch tool's name, when the request declared one.
+    fetch_name: Option<String>,
     requested_model: String,
     /// Blocks sent to the client before this call.
     offset: u64,
@@ -85,6 +94,7 @@ impl SearchTurns {
     pub fn new(tool_name: impl Into<String>, requested_model: impl Into<String>) -> Self {
         Self {
             tool_name: tool_name.into(),
+            fetch_name: None,
             requested_model: requested_model.into(),
             offset: 0,
             blocks: Vec::new(),
@@ -93,6 +103,17 @@ impl SearchTurns {
             total: SummedUsage::default(),
             results: Vec::new(),
         }
+    }
+
+    /// Runs the fetch tool named `name` as well.
+    #[must_use]
+    pub fn with_fetch(mut self, name: impl Into<String>) -> Self {
+        self.fetch_name = Some(name.into());
+        self
+    }
+
+    fn is_server_tool(&self, name: Option<&str>) -> bool {
+        name.is_some_and(|n| n == self.tool_name || self.fetch_name.as_deref() == Some(n))
     }
 
     /// The frames the client gets for one event of the current Bedrock call (none for the ones held back).
@@ -172,7 +193,7 @@ impl SearchTurns {
             partial_json: String::new(),
         };
         let is_search = block.get("type").and_then(Value::as_str) == Some("tool_use")
-            && block.get("name").and_then(Value::as_str) == Some(self.tool_name.as_str());
+            && self.is_server_tool(block.get("name").and_then(Value::as_str));
         if is_search && let Some(Value::Object(shown)) = event.get_mut("content_block") {
             shown.insert("type".into(), json!("server_tool_use"));
         }
@@ -210,11 +231,13 @@ impl SearchTurns {
             if block.value.get("type").and_then(Value::as_str) != Some("tool_use") {
                 continue;
             }
-            if block.value.get("name").and_then(Value::as_str) != Some(self.tool_name.as_str()) {
+            let name = block.value.get("name").and_then(Value::as_str);
+            if !self.is_server_tool(name) {
                 client_tool = true;
                 continue;
             }
             let input: Value = serde_json::from_str(&block.partial_json).unwrap_or(Value::Null);
+            let field = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
             searches.push(PendingSearch {
                 id: block
                     .value
@@ -222,10 +245,9 @@ impl SearchTurns {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                query: input
-                    .get("query")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                fetch: name != Some(self.tool_name.as_str()),
+                query: field("query"),
+                url: field("url"),
             });
         }
         match (searches.is_empty(), client_tool) {
@@ -243,22 +265,46 @@ impl SearchTurns {
         codec: &ContentCodec,
     ) -> Vec<String> {
         self.total.web_search_requests += u64::from(outcome.is_ok());
-        let index = self.offset + self.blocks.len() as u64 + self.results.len() as u64;
         let (text, is_error) = match outcome {
             Ok(results) => (results_text(results), false),
             Err(e) => (error_text(e), true),
         };
-        let mut tool_result =
-            json!({"type": "tool_result", "tool_use_id": search.id, "content": text});
-        if is_error {
-            tool_result["is_error"] = json!(true);
-        }
-        self.results.push(tool_result);
         let block = json!({
             "type": "web_search_tool_result",
             "tool_use_id": search.id,
             "content": result_block_content(outcome, codec),
         });
+        self.push_result(&search.id, &block, &text, is_error)
+    }
+
+    /// The frames of one fetch's `web_fetch_tool_result` block (`retrieved_at` in RFC 3339); remembers the page
+    /// for the next call.
+    pub fn fetch_result(
+        &mut self,
+        fetch: &PendingSearch,
+        outcome: &Result<FetchedPage, FetchError>,
+        retrieved_at: &str,
+    ) -> Vec<String> {
+        self.total.web_fetch_requests += u64::from(outcome.is_ok());
+        let (text, is_error) = match outcome {
+            Ok(page) => (fetch_text(page), false),
+            Err(e) => (fetch_error_text(e), true),
+        };
+        let block = json!({
+            "type": "web_fetch_tool_result",
+            "tool_use_id": fetch.id,
+            "content": fetch_block_content(outcome, retrieved_at),
+        });
+        self.push_result(&fetch.id, &block, &text, is_error)
+    }
+
+    fn push_result(&mut self, id: &str, block: &Value, text: &str, is_error: bool) -> Vec<String> {
+        let index = self.offset + self.blocks.len() as u64 + self.results.len() as u64;
+        let mut tool_result = json!({"type": "tool_result", "tool_use_id": id, "content": text});
+        if is_error {
+            tool_result["is_error"] = json!(true);
+        }
+        self.results.push(tool_result);
         vec![
             frame(
                 "content_block_start",
@@ -315,7 +361,10 @@ impl SearchTurns {
                 "output_tokens": total.output_tokens,
                 "cache_read_input_tokens": total.cache_read_input_tokens,
                 "cache_creation_input_tokens": total.cache_creation_input_tokens,
-                "server_tool_use": {"web_search_requests": total.web_search_requests},
+                "server_tool_use": {
+                    "web_search_requests": total.web_search_requests,
+                    "web_fetch_requests": total.web_fetch_requests,
+                },
             },
         });
         (
@@ -549,7 +598,9 @@ mod tests {
             searches,
             vec![PendingSearch {
                 id: "toolu_1".into(),
-                query: Some("rust news".into())
+                fetch: false,
+                query: Some("rust news".into()),
+                url: None
             }]
         );
         sent.extend(
@@ -675,7 +726,9 @@ mod tests {
         );
         let search = PendingSearch {
             id: "toolu_1".into(),
+            fetch: false,
             query: Some("q".into()),
+            url: None,
         };
         let frames = turns.result(
             &search,
@@ -746,6 +799,61 @@ mod tests {
         assert_eq!(message["usage"]["input_tokens"], 40);
         assert_eq!(
             message["usage"]["server_tool_use"]["web_search_requests"],
+            1
+        );
+    }
+
+    #[test]
+    fn a_fetch_is_a_server_tool_use_and_a_web_fetch_tool_result() {
+        let mut turns = SearchTurns::new("web_search", "m").with_fetch("web_fetch");
+        let sent = run(
+            &mut turns,
+            call(
+                "x",
+                Some(("toolu_f", "web_fetch", r#"{"url":"https://docs.example/"}"#)),
+                "tool_use",
+                1,
+            ),
+        );
+        assert!(
+            sent.iter()
+                .any(|e| e["content_block"]["type"] == "server_tool_use")
+        );
+        let AfterCall::Search(pending) = turns.after_call() else {
+            panic!("a fetch");
+        };
+        assert!(pending[0].fetch);
+        assert_eq!(pending[0].url.as_deref(), Some("https://docs.example/"));
+        let page = FetchedPage {
+            url: "https://docs.example/".into(),
+            title: Some("Docs".into()),
+            media_type: "text/plain".into(),
+            text: "Hello.".into(),
+        };
+        let frames = turns.fetch_result(&pending[0], &Ok(page), "2026-12-05T09:00:00Z");
+        let start = parse(&frames[0]);
+        assert_eq!(start["index"], 2);
+        assert_eq!(start["content_block"]["type"], "web_fetch_tool_result");
+        assert_eq!(
+            start["content_block"]["content"]["content"]["source"]["data"],
+            "Hello."
+        );
+        assert_eq!(
+            start["content_block"]["content"]["retrieved_at"],
+            "2026-12-05T09:00:00Z"
+        );
+        let mut messages = Vec::new();
+        turns.continue_request(&mut messages);
+        assert!(
+            messages[1]["content"][0]["content"]
+                .as_str()
+                .expect("text")
+                .contains("Hello.")
+        );
+        let (closing, usage) = turns.finish();
+        assert_eq!(usage.web_fetch_requests, 1);
+        assert_eq!(
+            parse(&closing[0])["usage"]["server_tool_use"]["web_fetch_requests"],
             1
         );
     }
