@@ -6,7 +6,9 @@
 //! - `websearch`: the web search providers behind core's `WebSearch` port (DuckDuckGo, Brave, Tavily, Serper,
 //!   SearXNG, Exa, a custom JSON endpoint) and `SearchProviders`, the factory that builds one from its stored
 //!   configuration.
-//! - `public_address`: `PublicAddressesOnly`, the DNS resolver the webhook and search clients share, refusing
+//! - `webfetch`: `Fetcher`, core's `WebFetch` port (the `web_fetch_*` server tool): HTTPS pages on public
+//!   addresses, redirects re-checked, HTML turned into text.
+//! - `public_address`: `PublicAddressesOnly`, the DNS resolver the webhook, search and fetch clients share, refusing
 //!   private, loopback and link-local answers.
 //! - `usage_file`: `FileUsageFallback`, the usage ledger's durable fallback for `sluice serve` (JSON lines in a
 //!   file) and its replay.
@@ -18,10 +20,12 @@
 pub mod public_address;
 pub mod system;
 pub mod usage_file;
+pub mod webfetch;
 pub mod webhook;
 pub mod websearch;
 
 pub use system::{OsIds, SystemClock};
 pub use usage_file::FileUsageFallback;
+pub use webfetch::Fetcher;
 pub use webhook::{DestinationNotifiers, WebhookNotifier};
 pub use websearch::SearchProviders;

@@ -1,5 +1,5 @@
 //! `PublicAddressesOnly`: a reqwest DNS resolver that refuses any answer holding an address that is not public
-//! (`sluice_core::notify::is_public_ip`), shared by the webhook client and the web search providers.
+//! (`sluice_core::notify::is_public_ip`), shared by the webhook client, the web search providers and the web fetch client.
 //!
 //! The client connects to the addresses returned here, so the check and the connection see the same answer: a
 //! name that answers a public address to a check and `127.0.0.1` to the connection (DNS rebinding) gets no second
@@ -22,6 +22,10 @@ impl PublicAddressesOnly {
     /// The web search providers' resolver.
     pub const SEARCH: Self = Self {
         purpose: "search provider",
+    };
+    /// The web fetch client's resolver (pages the model asks for).
+    pub const FETCH: Self = Self {
+        purpose: "web fetch",
     };
 }
 
