@@ -23,6 +23,8 @@ pub enum ReplyKind {
     /// One call of Claude Code's own `WebSearch` client tool with this query (`sim:websearch_tool=<query>`, the
     /// query up to the next space); stop reason `tool_use`.
     ClaudeCodeWebSearch(String),
+    /// One call of the `web_fetch` tool with this URL (`sim:fetch=<url>`); stop reason `tool_use`.
+    Fetch(String),
 }
 
 /// Everything the markers decided about one reply.
@@ -65,8 +67,13 @@ impl Script {
         };
         let mut kind_marker: Option<&str> = None;
         let mut websearch_tool: Option<String> = None;
+        let mut fetch_url: Option<String> = None;
         for (name, value) in scan(&text) {
             match name {
+                "fetch" => {
+                    kind_marker.get_or_insert(name);
+                    fetch_url = value.map(str::to_owned);
+                }
                 "websearch_tool" => {
                     kind_marker.get_or_insert(name);
                     websearch_tool = value.map(str::to_owned);
@@ -105,6 +112,15 @@ impl Script {
             // The second turn of a tool round trip answers the tool, whatever came before.
             (None, Some(result), _) => ReplyKind::Text(format!("Tool said: {result}")),
             (None, None, Some("tool_use")) => ReplyKind::ToolUse,
+            (None, None, Some("fetch")) => ReplyKind::Fetch(
+                // A URL holds characters a marker value stops at: read it up to the next space.
+                text.split("sim:fetch=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .or(fetch_url.as_deref())
+                    .unwrap_or("https://example.com/")
+                    .to_owned(),
+            ),
             (None, None, Some("websearch_tool")) => ReplyKind::ClaudeCodeWebSearch(
                 websearch_tool.unwrap_or_else(|| "sluice".to_owned()),
             ),
@@ -211,6 +227,14 @@ fn scan(text: &str) -> Vec<(&str, Option<&str>)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn fetch_calls_the_web_fetch_tool_with_the_url() {
+        assert_eq!(
+            script("read sim:fetch=https://docs.example/page").kind,
+            ReplyKind::Fetch("https://docs.example/page".to_owned())
+        );
+    }
 
     #[test]
     fn websearch_tool_calls_claude_codes_own_tool_with_the_query() {

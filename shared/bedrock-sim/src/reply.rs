@@ -182,6 +182,14 @@ impl Reply {
                 }],
                 "tool_use",
             ),
+            ReplyKind::Fetch(url) => (
+                vec![Block::ToolUse {
+                    id: ids::tool_use_id(),
+                    name: "web_fetch".to_owned(),
+                    pieces: json_pieces(&json!({ "url": url }).to_string()),
+                }],
+                "tool_use",
+            ),
             ReplyKind::ClaudeCodeWebSearch(query) => (
                 vec![Block::ToolUse {
                     id: ids::tool_use_id(),

@@ -179,6 +179,8 @@ pub struct AppState {
     /// Builds web search providers (`sluice_adapters::SearchProviders`, handed in by the binaries). Without it the
     /// gateway removes the `web_search_*` tool, as Bedrock cannot run it, and the provider test says so.
     pub search_providers: Option<Arc<dyn sluice_core::websearch::WebSearchProviders>>,
+    /// Fetches pages for the `web_fetch_*` tool (`sluice_adapters::Fetcher`); without it the tool is removed.
+    pub web_fetch: Option<Arc<dyn sluice_core::websearch::WebFetch>>,
 }
 
 /// Three attempts within about two seconds (plus the receiver's own time): enough to show that retries
@@ -248,6 +250,7 @@ impl AppState {
                 secret.as_bytes(),
             ),
             search_providers: None,
+            web_fetch: None,
         })
     }
 
@@ -266,6 +269,13 @@ impl AppState {
     #[must_use]
     pub fn with_notifiers(mut self, notifiers: Arc<dyn NotifierFactory>) -> Self {
         self.notifiers = notifiers;
+        self
+    }
+
+    /// Fetches pages for the web fetch tool with `fetcher`.
+    #[must_use]
+    pub fn with_web_fetch(mut self, fetcher: Arc<dyn sluice_core::websearch::WebFetch>) -> Self {
+        self.web_fetch = Some(fetcher);
         self
     }
 

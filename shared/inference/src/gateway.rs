@@ -35,7 +35,7 @@ use sluice_core::admission::{
 };
 use sluice_core::limits::person_rate_scope;
 use sluice_core::ratelimit::Admission;
-use sluice_core::websearch::tool::{convert_history, find_search_tool, replace_with_client_tool};
+use sluice_core::websearch::tool::{convert_history, find_fetch_tool, find_search_tool};
 use sluice_core::websearch::{SearchError, SearchQuery, SearchResult, WebSearch};
 use sluice_http::app::AppState;
 use sluice_http::auth::{Caller, credential, key_rate_scope};
@@ -422,7 +422,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     };
     if let Some(searcher) = searcher_for(&state, &req, caller).await? {
         let mut req = req.clone();
-        replace_with_client_tool(&mut req.body, &searcher.tool);
+        searcher.prepare(&mut req.body);
         convert_history(&mut req.body, &state.app.search_content);
         if !req.stream {
             let message =
@@ -489,35 +489,38 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     }
 }
 
-/// The searcher of a request that declares the web search tool, when searching is on and a provider configured
-/// for the caller; `None` otherwise (the tool is then removed, as Bedrock cannot run it).
+/// The server tools Sluice runs for a request: web search when it declares the search tool, searching is on and a
+/// provider is configured for the caller; web fetch when it declares the fetch tool and this process can fetch.
+/// `None` when neither (the tools are then removed, as Bedrock cannot run them).
 async fn searcher_for(
     state: &GatewayState,
     req: &ClientRequest,
     caller: &Caller,
 ) -> Result<Option<Searcher>, ApiError> {
-    let Some(providers) = &state.app.search_providers else {
-        return Ok(None);
-    };
-    let Some(tool) = find_search_tool(&req.body)? else {
-        return Ok(None);
-    };
-    let config = state
-        .search
-        .provider(state.app.store.as_ref(), caller.user_id.as_deref())
-        .await
-        .map_err(|e| ApiError::from_store(&e, "read the web search settings"))?;
-    let Some(config) = config else {
-        return Ok(None);
-    };
-    let provider: Arc<dyn WebSearch> = match providers.provider(&config) {
-        Ok(provider) => Arc::from(provider),
-        Err(error) => {
-            tracing::warn!(provider = %config.provider_type, error = %error, "web search provider unusable");
-            Arc::new(Unusable(error))
-        }
-    };
-    Ok(Some(Searcher::new(provider, tool, &config)))
+    let mut searcher = Searcher::default();
+    if let Some(providers) = &state.app.search_providers
+        && let Some(tool) = find_search_tool(&req.body)?
+        && let Some(config) = state
+            .search
+            .provider(state.app.store.as_ref(), caller.user_id.as_deref())
+            .await
+            .map_err(|e| ApiError::from_store(&e, "read the web search settings"))?
+    {
+        let provider: Arc<dyn WebSearch> = match providers.provider(&config) {
+            Ok(provider) => Arc::from(provider),
+            Err(error) => {
+                tracing::warn!(provider = %config.provider_type, error = %error, "web search provider unusable");
+                Arc::new(Unusable(error))
+            }
+        };
+        searcher = searcher.with_search(provider, tool, &config);
+    }
+    if let Some(fetcher) = &state.app.web_fetch
+        && let Some(tool) = find_fetch_tool(&req.body)?
+    {
+        searcher = searcher.with_fetch(Arc::clone(fetcher), tool);
+    }
+    Ok((!searcher.is_empty()).then_some(searcher))
 }
 
 /// A provider whose configuration cannot search: every search answers its error, which the model is shown.

@@ -29,13 +29,18 @@ use sluice_core::spend::Outcome;
 use sluice_core::store::{Store, StoreError};
 use sluice_core::translate::{PING_FRAME, UsageSeen, normalize_message};
 use sluice_core::upstream::ChunkStream;
-use sluice_core::websearch::tool::{SearchTool, max_uses_exceeded};
+use sluice_core::websearch::content::ContentCodec;
+use sluice_core::websearch::tool::{
+    FetchTool, SearchTool, max_uses_exceeded, replace_fetch_with_client_tool,
+    replace_with_client_tool,
+};
 use sluice_core::websearch::turns::{
     AfterCall, PendingSearch, SearchTurns, SummedUsage, message_events,
 };
 use sluice_core::websearch::{
-    ProviderConfig, SETTING_GLOBAL_PROVIDER, SETTING_MODE, SearchError, SearchErrorCode,
-    SearchQuery, SearchResult, USER_PROVIDERS_PREFIX, WebSearch,
+    FetchError, FetchErrorCode, FetchRequest, FetchedPage, ProviderConfig, SETTING_GLOBAL_PROVIDER,
+    SETTING_MODE, SearchError, SearchErrorCode, SearchQuery, SearchResult, USER_PROVIDERS_PREFIX,
+    WebFetch, WebSearch,
 };
 use sluice_http::auth::TtlCache;
 use sluice_http::serve::BodyGuard;
@@ -50,8 +55,6 @@ use crate::usage::UsageContext;
 const MAX_CALLS: u32 = 12;
 /// Results asked of a provider when its configuration says nothing usable.
 const DEFAULT_RESULTS: u32 = 5;
-
-type SearchFuture = Pin<Box<dyn Future<Output = Result<Vec<SearchResult>, SearchError>> + Send>>;
 
 /// The provider that searches for a caller, read from the settings and cached per person.
 pub struct SearchSettings {
@@ -122,19 +125,45 @@ fn duckduckgo() -> ProviderConfig {
     }
 }
 
-/// One request's searches: the provider, the tool's options, and how many have run.
+/// One request's server tools: the search provider and the fetcher with their tools' options, and how many of
+/// each have run.
+#[derive(Default)]
 pub struct Searcher {
+    search: Option<SearchSide>,
+    fetch: Option<FetchSide>,
+}
+
+struct SearchSide {
     provider: Arc<dyn WebSearch>,
-    /// The tool the request declared, with its options.
-    pub tool: SearchTool,
+    tool: SearchTool,
     max_results: u32,
     done: u32,
 }
 
+struct FetchSide {
+    fetcher: Arc<dyn WebFetch>,
+    tool: FetchTool,
+    done: u32,
+}
+
+/// What one server tool call gave.
+enum ToolOutcome {
+    Search(Result<Vec<SearchResult>, SearchError>),
+    Fetch(Result<FetchedPage, FetchError>),
+}
+
+type ToolFuture = Pin<Box<dyn Future<Output = ToolOutcome> + Send>>;
+
 impl Searcher {
+    /// Searches with `provider` for the request's search `tool`.
     #[must_use]
-    pub fn new(provider: Arc<dyn WebSearch>, tool: SearchTool, config: &ProviderConfig) -> Self {
-        Self {
+    pub fn with_search(
+        mut self,
+        provider: Arc<dyn WebSearch>,
+        tool: SearchTool,
+        config: &ProviderConfig,
+    ) -> Self {
+        self.search = Some(SearchSide {
             provider,
             tool,
             max_results: if config.max_results == 0 {
@@ -143,35 +172,89 @@ impl Searcher {
                 config.max_results
             },
             done: 0,
+        });
+        self
+    }
+
+    /// Fetches with `fetcher` for the request's fetch `tool`.
+    #[must_use]
+    pub fn with_fetch(mut self, fetcher: Arc<dyn WebFetch>, tool: FetchTool) -> Self {
+        self.fetch = Some(FetchSide {
+            fetcher,
+            tool,
+            done: 0,
+        });
+        self
+    }
+
+    /// Whether Sluice runs any server tool for this request.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.search.is_none() && self.fetch.is_none()
+    }
+
+    /// Replaces the server tools Sluice runs by client tools of the same names, for Bedrock.
+    pub fn prepare(&self, body: &mut Map<String, Value>) {
+        if let Some(search) = &self.search {
+            replace_with_client_tool(body, &search.tool);
+        }
+        if let Some(fetch) = &self.fetch {
+            replace_fetch_with_client_tool(body, &fetch.tool);
         }
     }
 
-    /// The search the model asked for, as a future that owns what it needs; past `max_uses` (or without a
-    /// usable query) it answers at once with the error the model is shown.
-    fn start(&mut self, pending: &PendingSearch) -> SearchFuture {
-        if let Some(max) = self.tool.max_uses
-            && self.done >= max
+    fn turns(&self, requested_model: &str) -> SearchTurns {
+        let search_name = self
+            .search
+            .as_ref()
+            .map_or_else(String::new, |s| s.tool.name.clone());
+        let turns = SearchTurns::new(search_name, requested_model);
+        match &self.fetch {
+            Some(fetch) => turns.with_fetch(fetch.tool.name.clone()),
+            None => turns,
+        }
+    }
+
+    fn searches(&self) -> u32 {
+        self.search.as_ref().map_or(0, |s| s.done)
+    }
+
+    fn fetches(&self) -> u32 {
+        self.fetch.as_ref().map_or(0, |f| f.done)
+    }
+
+    /// The call the model asked for, as a future that owns what it needs; past `max_uses` (or without a usable
+    /// input) it answers at once with the error the model is shown.
+    fn start(&mut self, pending: &PendingSearch) -> ToolFuture {
+        if pending.fetch {
+            return self.start_fetch(pending);
+        }
+        let Some(side) = self.search.as_mut() else {
+            return ready(ToolOutcome::Search(Err(SearchError::new(
+                SearchErrorCode::Unavailable,
+                "web search is not available",
+            ))));
+        };
+        if let Some(max) = side.tool.max_uses
+            && side.done >= max
         {
-            let error = max_uses_exceeded(max);
-            return Box::pin(async move { Err(error) });
+            return ready(ToolOutcome::Search(Err(max_uses_exceeded(max))));
         }
         let Some(query) = pending.query.clone().filter(|q| !q.trim().is_empty()) else {
-            return Box::pin(async {
-                Err(SearchError::new(
-                    SearchErrorCode::InvalidToolInput,
-                    "the search needs a query",
-                ))
-            });
+            return ready(ToolOutcome::Search(Err(SearchError::new(
+                SearchErrorCode::InvalidToolInput,
+                "the search needs a query",
+            ))));
         };
-        self.done += 1;
+        side.done += 1;
         let query = SearchQuery {
             query,
-            max_results: self.max_results,
-            allowed_domains: self.tool.allowed_domains.clone(),
-            blocked_domains: self.tool.blocked_domains.clone(),
-            user_location: self.tool.user_location.clone(),
+            max_results: side.max_results,
+            allowed_domains: side.tool.allowed_domains.clone(),
+            blocked_domains: side.tool.blocked_domains.clone(),
+            user_location: side.tool.user_location.clone(),
         };
-        let provider = Arc::clone(&self.provider);
+        let provider = Arc::clone(&side.provider);
         Box::pin(async move {
             let started = Instant::now();
             let outcome = provider.search(&query).await;
@@ -183,15 +266,75 @@ impl Searcher {
                 ),
                 Err(e) => tracing::warn!(error = %e, "web search failed"),
             }
-            outcome
+            ToolOutcome::Search(outcome)
+        })
+    }
+
+    fn start_fetch(&mut self, pending: &PendingSearch) -> ToolFuture {
+        let Some(side) = self.fetch.as_mut() else {
+            return ready(ToolOutcome::Fetch(Err(FetchError::new(
+                FetchErrorCode::Unavailable,
+                "web fetch is not available",
+            ))));
+        };
+        if let Some(max) = side.tool.max_uses
+            && side.done >= max
+        {
+            return ready(ToolOutcome::Fetch(Err(FetchError::new(
+                FetchErrorCode::MaxUsesExceeded,
+                format!("this request allows {max} fetches"),
+            ))));
+        }
+        let Some(url) = pending.url.clone().filter(|u| !u.trim().is_empty()) else {
+            return ready(ToolOutcome::Fetch(Err(FetchError::new(
+                FetchErrorCode::InvalidToolInput,
+                "the fetch needs a url",
+            ))));
+        };
+        side.done += 1;
+        let request = FetchRequest {
+            url,
+            allowed_domains: side.tool.allowed_domains.clone(),
+            blocked_domains: side.tool.blocked_domains.clone(),
+            max_chars: side.tool.max_chars,
+        };
+        let fetcher = Arc::clone(&side.fetcher);
+        Box::pin(async move {
+            let outcome = fetcher.fetch(&request).await;
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, "web fetch failed");
+            }
+            ToolOutcome::Fetch(outcome)
         })
     }
 }
 
-/// The usage record's view of the summed usage: `web_search` once per search run, and the client's tools.
-fn usage_seen(summed: &SummedUsage, searches: u32, client_tools: &[String]) -> UsageSeen {
-    let mut tool_names: Vec<String> = (0..searches).map(|_| "web_search".to_owned()).collect();
-    tool_names.extend(client_tools.iter().cloned());
+fn ready(outcome: ToolOutcome) -> ToolFuture {
+    Box::pin(async move { outcome })
+}
+
+/// The frames of a finished server tool call.
+fn outcome_frames(
+    turns: &mut SearchTurns,
+    pending: &PendingSearch,
+    outcome: &ToolOutcome,
+    codec: &ContentCodec,
+) -> Vec<String> {
+    match outcome {
+        ToolOutcome::Search(result) => turns.result(pending, result, codec),
+        ToolOutcome::Fetch(result) => {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            turns.fetch_result(pending, result, &now)
+        }
+    }
+}
+
+/// The usage record's view of the summed usage: `web_search` once per search run, `web_fetch` once per fetch.
+fn usage_seen(summed: &SummedUsage, searcher: &Searcher) -> UsageSeen {
+    let mut tool_names: Vec<String> = (0..searcher.searches())
+        .map(|_| "web_search".to_owned())
+        .collect();
+    tool_names.extend((0..searcher.fetches()).map(|_| "web_fetch".to_owned()));
     UsageSeen {
         input_tokens: summed.input_tokens,
         output_tokens: summed.output_tokens,
@@ -209,7 +352,7 @@ enum Phase {
     Searching {
         pending: Vec<PendingSearch>,
         next: usize,
-        running: Option<SearchFuture>,
+        running: Option<ToolFuture>,
         then_finish: bool,
     },
     Calling,
@@ -308,7 +451,8 @@ impl SearchRelay {
                         Ok(outcome) => {
                             *running = None;
                             *next += 1;
-                            let frames = self.turns.result(
+                            let frames = outcome_frames(
+                                &mut self.turns,
                                 &search,
                                 &outcome,
                                 &self.state.app.search_content,
@@ -364,7 +508,7 @@ impl SearchRelay {
     fn record(&self, outcome: Outcome) -> sluice_core::spend::UsageRecord {
         let summed = self.turns.usage_so_far();
         self.usage.record(
-            &usage_seen(&summed, self.searcher.done, &[]),
+            &usage_seen(&summed, &self.searcher),
             outcome,
             self.first_byte_ms,
         )
@@ -383,7 +527,8 @@ impl SearchRelay {
         self.span.in_scope(|| {
             tracing::info!(
                 calls = self.calls,
-                searches = self.searcher.done,
+                searches = self.searcher.searches(),
+                fetches = self.searcher.fetches(),
                 input_tokens = record.input_tokens,
                 output_tokens = record.output_tokens,
                 "web search stream finished"
@@ -418,7 +563,7 @@ pub(crate) fn search_sse_body(
     usage: UsageContext,
 ) -> Body {
     let relay = SearchRelay {
-        turns: SearchTurns::new(searcher.tool.name.clone(), model.requested.clone()),
+        turns: searcher.turns(&model.requested),
         ping: state.config.ping_interval,
         state,
         req,
@@ -452,7 +597,7 @@ pub(crate) async fn search_message(
     mut searcher: Searcher,
     usage: &UsageContext,
 ) -> Result<Value, ApiError> {
-    let mut turns = SearchTurns::new(searcher.tool.name.clone(), model.requested.clone());
+    let mut turns = searcher.turns(&model.requested);
     let mut frames: Vec<String> = Vec::new();
     let mut calls = 0;
     loop {
@@ -470,9 +615,14 @@ pub(crate) async fn search_message(
             AfterCall::Search(p) => (p, false),
             AfterCall::SearchThenFinish(p) => (p, true),
         };
-        for search in &pending {
-            let outcome = searcher.start(search).await;
-            frames.extend(turns.result(search, &outcome, &state.app.search_content));
+        for call in &pending {
+            let outcome = searcher.start(call).await;
+            frames.extend(outcome_frames(
+                &mut turns,
+                call,
+                &outcome,
+                &state.app.search_content,
+            ));
         }
         if then_finish || calls >= MAX_CALLS {
             break;
@@ -488,11 +638,7 @@ pub(crate) async fn search_message(
     let (closing, summed) = turns.finish();
     frames.extend(closing);
     // Before the answer leaves: Lambda may freeze the instance right after it.
-    let record = usage.record(
-        &usage_seen(&summed, searcher.done, &[]),
-        Outcome::Complete,
-        None,
-    );
+    let record = usage.record(&usage_seen(&summed, &searcher), Outcome::Complete, None);
     state.ledger.write(record).await;
     Ok(sluice_core::websearch::turns::assemble(&frames))
 }

@@ -34,6 +34,16 @@ async fn gateway_searching(
     tweak: impl FnOnce(&mut GatewayConfig),
     search: Option<Arc<dyn sluice_core::websearch::WebSearchProviders>>,
 ) -> Gateway {
+    gateway_with_tools(sim_config, tweak, search, None).await
+}
+
+/// As [`gateway_searching`], also fetching pages with `fetch`.
+async fn gateway_with_tools(
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut GatewayConfig),
+    search: Option<Arc<dyn sluice_core::websearch::WebSearchProviders>>,
+    fetch: Option<Arc<dyn sluice_core::websearch::WebFetch>>,
+) -> Gateway {
     let sim = SimServer::start(sim_config).await.expect("sim");
     let store = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
     let minted = mint(&sluice_adapters::OsIds);
@@ -62,6 +72,9 @@ async fn gateway_searching(
     .expect("app");
     if let Some(search) = search {
         app = app.with_web_search(search);
+    }
+    if let Some(fetch) = fetch {
+        app = app.with_web_fetch(fetch);
     }
     let upstream = sluice_aws::BedrockUpstream::from_conf(&aws_sdk_config(sim.url()));
     let state = GatewayState::new(Arc::new(app), Arc::new(upstream), config);
@@ -782,9 +795,74 @@ mod web_search {
             "{result}"
         );
         assert!(
-            !Value::Array(sent.clone()).to_string().contains("server_tool_use"),
+            !Value::Array(sent.clone())
+                .to_string()
+                .contains("server_tool_use"),
             "Bedrock never sees server tool blocks"
         );
+    }
+
+    struct FakeFetch(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl sluice_core::websearch::WebFetch for FakeFetch {
+        async fn fetch(
+            &self,
+            request: &sluice_core::websearch::FetchRequest,
+        ) -> Result<sluice_core::websearch::FetchedPage, sluice_core::websearch::FetchError>
+        {
+            self.0.lock().expect("lock").push(request.url.clone());
+            Ok(sluice_core::websearch::FetchedPage {
+                url: request.url.clone(),
+                title: Some("Sluice docs".into()),
+                media_type: "text/plain".into(),
+                text: "Sluice streams answers.".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fetch_is_run_by_sluice_and_shown_as_a_web_fetch_tool_result() {
+        let fetcher = Arc::new(FakeFetch(Mutex::default()));
+        let gw = gateway_with_tools(
+            SimConfig::default(),
+            |_| {},
+            None,
+            Some(Arc::clone(&fetcher) as Arc<dyn sluice_core::websearch::WebFetch>),
+        )
+        .await;
+        let mut body = messages_body("sim:fetch=https://docs.example/sluice", true);
+        body["tools"] = json!([{"type": "web_fetch_20250910", "name": "web_fetch", "max_uses": 2}]);
+        let (status, _, sse) = gw.send(gw.post("/v1/messages", &body)).await;
+        assert_eq!(status, StatusCode::OK, "{sse}");
+        assert_eq!(
+            *fetcher.0.lock().expect("lock"),
+            vec!["https://docs.example/sluice".to_owned()]
+        );
+        let message = sluice_core::websearch::turns::assemble(
+            &sse.split_inclusive("\n\n")
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+        let content = message["content"].as_array().expect("content");
+        assert_eq!(
+            block_types(content),
+            ["server_tool_use", "web_fetch_tool_result", "text"],
+            "{sse}"
+        );
+        assert_eq!(content[1]["content"]["type"], "web_fetch_result");
+        assert_eq!(
+            content[1]["content"]["content"]["source"]["data"],
+            "Sluice streams answers."
+        );
+        assert!(
+            content[2]["text"]
+                .as_str()
+                .expect("text")
+                .contains("Sluice streams answers."),
+            "the model read the page: {sse}"
+        );
+        assert_eq!(message["usage"]["server_tool_use"]["web_fetch_requests"], 1);
     }
 
     #[tokio::test]
