@@ -54,7 +54,8 @@ pub async fn run(listen: &str, data_dir: &Path) -> anyhow::Result<()> {
             .await
             .context("cannot prepare sign-in state")?
             .with_notifiers(notifiers)
-            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new())),
+            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new()))
+            .with_web_fetch(Arc::new(sluice_adapters::Fetcher::new())),
     );
     let gateway = GatewayState::new(
         app.clone(),

@@ -30,8 +30,9 @@ async fn main() -> anyhow::Result<()> {
         AppState::build(store, auth)
             .await
             .context("cannot prepare sign-in state from the table")?
-            // Web searches run from this function, for requests that declare the web search tool.
-            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new())),
+            // Web searches and fetches run from this function, for requests that declare those tools.
+            .with_web_search(Arc::new(sluice_adapters::SearchProviders::new()))
+            .with_web_fetch(Arc::new(sluice_adapters::Fetcher::new())),
     );
     tracing::info!(%region, prefix = %config.model_prefix, %table, "gateway starting");
     let mut state = GatewayState::new(app, Arc::new(sluice_aws::bedrock_upstream(&aws)), config);
