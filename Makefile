@@ -8,7 +8,7 @@ SHELL := bash
 # Targets of `make test` run one after another, in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: help test deps deny test-rust test-e2e test-portal test-lambda check-template sam-build dev build deploy lint bench sizes
+.PHONY: help test deps deny test-rust test-e2e test-portal test-lambda check-template sam-build dev build deploy lint bench bench-search sizes
 
 test: deps lint deny test-rust test-e2e test-portal test-lambda check-template sam-build ## everything CI checks, in order
 	@echo "make test: every suite passed (lint, deny, rust, e2e, portal, lambda, template checks, sam build)"
@@ -60,6 +60,10 @@ lint: deps ## formatting and clippy, warnings are errors
 
 bench: ## gateway overhead benchmark
 	bash scripts/bench.sh
+
+bench-search: deps ## web search timing: what Sluice adds around a search (release build)
+	cargo build --release -p sluice
+	.venv/bin/python bench/web_search.py --write
 
 sizes: deps ## each Lambda function's arm64 binary and zip size, as deployed (a Markdown table)
 	bash scripts/function-sizes.sh
