@@ -576,6 +576,12 @@ mod web_search {
             .collect()
     }
 
+    /// The message the client's SDK would assemble from a streamed answer.
+    fn assembled(sse: &str) -> Value {
+        let frames: Vec<String> = sse.split_inclusive("\n\n").map(str::to_owned).collect();
+        sluice_core::websearch::turns::assemble(&frames)
+    }
+
     fn block_types(content: &[Value]) -> Vec<String> {
         content
             .iter()
@@ -604,11 +610,7 @@ mod web_search {
             (1, 1, 1),
             "{sse}"
         );
-        let message = sluice_core::websearch::turns::assemble(
-            &sse.split_inclusive("\n\n")
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-        );
+        let message = assembled(&sse);
         let content = message["content"].as_array().expect("content");
         assert_eq!(
             block_types(content),
@@ -695,11 +697,7 @@ mod web_search {
             .await;
         assert_eq!(status, StatusCode::OK, "{sse}");
         assert_eq!(fake.queries.lock().expect("lock").len(), 1);
-        let message = sluice_core::websearch::turns::assemble(
-            &sse.split_inclusive("\n\n")
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-        );
+        let message = assembled(&sse);
         let results: Vec<&Value> = message["content"]
             .as_array()
             .expect("content")
@@ -740,11 +738,7 @@ mod web_search {
             .send(gw.post("/v1/messages", &search_body("sim:search=x", true, None)))
             .await;
         assert_eq!(status, StatusCode::OK, "{sse}");
-        let message = sluice_core::websearch::turns::assemble(
-            &sse.split_inclusive("\n\n")
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-        );
+        let message = assembled(&sse);
         let content = message["content"].as_array().expect("content");
         assert_eq!(
             content[2]["content"]["type"],
@@ -839,11 +833,7 @@ mod web_search {
             *fetcher.0.lock().expect("lock"),
             vec!["https://docs.example/sluice".to_owned()]
         );
-        let message = sluice_core::websearch::turns::assemble(
-            &sse.split_inclusive("\n\n")
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-        );
+        let message = assembled(&sse);
         let content = message["content"].as_array().expect("content");
         assert_eq!(
             block_types(content),
