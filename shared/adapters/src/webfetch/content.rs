@@ -8,6 +8,44 @@ use sluice_core::websearch::{FetchError, FetchErrorCode};
 const HTML_TEXT_WIDTH: usize = 120;
 /// The longest title kept.
 const MAX_TITLE_CHARS: usize = 500;
+/// The deepest nesting of elements `html2text` is given. Its layout takes time growing with the square of the
+/// depth (20,000 nested `<div>`s: seconds), so a deeper page, hostile or broken, is read by [`flat_text`]
+/// instead, in one pass. Real pages nest a few dozen levels.
+const MAX_HTML_DEPTH: usize = 512;
+
+/// Elements that hold no content (no end tag) or whose end tag is often left out: they do not count as depth.
+const NOT_NESTING: [&str; 26] = [
+    "area", "base", "br", "col", "dd", "dt", "embed", "hr", "img", "input", "li", "link", "meta",
+    "option", "p", "param", "rp", "rt", "source", "tbody", "td", "tfoot", "th", "thead", "tr",
+    "wbr",
+];
+/// Elements whose start or end begins a new line in [`flat_text`].
+const BLOCKS: [&str; 24] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "p",
+    "pre",
+    "section",
+    "tr",
+];
 
 /// How a body is read, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +81,10 @@ pub(super) fn read(kind: Kind, body: &[u8]) -> Result<(String, Option<String>), 
     match kind {
         Kind::Text => Ok((String::from_utf8_lossy(body).into_owned(), None)),
         Kind::Html => {
+            let html = String::from_utf8_lossy(body);
+            if depth_over(&html, MAX_HTML_DEPTH) {
+                return Ok((flat_text(&html), title(&html)));
+            }
             let text = html2text::config::plain()
                 .allow_width_overflow()
                 .string_from_read(body, HTML_TEXT_WIDTH)
@@ -52,19 +94,90 @@ pub(super) fn read(kind: Kind, body: &[u8]) -> Result<(String, Option<String>), 
                         format!("the page's HTML could not be turned into text: {e}"),
                     )
                 })?;
-            Ok((text, title(&String::from_utf8_lossy(body))))
+            Ok((text, title(&html)))
         }
     }
 }
 
+fn tokens(html: &str) -> impl Iterator<Item = Token> + '_ {
+    let mut emitter = DefaultEmitter::default();
+    // `<script>`, `<style>` and `<title>` hold text only: without the switch their content could be read as tags.
+    emitter.naively_switch_states(true);
+    Tokenizer::new_with_emitter(html, emitter).flatten()
+}
+
+fn is_one_of(name: &[u8], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Whether elements nest deeper than `max` anywhere in `html` (counted from its tags, one pass).
+fn depth_over(html: &str, max: usize) -> bool {
+    let mut depth = 0_usize;
+    for token in tokens(html) {
+        match token {
+            Token::StartTag(tag) if !tag.self_closing && !is_one_of(&tag.name, &NOT_NESTING) => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            Token::EndTag(tag) if !is_one_of(&tag.name, &NOT_NESTING) => {
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `html`'s text in one pass, for pages too deep for `html2text`: tags dropped, `<head>`, `<script>` and
+/// `<style>` skipped, a new line at each block, runs of spaces as one.
+fn flat_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut skipping: Option<Vec<u8>> = None;
+    for token in tokens(html) {
+        match token {
+            Token::StartTag(tag) if skipping.is_none() => {
+                if is_one_of(&tag.name, &["script", "style", "head", "template"])
+                    && !tag.self_closing
+                {
+                    skipping = Some(tag.name.to_ascii_lowercase());
+                } else if is_one_of(&tag.name, &BLOCKS) {
+                    out.push('\n');
+                }
+            }
+            Token::EndTag(tag) => {
+                if skipping.as_deref() == Some(tag.name.to_ascii_lowercase().as_slice()) {
+                    skipping = None;
+                } else if skipping.is_none() && is_one_of(&tag.name, &BLOCKS) {
+                    out.push('\n');
+                }
+            }
+            Token::String(text) if skipping.is_none() => {
+                // The source's line breaks are spaces; only blocks begin lines.
+                out.extend(
+                    String::from_utf8_lossy(&text)
+                        .chars()
+                        .map(|c| if c.is_whitespace() { ' ' } else { c }),
+                );
+            }
+            _ => {}
+        }
+    }
+    out.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The first `<title>`'s text on one line, when it has any.
 fn title(html: &str) -> Option<String> {
-    let mut emitter = DefaultEmitter::default();
-    // `<title>` holds text only (RCDATA): without the switch its content could be read as tags.
-    emitter.naively_switch_states(true);
     let mut inside = false;
     let mut found = String::new();
-    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
+    for token in tokens(html) {
         match token {
             Token::StartTag(tag) if tag.name.eq_ignore_ascii_case(b"title") => inside = true,
             Token::EndTag(tag) if inside && tag.name.eq_ignore_ascii_case(b"title") => break,
@@ -128,6 +241,44 @@ mod tests {
             None
         );
         assert_eq!(title("<title>  </title>"), None);
+    }
+
+    #[test]
+    fn deeply_nested_html_is_read_in_one_pass() {
+        let depth = 200_000;
+        let html = format!(
+            "<head><title>deep</title><style>p {{}}</style></head>{}x<script>no()</script> &amp; y{}",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let started = std::time::Instant::now();
+        let (text, title) = read(Kind::Html, html.as_bytes()).expect("read");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(title.as_deref(), Some("deep"));
+        assert_eq!(text, "x & y");
+    }
+
+    #[test]
+    fn nesting_is_counted_without_the_elements_that_need_no_end_tag() {
+        let shallow = format!("<ul>{}</ul>", "<li><p>item".repeat(5_000));
+        assert!(!depth_over(&shallow, MAX_HTML_DEPTH));
+        assert!(depth_over(
+            &"<div>".repeat(MAX_HTML_DEPTH + 1),
+            MAX_HTML_DEPTH
+        ));
+        assert!(!depth_over(&"<div></div>".repeat(10_000), MAX_HTML_DEPTH));
+    }
+
+    #[test]
+    fn flat_text_breaks_lines_at_blocks() {
+        assert_eq!(
+            flat_text("<h1>Title</h1><p>one <b>bold</b>\n  word</p><ul><li>a<li>b</ul>"),
+            "Title\none bold word\na\nb"
+        );
     }
 
     #[test]

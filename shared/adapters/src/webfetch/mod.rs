@@ -15,7 +15,8 @@
 //! - the content: HTML becomes text (`html2text`) and its `<title>` the page's title; plain text, Markdown, JSON
 //!   and CSV are kept as they are; anything else (PDF, images, binaries) is `unsupported_content_type`; the text is
 //!   cut to the request's `max_chars` ([`DEFAULT_MAX_CHARS`] when 0) with a note saying so. Bodies are read as
-//!   UTF-8 (invalid bytes replaced).
+//!   UTF-8 (invalid bytes replaced). A page nesting elements deeper than `html2text` lays out in good time (its
+//!   cost grows with the square of the depth) is read in one pass by a plainer extraction instead.
 //!
 //! Messages name the URL without its query string or fragment, which may carry tokens.
 
