@@ -363,9 +363,14 @@ fn transport(url: &Url, err: &reqwest::Error, timeout: Duration) -> FetchError {
         return timed_out(url, timeout);
     }
     if refused_address(err) {
+        // Not the address itself: behind a company's DNS it would tell the model the internal network's layout.
         return FetchError::new(
             FetchErrorCode::UrlNotAllowed,
-            format!("{}: {}", shown(url), causes(err)),
+            format!(
+                "{}: the host resolves to a private, loopback or link-local address (or none), which is not \
+                 fetched",
+                shown(url)
+            ),
         );
     }
     FetchError::new(
@@ -497,6 +502,22 @@ mod tests {
             code(&fetcher, "https://example.com/", &rules),
             Some(FetchErrorCode::UrlNotAllowed)
         );
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_a_private_address_is_not_allowed_and_the_address_not_shown() {
+        // Straight to the client, past `check` (which refuses `localhost` by name), so the resolver answers.
+        let fetcher = Fetcher::allowing_test_server_for_tests(IpAddr::from([127, 0, 0, 1]));
+        let url = Url::parse("http://localhost:9/x?token=t0k").expect("url");
+        let client = fetcher.client().expect("client");
+        let err = match client.get(url.clone()).send().await {
+            Ok(response) => panic!("answered {}", response.status()),
+            Err(e) => transport(&url, &e, DEFAULT_TIMEOUT),
+        };
+        assert_eq!(err.code, FetchErrorCode::UrlNotAllowed, "{err}");
+        for hidden in ["127.0.0.1", "::1", "t0k"] {
+            assert!(!err.message.contains(hidden), "{hidden} shown: {err}");
+        }
     }
 
     #[test]
