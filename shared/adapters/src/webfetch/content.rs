@@ -76,25 +76,40 @@ pub(super) fn kind(content_type: Option<&str>) -> Result<Kind, FetchError> {
     }
 }
 
-/// The body as text and, for HTML, its title.
-pub(super) fn read(kind: Kind, body: &[u8]) -> Result<(String, Option<String>), FetchError> {
+/// `body` decoded by the `charset` of its `Content-Type` (a byte order mark wins; UTF-8 when none is named or the
+/// name is unknown), bytes that do not decode replaced.
+pub(super) fn decode(content_type: Option<&str>, body: &[u8]) -> String {
+    let encoding = content_type
+        .into_iter()
+        .flat_map(|v| v.split(';').skip(1))
+        .filter_map(|param| param.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .and_then(|(_, label)| {
+            encoding_rs::Encoding::for_label(label.trim().trim_matches('"').as_bytes())
+        })
+        .unwrap_or(encoding_rs::UTF_8);
+    encoding.decode(body).0.into_owned()
+}
+
+/// The (decoded) body as text and, for HTML, its title.
+pub(super) fn read(kind: Kind, body: &str) -> Result<(String, Option<String>), FetchError> {
     match kind {
-        Kind::Text => Ok((String::from_utf8_lossy(body).into_owned(), None)),
+        Kind::Text => Ok((body.to_owned(), None)),
         Kind::Html => {
-            let html = String::from_utf8_lossy(body);
-            if depth_over(&html, MAX_HTML_DEPTH) {
-                return Ok((flat_text(&html), title(&html)));
+            let html = body;
+            if depth_over(html, MAX_HTML_DEPTH) {
+                return Ok((flat_text(html), title(html)));
             }
             let text = html2text::config::plain()
                 .allow_width_overflow()
-                .string_from_read(body, HTML_TEXT_WIDTH)
+                .string_from_read(html.as_bytes(), HTML_TEXT_WIDTH)
                 .map_err(|e| {
                     FetchError::new(
                         FetchErrorCode::Unavailable,
                         format!("the page's HTML could not be turned into text: {e}"),
                     )
                 })?;
-            Ok((text, title(&html)))
+            Ok((text, title(html)))
         }
     }
 }
@@ -252,7 +267,7 @@ mod tests {
             "</div>".repeat(depth)
         );
         let started = std::time::Instant::now();
-        let (text, title) = read(Kind::Html, html.as_bytes()).expect("read");
+        let (text, title) = read(Kind::Html, &html).expect("read");
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
             "{:?}",
@@ -279,6 +294,24 @@ mod tests {
             flat_text("<h1>Title</h1><p>one <b>bold</b>\n  word</p><ul><li>a<li>b</ul>"),
             "Title\none bold word\na\nb"
         );
+    }
+
+    #[test]
+    fn bodies_are_decoded_by_their_charset() {
+        assert_eq!(
+            decode(Some("text/html; charset=ISO-8859-1"), b"caf\xe9"),
+            "café"
+        );
+        assert_eq!(
+            decode(Some("text/plain; Charset=\"windows-1252\""), b"\x93q\x94"),
+            "\u{201c}q\u{201d}"
+        );
+        assert_eq!(decode(Some("text/plain"), "café".as_bytes()), "café");
+        assert_eq!(
+            decode(Some("text/plain; charset=nonsense"), b"caf\xe9"),
+            "caf\u{fffd}"
+        );
+        assert_eq!(decode(None, b"\xef\xbb\xbfok"), "ok");
     }
 
     #[test]

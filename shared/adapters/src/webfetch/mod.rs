@@ -14,9 +14,10 @@
 //!   `url_not_accessible`; a failure of Sluice's own (the client cannot be built) is `unavailable`;
 //! - the content: HTML becomes text (`html2text`) and its `<title>` the page's title; plain text, Markdown, JSON
 //!   and CSV are kept as they are; anything else (PDF, images, binaries) is `unsupported_content_type`; the text is
-//!   cut to the request's `max_chars` ([`DEFAULT_MAX_CHARS`] when 0) with a note saying so. Bodies are read as
-//!   UTF-8 (invalid bytes replaced). A page nesting elements deeper than `html2text` lays out in good time (its
-//!   cost grows with the square of the depth) is read in one pass by a plainer extraction instead.
+//!   cut to the request's `max_chars` ([`DEFAULT_MAX_CHARS`] when 0) with a note saying so. Bodies are decoded
+//!   by their `Content-Type` charset (`encoding_rs`; UTF-8 when none is named, invalid bytes replaced). A page
+//!   nesting elements deeper than `html2text` lays out in good time (its cost grows with the square of the
+//!   depth) is read in one pass by a plainer extraction instead.
 //!
 //! Messages name the URL without its query string or fragment, which may carry tokens.
 
@@ -307,6 +308,7 @@ impl WebFetch for Fetcher {
                 Err(_) => return Err(timed_out(&url, self.timeout)),
             };
         let kind = content::kind(content_type.as_deref())?;
+        let body = content::decode(content_type.as_deref(), &body);
         let (text, title) = content::read(kind, &body)?;
         let max_chars = if request.max_chars == 0 {
             DEFAULT_MAX_CHARS
