@@ -155,7 +155,8 @@ pub struct FetchRequest {
     pub allowed_domains: Vec<String>,
     /// Never these domains (and their subdomains).
     pub blocked_domains: Vec<String>,
-    /// Longest text handed back, in characters (the page's text is cut there).
+    /// Longest text handed back, in characters (the page's text is cut there); 0 means the fetcher's default
+    /// (100,000).
     pub max_chars: usize,
 }
 
@@ -167,7 +168,8 @@ pub struct FetchedPage {
     /// The page's `<title>`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// `text/plain` (HTML is converted to text) or `application/pdf` is not read: see [`FetchErrorCode`].
+    /// Always `text/plain`: HTML is converted to text, other text types are kept, anything else is refused
+    /// (`unsupported_content_type`).
     pub media_type: String,
     pub text: String,
 }
