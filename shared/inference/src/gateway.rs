@@ -28,15 +28,14 @@ use sluice_core::upstream::Upstream;
 use crate::budget::BudgetGate;
 use crate::limits::LimitsGate;
 use crate::relay::{call_with_learning, sse_body};
-use crate::search::{SearchSettings, Searcher, search_message, search_sse_body};
+use crate::search::{SearchSettings, search_message, search_sse_body, searcher_for};
 use crate::usage::{UsageContext, UsageLedger};
 use sluice_core::admission::{
     BudgetVerdict, Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal,
 };
 use sluice_core::limits::person_rate_scope;
 use sluice_core::ratelimit::Admission;
-use sluice_core::websearch::tool::{convert_history, find_fetch_tool, find_search_tool};
-use sluice_core::websearch::{SearchError, SearchQuery, SearchResult, WebSearch};
+use sluice_core::websearch::tool::convert_history;
 use sluice_http::app::AppState;
 use sluice_http::auth::{Caller, credential, key_rate_scope};
 use sluice_http::config::GatewayConfig;
@@ -400,6 +399,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     let model = resolve(&state, &req.model, caller).await?;
     tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = ?model.requested, invoke_id = ?model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
+    let stream = req.stream;
     let usage_context = |thinking: bool| UsageContext {
         request_id: request_id.clone(),
         time_ms: std::time::SystemTime::now()
@@ -412,7 +412,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         team_id: caller.team_id.clone(),
         requested_model: model.requested.clone(),
         bedrock_model_id: model.invoke_id.clone(),
-        stream: req.stream,
+        stream,
         thinking,
         session_id: headers
             .get("x-claude-code-session-id")
@@ -421,7 +421,7 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         region: state.config.region.clone(),
     };
     if let Some(searcher) = searcher_for(&state, &req, caller).await? {
-        let mut req = req.clone();
+        let mut req = req;
         searcher.prepare(&mut req.body);
         convert_history(&mut req.body, &state.app.search_content);
         if !req.stream {
@@ -486,50 +486,6 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
         let record = usage_context(report.thinking).record(&usage, Outcome::Complete, None);
         state.ledger.write(record).await;
         Ok(admitted.stamp(axum::Json(message).into_response()))
-    }
-}
-
-/// The server tools Sluice runs for a request: web search when it declares the search tool, searching is on and a
-/// provider is configured for the caller; web fetch when it declares the fetch tool and this process can fetch.
-/// `None` when neither (the tools are then removed, as Bedrock cannot run them).
-async fn searcher_for(
-    state: &GatewayState,
-    req: &ClientRequest,
-    caller: &Caller,
-) -> Result<Option<Searcher>, ApiError> {
-    let mut searcher = Searcher::default();
-    if let Some(providers) = &state.app.search_providers
-        && let Some(tool) = find_search_tool(&req.body)?
-        && let Some(config) = state
-            .search
-            .provider(state.app.store.as_ref(), caller.user_id.as_deref())
-            .await
-            .map_err(|e| ApiError::from_store(&e, "read the web search settings"))?
-    {
-        let provider: Arc<dyn WebSearch> = match providers.provider(&config) {
-            Ok(provider) => Arc::from(provider),
-            Err(error) => {
-                tracing::warn!(provider = %config.provider_type, error = %error, "web search provider unusable");
-                Arc::new(Unusable(error))
-            }
-        };
-        searcher = searcher.with_search(provider, tool, &config);
-    }
-    if let Some(fetcher) = &state.app.web_fetch
-        && let Some(tool) = find_fetch_tool(&req.body)?
-    {
-        searcher = searcher.with_fetch(Arc::clone(fetcher), tool);
-    }
-    Ok((!searcher.is_empty()).then_some(searcher))
-}
-
-/// A provider whose configuration cannot search: every search answers its error, which the model is shown.
-struct Unusable(SearchError);
-
-#[async_trait::async_trait]
-impl WebSearch for Unusable {
-    async fn search(&self, _: &SearchQuery) -> Result<Vec<SearchResult>, SearchError> {
-        Err(self.0.clone())
     }
 }
 

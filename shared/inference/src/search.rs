@@ -31,8 +31,8 @@ use sluice_core::translate::{PING_FRAME, UsageSeen, normalize_message};
 use sluice_core::upstream::ChunkStream;
 use sluice_core::websearch::content::ContentCodec;
 use sluice_core::websearch::tool::{
-    FetchTool, SearchTool, max_uses_exceeded, replace_fetch_with_client_tool,
-    replace_with_client_tool,
+    FetchTool, SearchTool, find_fetch_tool, find_search_tool, max_uses_exceeded,
+    replace_fetch_with_client_tool, replace_with_client_tool,
 };
 use sluice_core::websearch::turns::{
     AfterCall, PendingSearch, SearchTurns, SummedUsage, message_events,
@@ -42,7 +42,7 @@ use sluice_core::websearch::{
     SETTING_MODE, SearchError, SearchErrorCode, SearchQuery, SearchResult, USER_PROVIDERS_PREFIX,
     WebFetch, WebSearch,
 };
-use sluice_http::auth::TtlCache;
+use sluice_http::auth::{Caller, TtlCache};
 use sluice_http::serve::BodyGuard;
 use tracing::Instrument;
 
@@ -641,4 +641,48 @@ pub(crate) async fn search_message(
     let record = usage.record(&usage_seen(&summed, &searcher), Outcome::Complete, None);
     state.ledger.write(record).await;
     Ok(sluice_core::websearch::turns::assemble(&frames))
+}
+
+/// The server tools Sluice runs for a request: web search when it declares the search tool, searching is on and a
+/// provider is configured for the caller; web fetch when it declares the fetch tool and this process can fetch.
+/// `None` when neither (the tools are then removed, as Bedrock cannot run them).
+pub(crate) async fn searcher_for(
+    state: &GatewayState,
+    req: &ClientRequest,
+    caller: &Caller,
+) -> Result<Option<Searcher>, ApiError> {
+    let mut searcher = Searcher::default();
+    if let Some(providers) = &state.app.search_providers
+        && let Some(tool) = find_search_tool(&req.body)?
+        && let Some(config) = state
+            .search
+            .provider(state.app.store.as_ref(), caller.user_id.as_deref())
+            .await
+            .map_err(|e| ApiError::from_store(&e, "read the web search settings"))?
+    {
+        let provider: Arc<dyn WebSearch> = match providers.provider(&config) {
+            Ok(provider) => Arc::from(provider),
+            Err(error) => {
+                tracing::warn!(provider = %config.provider_type, error = %error, "web search provider unusable");
+                Arc::new(Unusable(error))
+            }
+        };
+        searcher = searcher.with_search(provider, tool, &config);
+    }
+    if let Some(fetcher) = &state.app.web_fetch
+        && let Some(tool) = find_fetch_tool(&req.body)?
+    {
+        searcher = searcher.with_fetch(Arc::clone(fetcher), tool);
+    }
+    Ok((!searcher.is_empty()).then_some(searcher))
+}
+
+/// A provider whose configuration cannot search: every search answers its error, which the model is shown.
+struct Unusable(SearchError);
+
+#[async_trait::async_trait]
+impl WebSearch for Unusable {
+    async fn search(&self, _: &SearchQuery) -> Result<Vec<SearchResult>, SearchError> {
+        Err(self.0.clone())
+    }
 }
