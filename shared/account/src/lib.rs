@@ -171,7 +171,10 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
             state.clone(),
             roles::person_before_body,
         ))
-        .layer(axum::middleware::from_fn(portal::cookie_session))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            portal::cookie_session,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin::guard,

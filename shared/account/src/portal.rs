@@ -59,22 +59,35 @@ fn csrf_for(session_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
-/// The session token in the request's cookies, the `__Host-` one first.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `secure_name`, or — only over plain HTTP (a local `sluice serve`, where browsers refuse
+/// `Secure`) — of `plain_name`. Over HTTPS the unprefixed name is ignored: a sibling subdomain can set it, but not
+/// a `__Host-` cookie, so it cannot plant a session or a sign-in of its own in someone's browser.
+fn cookie_value(
+    headers: &HeaderMap,
+    secure_name: &str,
+    plain_name: &str,
+    https: bool,
+) -> Option<String> {
     let mut plain = None;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for cookie in Cookie::split_parse(text).flatten() {
-            match cookie.name() {
-                SECURE_NAME if !cookie.value().is_empty() => {
-                    return Some(cookie.value().to_owned());
-                }
-                PLAIN_NAME if !cookie.value().is_empty() => plain = Some(cookie.value().to_owned()),
-                _ => {}
-            }
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|text| Cookie::split_parse(text).flatten());
+    for cookie in cookies.filter(|c| !c.value().is_empty()) {
+        if cookie.name() == secure_name {
+            return Some(cookie.value().to_owned());
+        }
+        if !https && plain.is_none() && cookie.name() == plain_name {
+            plain = Some(cookie.value().to_owned());
         }
     }
     plain
+}
+
+/// The session token in the request's cookies (see [`cookie_value`]).
+fn session_cookie(headers: &HeaderMap, https: bool) -> Option<String> {
+    cookie_value(headers, SECURE_NAME, PLAIN_NAME, https)
 }
 
 fn has_explicit_credential(headers: &HeaderMap) -> bool {
@@ -82,11 +95,15 @@ fn has_explicit_credential(headers: &HeaderMap) -> bool {
 }
 
 /// Lets the portal's cookie stand for the bearer credential on the admin router (see the module comment).
-pub(super) async fn cookie_session(mut req: Request, next: Next) -> Response {
+pub(super) async fn cookie_session(
+    State(state): State<Shared>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if has_explicit_credential(req.headers()) {
         return next.run(req).await;
     }
-    let Some(token) = session_cookie(req.headers()) else {
+    let Some(token) = session_cookie(req.headers(), over_https(&state, req.headers())) else {
         return next.run(req).await;
     };
     let csrf_token = csrf_for(&token);
@@ -240,14 +257,9 @@ fn signin_cookie_header(value: &str, https: bool, clear: bool) -> Option<HeaderV
     HeaderValue::from_str(&cookie.to_string()).ok()
 }
 
-fn signin_cookie(headers: &HeaderMap) -> Option<SignIn> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|text| Cookie::split_parse(text).flatten())
-        .find(|c| matches!(c.name(), SIGNIN_SECURE_NAME | SIGNIN_PLAIN_NAME))
-        .and_then(|c| SignIn::decode(c.value()))
+fn signin_cookie(headers: &HeaderMap, https: bool) -> Option<SignIn> {
+    cookie_value(headers, SIGNIN_SECURE_NAME, SIGNIN_PLAIN_NAME, https)
+        .and_then(|v| SignIn::decode(&v))
 }
 
 fn random_text(state: &Shared, bytes: usize) -> String {
@@ -405,9 +417,13 @@ async fn finish(
     headers: &HeaderMap,
     q: &CallbackQuery,
 ) -> Result<String, SsoFailed> {
-    let flow = signin_cookie(headers).ok_or(SsoFailed::NotStarted)?;
+    let flow = signin_cookie(headers, over_https(state, headers)).ok_or(SsoFailed::NotStarted)?;
     if let Some(error) = &q.error {
-        tracing::info!(error = %error, "portal sign-in: the provider answered with an error");
+        // What the redirect carries is the client's to write: logged with `?`, escaped.
+        tracing::info!(
+            ?error,
+            "portal sign-in: the provider answered with an error"
+        );
         return Err(SsoFailed::ProviderDeclined);
     }
     let (Some(code), Some(returned_state)) = (q.code.as_deref(), q.state.as_deref()) else {
@@ -472,11 +488,36 @@ mod tests {
             "cookie",
             "a=1; sluice_session=plain; __Host-sluice_session=secure",
         )]);
-        assert_eq!(session_cookie(&h).as_deref(), Some("secure"));
+        assert_eq!(session_cookie(&h, false).as_deref(), Some("secure"));
         let h = headers(&[("cookie", "sluice_session=plain"), ("cookie", "x=y")]);
-        assert_eq!(session_cookie(&h).as_deref(), Some("plain"));
+        assert_eq!(session_cookie(&h, false).as_deref(), Some("plain"));
+        assert_eq!(
+            session_cookie(&h, true),
+            None,
+            "over HTTPS only the __Host- cookie counts"
+        );
         let h = headers(&[("cookie", "__Host-sluice_session=; other=1")]);
-        assert_eq!(session_cookie(&h), None);
+        assert_eq!(session_cookie(&h, false), None);
+    }
+
+    #[test]
+    fn over_https_only_the_prefixed_sign_in_cookie_counts() {
+        let flow = SignIn {
+            idp: "idp".into(),
+            state: "s".into(),
+            nonce: "n".into(),
+            verifier: "v".into(),
+        };
+        let planted = format!("sluice_signin={}", flow.encode());
+        let h = headers(&[("cookie", planted.as_str())]);
+        assert!(signin_cookie(&h, false).is_some());
+        assert!(signin_cookie(&h, true).is_none());
+        let prefixed = format!("__Host-sluice_signin={}", flow.encode());
+        let h = headers(&[("cookie", prefixed.as_str())]);
+        assert_eq!(
+            signin_cookie(&h, true).map(|f| f.state),
+            Some("s".to_owned())
+        );
     }
 
     #[test]

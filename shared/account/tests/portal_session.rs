@@ -448,3 +448,23 @@ async fn behind_cloudfront_only_requests_with_the_origin_secret_are_answered() {
     );
     assert!(!script.contains("lambda-url"), "{script}");
 }
+
+#[tokio::test]
+async fn over_https_an_unprefixed_cookie_a_subdomain_could_plant_is_ignored() {
+    let env = Env::start().await;
+    // A valid session, but in a cookie without the __Host- prefix, which a sibling subdomain can set.
+    let (plain, _, _) = sign_in(&env, "127.0.0.1:8080").await;
+    assert!(plain.starts_with("sluice_session="), "{plain}");
+    let me = |host: &'static str, cookie: String| {
+        Request::get("/auth/me")
+            .header("host", host)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .expect("req")
+    };
+    let (status, _, _) = env.send(me("sluice.example.com", plain.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (secure, _, _) = sign_in(&env, "sluice.example.com").await;
+    let (status, _, body) = env.send(me("sluice.example.com", secure)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
