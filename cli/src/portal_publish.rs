@@ -66,21 +66,6 @@ fn read_outputs(source: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
 }
 
-fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    // Servers such as moto do not resolve `<bucket>.<host>`: path-style addresses against a custom endpoint.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the SDK resolves AWS_ENDPOINT_URL_S3 itself; path-style addressing follows the same variable"
-    )]
-    let custom =
-        config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(custom)
-            .build(),
-    )
-}
-
 async fn current_release(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Option<String>> {
     match s3
         .get_object()
@@ -207,7 +192,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         ),
     };
     let config = sluice_aws::load_aws_config().await?;
-    let s3 = s3_client(&config);
+    let s3 = sluice_aws::s3_client(&config);
     let release = release();
     let previous = current_release(&s3, &bucket).await?;
     upload(&s3, &bucket, &release).await?;

@@ -20,6 +20,6 @@ pub mod notify;
 pub mod secrets;
 pub use secrets::{ReadSecretError, env_or_secret, read_secret};
 pub mod s3_export;
-pub use s3_export::S3ExportSink;
+pub use s3_export::{S3ExportSink, s3_client};
 pub mod usage_fallback;
 pub use usage_fallback::{ReplayError, ReplayReport, SqsUsageFallback, replay_sqs};

@@ -8,6 +8,24 @@ use aws_sdk_s3::primitives::ByteStream;
 use sluice_core::spend::export::ExportSink;
 use sluice_core::store::StoreError;
 
+/// An S3 client from the shared configuration. With a custom endpoint (moto, LocalStack: `AWS_ENDPOINT_URL` or
+/// `AWS_ENDPOINT_URL_S3`) requests use path-style addresses, since such servers do not resolve `<bucket>.<host>`;
+/// against AWS they stay virtual-hosted.
+#[must_use]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the SDK resolves AWS_ENDPOINT_URL_S3 itself without saying so; path-style addressing follows the same variable"
+)]
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let custom_endpoint =
+        config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(custom_endpoint)
+            .build(),
+    )
+}
+
 /// `PutObject` into one bucket; keys come from the core (`spend/dt=YYYY-MM-DD/spend.csv`).
 #[derive(Debug, Clone)]
 pub struct S3ExportSink {
@@ -16,22 +34,11 @@ pub struct S3ExportSink {
 }
 
 impl S3ExportSink {
-    /// A client from the shared configuration. With a custom endpoint (moto, LocalStack: `AWS_ENDPOINT_URL` or
-    /// `AWS_ENDPOINT_URL_S3`) requests use path-style addresses, since such servers do not resolve
-    /// `<bucket>.<host>`; against AWS they stay virtual-hosted.
+    /// A client from the shared configuration (see [`s3_client`]).
     #[must_use]
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the SDK resolves AWS_ENDPOINT_URL_S3 itself without saying so; path-style addressing follows the same variable"
-    )]
     pub fn new(config: &SdkConfig, bucket: impl Into<String>) -> Self {
-        let custom_endpoint =
-            config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(custom_endpoint)
-            .build();
         Self {
-            client: aws_sdk_s3::Client::from_conf(s3),
+            client: s3_client(config),
             bucket: bucket.into(),
         }
     }
