@@ -21,6 +21,8 @@
 //! - `admission`: the gateway's admission decision: which rate limit or budget refuses a request, and how it reads.
 //! - `analytics`: dashboard numbers summed from the spend rollups (windows, filters, percentiles, forecast).
 //! - `scim`: SCIM 2.0 provisioning resources, PATCH operations, filters and the admin-group role rule.
+//! - `policy`: which models, tools and limits each group gets: the policy document, its validation, first-match
+//!   evaluation and what it does to a request.
 //! - `notify`: budget / rate-limit notification payload, destinations, webhook signatures, the `Notifier` port and retries.
 pub mod admission;
 pub mod analytics;
@@ -35,6 +37,7 @@ pub mod limits;
 pub mod model_access;
 pub mod models;
 pub mod notify;
+pub mod policy;
 pub mod ratelimit;
 pub mod scim;
 pub mod settings_json;

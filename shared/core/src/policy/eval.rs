@@ -1,0 +1,367 @@
+//! The compiled policy document and first-match evaluation.
+
+use std::collections::HashSet;
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use super::document::{PolicyDocument, Rules, ValidationError};
+use crate::models::CATALOG;
+
+/// Who is calling, as far as policies care. Built from the authenticated caller (its person's remembered groups,
+/// or the groups of the ID token it presented).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    pub user_id: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub team_id: Option<&'a str>,
+    pub key_id: Option<&'a str>,
+    pub idp_groups: &'a [String],
+    pub scim_groups: &'a [String],
+}
+
+/// The catalogue's model ids.
+#[must_use]
+pub fn catalog_ids() -> Vec<&'static str> {
+    CATALOG.iter().map(|e| e.id).collect()
+}
+
+/// The catalogue's families (`opus`, `sonnet`, `haiku`, …): the word after `claude-`.
+#[must_use]
+pub fn families() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for e in CATALOG {
+        if let Some(f) =
+            e.id.strip_prefix("claude-")
+                .and_then(|r| r.split('-').next())
+            && !out.contains(&f)
+        {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+fn glob(pattern: &str, case_insensitive: bool) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(case_insensitive)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("{pattern:?} is not a valid glob: {e}"))
+}
+
+/// A model entry of a policy: a family word, an exact id, or a glob; matched case-insensitively against the
+/// model's catalogue id (or the raw id a client sent).
+#[derive(Debug, Clone)]
+pub(crate) enum ModelPattern {
+    Family(String),
+    Exact(String),
+    Glob(GlobMatcher),
+}
+
+impl ModelPattern {
+    pub(crate) fn new(entry: &str) -> Result<Self, String> {
+        let lower = entry.trim().to_ascii_lowercase();
+        if is_glob(&lower) {
+            return glob(&lower, true).map(Self::Glob);
+        }
+        if families().contains(&lower.as_str()) {
+            return Ok(Self::Family(lower));
+        }
+        let canonical = CATALOG
+            .iter()
+            .find(|e| e.aliases.contains(&lower.as_str()))
+            .map_or(lower, |e| e.id.to_owned());
+        Ok(Self::Exact(canonical))
+    }
+
+    pub(crate) fn matches(&self, model: &str) -> bool {
+        match self {
+            Self::Family(f) => model
+                .strip_prefix("claude-")
+                .and_then(|r| r.strip_prefix(f.as_str()))
+                .is_some_and(|r| r.is_empty() || r.starts_with('-')),
+            Self::Exact(id) => model.eq_ignore_ascii_case(id),
+            Self::Glob(g) => g.is_match(model.to_ascii_lowercase()),
+        }
+    }
+
+    /// Whether the entry names something this gateway serves: a family, a catalogue id or alias, an
+    /// administrator-mapped name, a raw Bedrock id or ARN, or a glob matching at least one of those names.
+    pub(crate) fn names_a_known_model(&self, extra: &[String]) -> bool {
+        let mut known = catalog_ids()
+            .into_iter()
+            .map(str::to_owned)
+            .chain(extra.iter().map(|s| s.to_ascii_lowercase()));
+        match self {
+            Self::Family(_) => true,
+            Self::Exact(id) => {
+                id.contains('.') || id.starts_with("arn:") || known.any(|k| &k == id)
+            }
+            Self::Glob(_) => known.any(|k| self.matches(&k)),
+        }
+    }
+}
+
+/// A tool entry: a name or a glob, case-sensitive as tool names are. `WebSearch` and `WebFetch` (Claude Code's
+/// names) also match the server tools of those kinds (`web_search_*`, `web_fetch_*` types).
+#[derive(Debug, Clone)]
+pub(crate) enum ToolPattern {
+    Exact(String),
+    Glob(GlobMatcher),
+}
+
+impl ToolPattern {
+    pub(crate) fn new(entry: &str) -> Result<Self, String> {
+        let entry = entry.trim();
+        if entry.contains(['(', ')', ' ']) {
+            return Err(format!(
+                "{entry:?}: a tool name or glob is expected (Claude Code's argument rules such as Bash(git push:*) are not enforced by the gateway)"
+            ));
+        }
+        if is_glob(entry) {
+            glob(entry, false).map(Self::Glob)
+        } else {
+            Ok(Self::Exact(entry.to_owned()))
+        }
+    }
+
+    fn matches_name(&self, name: &str) -> bool {
+        match self {
+            Self::Exact(e) => e == name,
+            Self::Glob(g) => g.is_match(name),
+        }
+    }
+
+    /// Whether this entry denies the tool named `name` of type `kind` (`None` for client tools).
+    pub(crate) fn matches(&self, name: &str, kind: Option<&str>) -> bool {
+        if self.matches_name(name) {
+            return true;
+        }
+        match kind {
+            Some(k) if k.starts_with("web_search_") => self.matches_name("WebSearch"),
+            Some(k) if k.starts_with("web_fetch_") => self.matches_name("WebFetch"),
+            _ => false,
+        }
+    }
+
+    /// The entry as Claude Code's `permissions.deny` can say it, if it can: an exact name, or an MCP server's
+    /// tools (`mcp__server__*`).
+    pub(crate) fn as_permission(entry: &str) -> Option<String> {
+        let entry = entry.trim();
+        if !is_glob(entry) {
+            return Some(entry.to_owned());
+        }
+        let server = entry.strip_suffix("__*")?;
+        (server.starts_with("mcp__") && !is_glob(server)).then(|| format!("{server}__*"))
+    }
+}
+
+/// One compiled policy.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    pub name: String,
+    pub rules: Rules,
+    everyone: bool,
+    idp_groups: HashSet<String>,
+    /// Lower case.
+    scim_groups: HashSet<String>,
+    teams: HashSet<String>,
+    /// Lower case (emails and user ids).
+    people: HashSet<String>,
+    keys: HashSet<String>,
+    pub(crate) allow_models: Option<Vec<ModelPattern>>,
+    pub(crate) deny_models: Vec<(String, ModelPattern)>,
+    pub(crate) deny_tools: Vec<(String, ToolPattern)>,
+}
+
+impl CompiledPolicy {
+    /// Why this policy matches the subject, or `None`.
+    fn why(&self, s: &Subject<'_>) -> Option<String> {
+        if self.everyone {
+            return Some("its match is empty, so it matches everyone".to_owned());
+        }
+        if let Some(g) = s.idp_groups.iter().find(|g| self.idp_groups.contains(*g)) {
+            return Some(format!("identity-provider group {g:?}"));
+        }
+        if let Some(g) = s
+            .scim_groups
+            .iter()
+            .find(|g| self.scim_groups.contains(&g.to_ascii_lowercase()))
+        {
+            return Some(format!("SCIM group {g:?}"));
+        }
+        if let Some(t) = s.team_id.filter(|t| self.teams.contains(*t)) {
+            return Some(format!("team {t}"));
+        }
+        for who in [s.email, s.user_id].into_iter().flatten() {
+            if self.people.contains(&who.to_ascii_lowercase()) {
+                return Some(format!("person {who}"));
+            }
+        }
+        if let Some(k) = s.key_id.filter(|k| self.keys.contains(*k)) {
+            return Some(format!("key {k}"));
+        }
+        None
+    }
+
+    /// Whether the model (its catalogue id, or the raw id sent) may be used, and if not the entry that refuses it
+    /// (`None` inside: not on the allow list).
+    #[must_use]
+    pub fn model_refusal(&self, model: &str) -> Option<Option<&str>> {
+        if let Some((entry, _)) = self.deny_models.iter().find(|(_, p)| p.matches(model)) {
+            return Some(Some(entry.as_str()));
+        }
+        match &self.allow_models {
+            Some(allow) if !allow.iter().any(|p| p.matches(model)) => Some(None),
+            _ => None,
+        }
+    }
+
+    /// Whether this policy says anything about models.
+    #[must_use]
+    pub fn restricts_models(&self) -> bool {
+        self.allow_models.is_some() || !self.deny_models.is_empty()
+    }
+
+    /// The entry of `tools.deny` that denies a tool, if any.
+    #[must_use]
+    pub fn denied_tool(&self, name: &str, kind: Option<&str>) -> Option<&str> {
+        self.deny_tools
+            .iter()
+            .find(|(_, p)| p.matches(name, kind))
+            .map(|(e, _)| e.as_str())
+    }
+
+    /// `tools.deny` as Claude Code's `permissions.deny` entries (those it can express).
+    #[must_use]
+    pub fn permission_denies(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .deny_tools
+            .iter()
+            .filter_map(|(e, _)| ToolPattern::as_permission(e))
+            .collect();
+        if self.rules.web_search == Some(false) && !out.iter().any(|e| e == "WebSearch") {
+            out.push("WebSearch".to_owned());
+        }
+        out
+    }
+}
+
+/// The policy matching a subject: which one, where in the list, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub index: usize,
+}
+
+/// A compiled document, ready to evaluate.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub version: u64,
+    policies: Vec<CompiledPolicy>,
+}
+
+impl PolicySet {
+    /// Compiles a document (validated when written).
+    ///
+    /// # Errors
+    /// A pattern that does not compile, with its path.
+    pub fn compile(doc: &PolicyDocument) -> Result<Self, ValidationError> {
+        let mut policies = Vec::with_capacity(doc.policies.len());
+        for (i, p) in doc.policies.iter().enumerate() {
+            let err = |what: String, m: String| ValidationError {
+                path: format!("policies[{i}].rules.{what}"),
+                message: m,
+            };
+            let models = p.rules.models.clone().unwrap_or_default();
+            let allow_models = models
+                .allow
+                .as_ref()
+                .map(|list| {
+                    list.iter()
+                        .map(|e| ModelPattern::new(e))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|m| err("models.allow".into(), m))?;
+            let deny_models = models
+                .deny
+                .iter()
+                .map(|e| ModelPattern::new(e).map(|p| (e.clone(), p)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| err("models.deny".into(), m))?;
+            let deny_tools = p
+                .rules
+                .tools
+                .as_ref()
+                .map_or(&[][..], |t| &t.deny[..])
+                .iter()
+                .map(|e| ToolPattern::new(e).map(|p| (e.trim().to_owned(), p)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| err("tools.deny".into(), m))?;
+            let set = |v: &[String], lower: bool| -> HashSet<String> {
+                v.iter()
+                    .map(|s| {
+                        if lower {
+                            s.to_ascii_lowercase()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect()
+            };
+            policies.push(CompiledPolicy {
+                name: p.name.clone(),
+                rules: p.rules.clone(),
+                everyone: p.matches.is_everyone(),
+                idp_groups: set(&p.matches.idp_groups, false),
+                scim_groups: set(&p.matches.scim_groups, true),
+                teams: set(&p.matches.teams, false),
+                people: set(&p.matches.people, true),
+                keys: set(&p.matches.keys, false),
+                allow_models,
+                deny_models,
+                deny_tools,
+            });
+        }
+        Ok(Self {
+            version: doc.version,
+            policies,
+        })
+    }
+
+    /// The first policy matching the subject, or `None` (the caller is not restricted).
+    #[must_use]
+    pub fn evaluate(&self, subject: &Subject<'_>) -> Option<Matched<'_>> {
+        self.explain(subject).map(|(m, _)| m)
+    }
+
+    /// [`Self::evaluate`] with the reason it matched.
+    #[must_use]
+    pub fn explain(&self, subject: &Subject<'_>) -> Option<(Matched<'_>, String)> {
+        self.policies
+            .iter()
+            .enumerate()
+            .find_map(|(index, policy)| {
+                policy
+                    .why(subject)
+                    .map(|why| (Matched { policy, index }, why))
+            })
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+}
