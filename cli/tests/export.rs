@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sluice_core::identity::{Role, Team, User};
+use sluice_core::identity::{PersonGroups, Role, Team, User};
 use sluice_core::spend::csv_export::{COLUMNS, Directory, LedgerCsv};
 use sluice_core::spend::{Outcome, UsageRecord};
 use sluice_core::store::{Store, TeamStore, UsageStore, UserStore};
@@ -89,6 +89,7 @@ fn people() -> (User, Team) {
         active: true,
         idp: "local".into(),
         created_at_ms: 0,
+        groups: PersonGroups::default(),
     };
     let team = Team {
         id: "team_ops".into(),

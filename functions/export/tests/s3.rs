@@ -2,7 +2,7 @@
 //! objects, CSV that parses back to the ledger's rows, and header-only files for days without usage.
 
 use chrono::{DateTime, Utc};
-use sluice_core::identity::{Role, Team, User};
+use sluice_core::identity::{PersonGroups, Role, Team, User};
 use sluice_core::spend::csv_export::COLUMNS;
 use sluice_core::spend::{Outcome, UsageRecord};
 use sluice_core::store::{TeamStore, UsageStore, UserStore};
@@ -101,6 +101,7 @@ async fn seed(store: &sluice_aws::DynamoStore) {
                 active: true,
                 idp: "local".into(),
                 created_at_ms: 0,
+                groups: PersonGroups::default(),
             })
             .await
             .expect("user");
@@ -333,6 +334,7 @@ async fn names_that_look_like_formulas_are_neutralised_in_the_s3_object() {
             active: true,
             idp: "local".into(),
             created_at_ms: 0,
+            groups: PersonGroups::default(),
         })
         .await
         .expect("user");

@@ -57,6 +57,8 @@ struct IdpView<'a> {
     user_claim: &'a str,
     emails_verified: bool,
     scopes: Option<&'a str>,
+    /// `null` when unset: the `groups` claim is read.
+    groups_claim: Option<&'a str>,
     scim_enabled: bool,
     scim_admin_groups: Vec<String>,
 }
@@ -81,6 +83,7 @@ fn idp_view(idp: &IdentityProvider) -> IdpView<'_> {
         user_claim: &idp.user_claim,
         emails_verified: idp.emails_verified,
         scopes: idp.scopes.as_deref(),
+        groups_claim: idp.groups_claim.as_deref(),
         scim_enabled: false,
         scim_admin_groups: Vec::new(),
     }
@@ -116,6 +119,7 @@ struct IdpBody {
     default_role: Field<Text>,
     enabled: Field<bool>,
     scopes: Field<Text>,
+    groups_claim: Field<Text>,
     flow_type: Field<Text>,
 }
 
@@ -141,6 +145,7 @@ struct IdpFields {
     default_role: Option<Role>,
     enabled: Option<bool>,
     scopes: Option<Option<String>>,
+    groups_claim: Option<Option<String>>,
 }
 
 const FLOW_TYPES: [&str; 3] = ["implicit", "device_code", "authorization_code"];
@@ -227,6 +232,7 @@ impl IdpFields {
                 .transpose()?,
             enabled: body.enabled.value(),
             scopes: body.scopes.patch().map(|s| s.map(|t| t.0)),
+            groups_claim: body.groups_claim.patch().map(|c| c.map(|t| t.0)),
         })
     }
 
@@ -246,6 +252,7 @@ impl IdpFields {
             default_role: self.default_role.unwrap_or(idp.default_role),
             enabled: self.enabled.unwrap_or(idp.enabled),
             scopes: self.scopes.unwrap_or(idp.scopes),
+            groups_claim: self.groups_claim.unwrap_or(idp.groups_claim),
             ..idp
         }
     }
@@ -276,6 +283,7 @@ pub(super) async fn create_idp(State(state): State<Shared>, _: Admin, body: Byte
         default_role: Role::Member,
         enabled: true,
         scopes: None,
+        groups_claim: None,
         created_at_ms: now_ms(),
     };
     let idp = fields.apply(blank);

@@ -1226,3 +1226,68 @@ async fn identity_providers_are_created_updated_in_part_and_deleted_and_sign_in_
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_identity_providers_groups_claim_is_set_kept_by_partial_updates_and_cleared_by_null() {
+    let org = Org::start().await;
+    let (s, created) = org
+        .admin(
+            Method::POST,
+            "/admin/idps",
+            Some(json!({
+                "name": "Entra",
+                "issuer_url": "https://login.groups.example.com/",
+                "client_id": "c",
+                "groups_claim": " roles ",
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["groups_claim"], "roles");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let listed_claim = || async {
+        let (_, listed) = org.admin(Method::GET, "/admin/idps", None).await;
+        listed["idps"]
+            .as_array()
+            .expect("idps")
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .expect("listed")["groups_claim"]
+            .clone()
+    };
+
+    // Another field changes; the claim stays.
+    let (s, b) = org
+        .admin(
+            Method::PUT,
+            &format!("/admin/idps/{id}"),
+            Some(json!({"name": "Entra ID"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["idp"]["groups_claim"], "roles");
+    assert_eq!(listed_claim().await, "roles");
+
+    let (s, b) = org
+        .admin(
+            Method::PUT,
+            &format!("/admin/idps/{id}"),
+            Some(json!({"groups_claim": null})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        listed_claim().await,
+        json!(null),
+        "unset: the groups claim is read"
+    );
+
+    let (s, b) = org
+        .admin(
+            Method::PUT,
+            &format!("/admin/idps/{id}"),
+            Some(json!({"groups_claim": "  "})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a blank claim is refused: {b}");
+}

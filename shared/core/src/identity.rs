@@ -46,6 +46,21 @@ pub struct User {
     /// Name of the identity provider that first signed this person in (`local` for the bootstrap admin).
     pub idp: String,
     pub created_at_ms: i64,
+    /// The groups this person was last seen in, for policies: remembered at each sign-in and SCIM update, so
+    /// their keys and sessions match the same policies as their ID tokens.
+    #[serde(default)]
+    pub groups: PersonGroups,
+}
+
+/// A person's group memberships as last reported by their identity provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonGroups {
+    /// From the ID token's groups claim (`IdentityProvider::groups_claim`) at the last sign-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idp: Vec<String>,
+    /// The display names of the SCIM groups that list this person as a member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scim: Vec<String>,
 }
 
 impl User {
@@ -61,6 +76,7 @@ impl User {
             active: true,
             idp: idp.to_owned(),
             created_at_ms: clock.now().timestamp() * 1000,
+            groups: PersonGroups::default(),
         }
     }
 }
@@ -98,6 +114,10 @@ pub struct IdentityProvider {
     pub enabled: bool,
     /// Space-separated scopes for the browser sign-in (`openid email profile` when unset).
     pub scopes: Option<String>,
+    /// The ID-token claim holding the person's groups, an array of strings or one string (`groups` when
+    /// unset), matched by policies' `idp_groups`.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
     pub created_at_ms: i64,
 }
 
@@ -150,6 +170,43 @@ pub struct SignIn {
     /// The token's email, lower-case, only when the provider vouches for it (`email_verified: true`, or a
     /// provider configured with `emails_verified`).
     pub verified_email: Option<String>,
+}
+
+/// The claim holding groups when a provider names none.
+pub const DEFAULT_GROUPS_CLAIM: &str = "groups";
+/// The most groups remembered per person; each is cut to 256 characters.
+pub const MAX_GROUPS: usize = 200;
+
+/// The groups a verified token carries in the provider's groups claim: an array of strings, or one string
+/// (some providers send a single group as a string, some a space- or comma-separated list). Sorted, deduplicated,
+/// at most [`MAX_GROUPS`]; anything else yields no groups.
+#[must_use]
+pub fn groups_of(claims: &Value, idp: &IdentityProvider) -> Vec<String> {
+    let claim = idp
+        .groups_claim
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or(DEFAULT_GROUPS_CLAIM);
+    let mut groups: Vec<String> = match claims.get(claim) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(one)) => one
+            .split([',', ' '])
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    for g in &mut groups {
+        *g = g.trim().chars().filter(|c| !c.is_control()).take(256).collect();
+    }
+    groups.retain(|g| !g.is_empty());
+    groups.sort();
+    groups.dedup();
+    groups.truncate(MAX_GROUPS);
+    groups
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -378,6 +435,7 @@ mod tests {
             enabled: true,
             scopes: None,
             created_at_ms: 0,
+            groups_claim: None,
         }
     }
 
@@ -390,6 +448,7 @@ mod tests {
             active: true,
             idp: idp.into(),
             created_at_ms: 0,
+            groups: PersonGroups::default(),
         }
     }
 

@@ -147,7 +147,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     /// All users, oldest first.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
-    /// Replaces role, team and active flag of an existing user (id and email never change). `false` if absent.
+    /// Replaces role, team, active flag and groups of an existing user (id, email, idp and creation time never
+    /// change). `false` if absent.
     async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
     /// Removes the user and frees the email for a new user. `false` if absent.
     async fn delete_user(&self, id: &str) -> Result<bool, StoreError>;
@@ -353,6 +354,43 @@ pub trait EventStore: Send + Sync {
     async fn recent_deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
 }
 
+/// The setting holding the policy document (`sluice_core::policy`), a JSON object whose `version` field is the
+/// document's version. Read like any setting (`get_setting`, `budget_inputs`); written only through
+/// [`PolicyStore::replace_policies`].
+pub const POLICIES_SETTING: &str = "policies";
+
+/// One change of the policy document, kept for audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyChange {
+    /// Unique and time-ordered (`pch_<ms>_<random>`).
+    pub id: String,
+    pub at_ms: i64,
+    /// Who changed it (`user:<id> <email>`, `cli:local`).
+    pub actor: String,
+    pub from_version: u64,
+    pub to_version: u64,
+    /// What changed, as JSON (`sluice_core::policy::diff`).
+    pub diff: String,
+}
+
+/// The policy document with optimistic concurrency, and its audit trail.
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// The stored document ([`POLICIES_SETTING`]) and its version; `None` when none was ever stored.
+    async fn policies(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// Stores `document` (whose `version` field is `expected + 1`) only if the stored version is `expected`
+    /// (`0`: none stored), and records `change` in the same atomic write. `false`, and nothing written, when
+    /// the stored version differs.
+    async fn replace_policies(
+        &self,
+        expected: u64,
+        document: &str,
+        change: &PolicyChange,
+    ) -> Result<bool, StoreError>;
+    /// The newest changes first, at most `limit`.
+    async fn policy_changes(&self, limit: usize) -> Result<Vec<PolicyChange>, StoreError>;
+}
+
 /// Where a usage record goes when the store keeps refusing it: a durable place it can be replayed from
 /// (an SQS queue on AWS, a file locally).
 #[async_trait]
@@ -376,6 +414,7 @@ pub trait Store:
     + UsageStore
     + SpendStore
     + EventStore
+    + PolicyStore
 {
 }
 
@@ -393,5 +432,6 @@ impl<T> Store for T where
         + UsageStore
         + SpendStore
         + EventStore
+        + PolicyStore
 {
 }

@@ -58,7 +58,7 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 
 impl AuthConfig {
     /// Reads `ADMIN_USERNAME`, `ADMIN_PASSWORD`, `ADMIN_PASSWORD_ENABLE`, `ADMIN_USERS`, `OIDC_ISSUER`, `OIDC_AUDIENCE`,
-    /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `SLUICE_SESSION_SECRET`,
+    /// `OIDC_JWKS_URL`, `OIDC_NAME`, `OIDC_USER_CLAIM`, `OIDC_ALLOWED_DOMAINS`, `OIDC_SCOPES`, `OIDC_GROUPS_CLAIM`, `SLUICE_SESSION_SECRET`,
     /// `SLUICE_PUBLIC_URL`, `SLUICE_GATEWAY_URL`, `SLUICE_TRUSTED_PROXY`, `SLUICE_ORIGIN_SECRET` through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, cache_ttl: Duration) -> Self {
         let non_empty = |k: &str| {
@@ -89,6 +89,7 @@ impl AuthConfig {
             default_role: Role::Member,
             enabled: true,
             scopes: non_empty("OIDC_SCOPES"),
+            groups_claim: non_empty("OIDC_GROUPS_CLAIM"),
             created_at_ms: 0,
             issuer,
         });

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use sluice_core::identity::{IdentityProvider, Role, User};
+use sluice_core::identity::{IdentityProvider, PersonGroups, Role, User};
 use sluice_http::identity::{
     OidcConfig, OidcVerifier, SessionTokens, TokenError, check_nonce, http_client, peek_issuer,
 };
@@ -33,6 +33,7 @@ fn user() -> User {
         active: true,
         idp: "Okta".into(),
         created_at_ms: 0,
+        groups: PersonGroups::default(),
     }
 }
 
@@ -226,6 +227,7 @@ fn provider(idp: &TestIdp) -> IdentityProvider {
         enabled: true,
         scopes: None,
         created_at_ms: 0,
+        groups_claim: None,
     }
 }
 

@@ -11,7 +11,8 @@ use crate::error::to_store_error;
 use crate::store::SqliteStore;
 
 const COLUMNS: &str = "id, name, issuer, audience, jwks_url, user_claim, allowed_domains, \
-                       auto_provision, default_role, enabled, scopes, created_at_ms, emails_verified";
+                       auto_provision, default_role, enabled, scopes, created_at_ms, emails_verified, \
+                       groups_claim";
 
 fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
     Ok(IdentityProvider {
@@ -28,10 +29,11 @@ fn idp_from_row(row: &Row<'_>) -> rusqlite::Result<IdentityProvider> {
         scopes: row.get(10)?,
         created_at_ms: row.get(11)?,
         emails_verified: row.get(12)?,
+        groups_claim: row.get(13)?,
     })
 }
 
-/// Runs `sql` with the provider's fields bound as `?1..?13` in [`COLUMNS`] order.
+/// Runs `sql` with the provider's fields bound as `?1..?14` in [`COLUMNS`] order.
 fn execute_with(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -53,6 +55,7 @@ fn execute_with(
             idp.scopes,
             idp.created_at_ms,
             idp.emails_verified,
+            idp.groups_claim,
         ],
     )
     .map_err(to_store_error)
@@ -66,7 +69,7 @@ impl IdpStore for SqliteStore {
             execute_with(
                 conn,
                 &format!(
-                    "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                    "INSERT INTO idps ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 &idp,
             )?;
@@ -96,7 +99,7 @@ impl IdpStore for SqliteStore {
                 conn,
                 "UPDATE idps SET name = ?2, issuer = ?3, audience = ?4, jwks_url = ?5, user_claim = ?6, \
                  allowed_domains = ?7, auto_provision = ?8, default_role = ?9, enabled = ?10, scopes = ?11, \
-                 created_at_ms = ?12, emails_verified = ?13 WHERE id = ?1",
+                 created_at_ms = ?12, emails_verified = ?13, groups_claim = ?14 WHERE id = ?1",
                 &idp,
             )?;
             Ok(updated > 0)

@@ -6,6 +6,8 @@
 //! - `keys`: `KeyStore` on the `keys` table.
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore` on their tables (uniqueness by UNIQUE columns).
 //! - `settings`: `SettingsStore` on the `settings` table.
+//! - `policies`: `PolicyStore`, the document as the `policies` setting and its changes in `policy_changes`,
+//!   replaced in one transaction that checks the stored version.
 //! - `cli_sessions`: `CliSessionStore`, expiry checked on read.
 //! - `scim`: `ScimStore` on the `scim` table (JSON records by kind and id).
 //! - `setup_tokens`: `SetupTokenStore`, taken with one `DELETE … RETURNING`.
@@ -23,6 +25,7 @@ mod idps;
 mod keys;
 mod links;
 mod migrations;
+mod policies;
 mod scim;
 mod settings;
 mod setup_tokens;

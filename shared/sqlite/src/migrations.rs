@@ -151,6 +151,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE cli_sessions ADD COLUMN code_challenge TEXT NOT NULL DEFAULT '';
     ALTER TABLE cli_sessions ADD COLUMN redirect_port INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cli_sessions ADD COLUMN code_hash TEXT;",
+    // v8: policies. A person's groups as last reported (JSON, read and written whole), the provider's groups
+    // claim, and the audit trail of the policy document (the document itself is the `policies` setting),
+    // indexed for "newest first".
+    "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE idps ADD COLUMN groups_claim TEXT;
+    CREATE TABLE policy_changes (
+        id           TEXT    NOT NULL PRIMARY KEY,
+        at_ms        INTEGER NOT NULL,
+        actor        TEXT    NOT NULL,
+        from_version INTEGER NOT NULL,
+        to_version   INTEGER NOT NULL,
+        diff         TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX policy_changes_by_time ON policy_changes (at_ms DESC, id DESC);",
 ];
 
 /// The schema version this build writes and understands.
@@ -240,6 +254,7 @@ mod tests {
             "events",
             "deliveries",
             "changes",
+            "policy_changes",
         ] {
             let count: i64 = conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
@@ -248,6 +263,39 @@ mod tests {
                 .unwrap_or_else(|e| panic!("table {table} missing: {e}"));
             assert_eq!(count, 0, "{table} starts empty");
         }
+    }
+
+    #[test]
+    fn version_7_users_and_providers_gain_no_groups_and_no_groups_claim() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        for step in &MIGRATIONS[..7] {
+            conn.execute_batch(step).expect("steps 1 to 7");
+        }
+        conn.pragma_update(None, "user_version", 7_i64)
+            .expect("set version");
+        conn.execute_batch(
+            "INSERT INTO users (id, email, role, active, idp, created_at_ms)
+                 VALUES ('u', 'a@example.com', 'member', 1, 'local', 1);
+             INSERT INTO idps (id, name, issuer, audience, user_claim, allowed_domains, auto_provision,
+                               default_role, enabled, created_at_ms)
+                 VALUES ('i', 'n', 'https://issuer', 'aud', 'auto', '[]', 0, 'member', 1, 1);",
+        )
+        .expect("insert v7 rows");
+
+        migrate(&mut conn).expect("migrates from 7");
+
+        let groups: String = conn
+            .query_row("SELECT groups FROM users WHERE id = 'u'", [], |row| {
+                row.get(0)
+            })
+            .expect("user kept");
+        assert_eq!(groups, "{}");
+        let claim: Option<String> = conn
+            .query_row("SELECT groups_claim FROM idps WHERE id = 'i'", [], |row| {
+                row.get(0)
+            })
+            .expect("provider kept");
+        assert_eq!(claim, None);
     }
 
     #[test]

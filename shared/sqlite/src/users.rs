@@ -9,7 +9,7 @@ use crate::convert;
 use crate::error::to_store_error;
 use crate::store::SqliteStore;
 
-const COLUMNS: &str = "id, email, role, team_id, active, idp, created_at_ms";
+const COLUMNS: &str = "id, email, role, team_id, active, idp, created_at_ms, groups";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -20,6 +20,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         active: row.get(4)?,
         idp: row.get(5)?,
         created_at_ms: row.get(6)?,
+        groups: convert::groups(7, &row.get::<_, String>(7)?)?,
     })
 }
 
@@ -45,7 +46,7 @@ impl UserStore for SqliteStore {
         let user = user.clone();
         self.call(move |conn| {
             conn.execute(
-                &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     user.id,
                     user.email,
@@ -54,6 +55,7 @@ impl UserStore for SqliteStore {
                     user.active,
                     user.idp,
                     user.created_at_ms,
+                    convert::groups_json(&user.groups),
                 ],
             )
             .map_err(to_store_error)?;
@@ -91,8 +93,14 @@ impl UserStore for SqliteStore {
             // Only the mutable fields: id, email, idp and creation time stay as created.
             let changed = conn
                 .execute(
-                    "UPDATE users SET role = ?2, team_id = ?3, active = ?4 WHERE id = ?1",
-                    params![user.id, user.role.as_str(), user.team_id, user.active],
+                    "UPDATE users SET role = ?2, team_id = ?3, active = ?4, groups = ?5 WHERE id = ?1",
+                    params![
+                        user.id,
+                        user.role.as_str(),
+                        user.team_id,
+                        user.active,
+                        convert::groups_json(&user.groups),
+                    ],
                 )
                 .map_err(to_store_error)?;
             Ok(changed > 0)

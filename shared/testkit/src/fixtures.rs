@@ -64,7 +64,7 @@ pub struct Person {
 /// # Panics
 /// When the store refuses a write (a test fixture: the test cannot go on).
 pub async fn person_in_team(store: &dyn sluice_core::store::Store, rpm: Option<u32>) -> Person {
-    use sluice_core::identity::{Role, Team, User};
+    use sluice_core::identity::{PersonGroups, Role, Team, User};
     let id = Uuid::new_v4().simple().to_string();
     let team = Team {
         id: format!("team_{id}"),
@@ -80,6 +80,7 @@ pub async fn person_in_team(store: &dyn sluice_core::store::Store, rpm: Option<u
         active: true,
         idp: "local".into(),
         created_at_ms: now_ms(),
+        groups: PersonGroups::default(),
     };
     store.create_user(&user).await.expect("user stored");
     let secret = format!("sk-sluice-test{}", Uuid::new_v4().simple());

@@ -13,6 +13,7 @@
 //! | idp issuer  | `IDPISSUER#<issuer>`   | `IDPISSUER`   | —       | —                       | `idp_issuer`  |     |
 //! | identity link | `LINK#<issuer>`      | `<subject>`   | `LINKS#<user id>` | `<created_ms:020>#<issuer>#<subject>` | `identity_link` | |
 //! | setting     | `SETTING#<key>`        | `SETTING`     | —       | —                       | `setting`     |     |
+//! | policy change | `POLICYCHANGE`       | `<at_ms:020>#<id>` | —  | —                       | `policy_change` |   |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | setup token | `SETUPTOKEN#<sha256>`  | `SETUPTOKEN`  | —       | —                       | `setup_token` | yes |
 //! | scim record | `SCIM#<kind>#<id>`     | `SCIM`        | `SCIM#<kind>#<idp id>` | `<id>`           | `scim`        |     |
@@ -27,10 +28,12 @@
 //! the uniqueness marker for the email; team name and IdP issuer items are markers holding the owner's `id`.
 //! Item structs of the newer families live in `layout::identity` and `layout::runtime`; usage items (the
 //! record's fields as flat attributes, listed per UTC day) in `layout::ledger`; counters, markers, events and
-//! deliveries in `layout::spend`.
+//! deliveries in `layout::spend`. The policy document is the `policies` setting item with a `policy_version`
+//! Number beside its value; it and its changes are in `layout::policy`.
 
 mod identity;
 mod ledger;
+mod policy;
 mod runtime;
 pub(crate) mod spend;
 
@@ -38,6 +41,10 @@ pub(crate) use identity::{IdpItem, MarkerItem, TeamItem, UserItem};
 pub(crate) use ledger::{
     USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
     usage_item, usage_item_key, usage_sk_bound,
+};
+pub(crate) use policy::{
+    EXPECTED_VERSION, LIST_POLICY_CHANGES, LIST_POLICY_CHANGES_PK, POLICY_VERSION_IS,
+    POLICY_VERSION_IS_ZERO_OR_ABSENT, PolicyChangeItem, PolicyDocumentItem,
 };
 pub(crate) use runtime::{
     CliSessionItem, CounterItem, LinkItem, ScimItem, SettingItem, SetupTokenItem,
@@ -83,6 +90,7 @@ pub mod item_type {
     /// The notify function's stream filter matches exactly this value.
     pub const NOTIFY_EVENT: &str = "notify_event";
     pub const NOTIFY_DELIVERY: &str = "notify_delivery";
+    pub const POLICY_CHANGE: &str = "policy_change";
 }
 
 const KEY_PK_PREFIX: &str = "KEY#";
@@ -109,6 +117,8 @@ const LINK_PK_PREFIX: &str = "LINK#";
 const LINKS_GSI1PK_PREFIX: &str = "LINKS#";
 const SETTING_PK_PREFIX: &str = "SETTING#";
 const SETTING_SK: &str = "SETTING";
+/// All policy changes share one partition: they are few, and read newest first in one Query.
+pub(crate) const POLICY_CHANGE_PK: &str = "POLICYCHANGE";
 const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
 const CLI_SESSION_SK: &str = "CLISESSION";
 const SETUP_TOKEN_PK_PREFIX: &str = "SETUPTOKEN#";
@@ -136,9 +146,9 @@ pub(crate) const LIST_FAMILY_PK: &str = ":family";
 /// `update_user` on both user items. Attribute names go through `#` placeholders because `role` is a
 /// DynamoDB reserved word; a user without a team has no `team_id` attribute at all.
 pub(crate) const UPDATE_USER_WITH_TEAM: &str =
-    "SET #role = :role, #active = :active, #team_id = :team_id";
+    "SET #role = :role, #active = :active, #groups = :groups, #team_id = :team_id";
 pub(crate) const UPDATE_USER_WITHOUT_TEAM: &str =
-    "SET #role = :role, #active = :active REMOVE #team_id";
+    "SET #role = :role, #active = :active, #groups = :groups REMOVE #team_id";
 
 /// A session id may be reused once the old session expired, before TTL got round to deleting it.
 pub(crate) const CLI_SESSION_IS_NEW: &str = "attribute_not_exists(pk) OR expires_at_ms <= :now";
@@ -233,6 +243,11 @@ pub(crate) fn counter_item_key(
         format!("{COUNTER_PK_PREFIX}{scope}"),
         &format!("{COUNTER_SK_PREFIX}{window_start_s}"),
     )
+}
+
+/// Zero-padded time, then the id: string order is time order, ties broken by id.
+fn policy_change_sk(at_ms: i64, id: &str) -> String {
+    created_gsi1sk(at_ms, id)
 }
 
 /// The `gsi1pk` value under which all key items are listed.

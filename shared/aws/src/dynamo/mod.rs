@@ -12,6 +12,8 @@
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
 //! - `usage`: `UsageStore`, conditional puts by request id and one `gsi1` Query per UTC day.
 //! - `spend`: `SpendStore`, counters and the applied marker in one transaction, budget state in one batch read.
+//! - `policies`: `PolicyStore`, the `policies` setting item replaced together with its change item in one
+//!   conditional transaction; changes listed newest first by one Query.
 //! - `events`: `EventStore`, events deduplicated by a conditional put, the delivery log; stream image decoders.
 //! - `stream`: DynamoDB Streams records classified for the stream consumers (wanted item, other, poison).
 //! - `ops`: request shapes shared by the ports (conditional puts, consistent gets, `gsi1` listings).
@@ -25,6 +27,7 @@ mod keys;
 pub mod layout;
 mod links;
 mod ops;
+mod policies;
 mod scim;
 mod settings;
 mod setup_tokens;

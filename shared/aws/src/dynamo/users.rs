@@ -23,8 +23,10 @@ fn decode_user(item: Item) -> Result<User, StoreError> {
 }
 
 impl DynamoStore {
-    /// The update of one user copy: role, team and active flag, only if the copy exists.
+    /// The update of one user copy: role, team, active flag and groups, only if the copy exists.
     fn update_user_copy(&self, key: Item, user: &User) -> Result<TransactWriteItem, StoreError> {
+        let groups = serde_dynamo::to_attribute_value(&user.groups)
+            .map_err(|e| corrupt("cannot encode user groups", &e))?;
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
@@ -32,8 +34,10 @@ impl DynamoStore {
             .expression_attribute_names("#role", "role")
             .expression_attribute_names("#active", "active")
             .expression_attribute_names("#team_id", "team_id")
+            .expression_attribute_names("#groups", "groups")
             .expression_attribute_values(":role", string(user.role.as_str()))
-            .expression_attribute_values(":active", AttributeValue::Bool(user.active));
+            .expression_attribute_values(":active", AttributeValue::Bool(user.active))
+            .expression_attribute_values(":groups", groups);
         update = match &user.team_id {
             Some(team_id) => update
                 .update_expression(layout::UPDATE_USER_WITH_TEAM)

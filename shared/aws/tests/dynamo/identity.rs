@@ -1,9 +1,13 @@
-//! What only DynamoDB has for users, teams, IdPs, settings and CLI sessions: the calls each operation
-//! makes and the items it leaves.
+//! What only DynamoDB has for users, teams, IdPs, settings, the policy document and CLI sessions: the calls
+//! each operation makes and the items it leaves.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use sluice_core::identity::User;
-use sluice_core::store::{CliSessionStore, IdpStore, SettingsStore, TeamStore, UserStore};
+use sluice_core::identity::{PersonGroups, User};
+use sluice_core::store::{
+    CliSessionStore, IdpStore, POLICIES_SETTING, PolicyChange, PolicyStore, SettingsStore,
+    TeamStore, UserStore,
+};
 use sluice_testkit::contract::builders::{new_cli_session, new_idp, new_team, new_user};
 use sluice_testkit::fixtures::now_ms;
 
@@ -190,6 +194,110 @@ async fn team_and_idp_items_and_their_markers() {
         None,
         "deleting a provider frees its issuer"
     );
+}
+
+#[tokio::test]
+async fn user_groups_are_a_map_of_lists_and_the_groups_claim_a_string() {
+    let client = moto_client(None);
+    let store = fresh_store(client.clone()).await;
+    let user = User {
+        groups: PersonGroups {
+            idp: vec!["eng".into()],
+            scim: Vec::new(),
+        },
+        ..new_user("groups")
+    };
+    let idp = new_idp("groups");
+    store.create_user(&user).await.expect("create_user");
+    store.create_idp(&idp).await.expect("create_idp");
+
+    for (pk, sk) in [
+        (format!("USER#{}", user.id), "USER"),
+        (format!("USEREMAIL#{}", user.email), "USEREMAIL"),
+    ] {
+        let item = raw_item(&client, store.table(), pk, sk)
+            .await
+            .expect("user item");
+        let groups = item.get("groups").expect("groups").as_m().expect("a Map");
+        assert_eq!(groups.get("idp"), Some(&AttributeValue::L(vec![s("eng")])));
+        assert!(
+            !groups.contains_key("scim"),
+            "an empty list is absent: {groups:?}"
+        );
+    }
+    let idp_item = raw_item(&client, store.table(), format!("IDP#{}", idp.id), "IDP")
+        .await
+        .expect("idp item");
+    assert_eq!(idp_item.get("groups_claim"), Some(&s("groups")));
+}
+
+#[tokio::test]
+async fn a_policy_replace_is_one_transaction_and_the_changes_one_backward_query() {
+    let recorder = CallRecorder::default();
+    let client = moto_client(Some(recorder.clone()));
+    let store = fresh_store(client.clone()).await;
+    let change = PolicyChange {
+        id: "pch_1_a".into(),
+        at_ms: 1,
+        actor: "cli:local".into(),
+        from_version: 0,
+        to_version: 1,
+        diff: "{}".into(),
+    };
+    let document = json!({"version": 1, "policies": []}).to_string();
+    recorder.take();
+
+    assert!(
+        store
+            .replace_policies(0, &document, &change)
+            .await
+            .expect("replace_policies")
+    );
+    let (operation, body) = recorder.take_single();
+    assert_eq!(operation, "TransactWriteItems");
+    let puts = body["TransactItems"].as_array().expect("items");
+    assert_eq!(puts.len(), 2, "{body}");
+    assert_eq!(puts[1]["Put"]["Item"]["pk"]["S"], "POLICYCHANGE", "{body}");
+
+    assert!(
+        !store
+            .replace_policies(0, &document, &change)
+            .await
+            .expect("a stale replace is an answer, not an error")
+    );
+    recorder.take();
+
+    let item = raw_item(
+        &client,
+        store.table(),
+        format!("SETTING#{POLICIES_SETTING}"),
+        "SETTING",
+    )
+    .await
+    .expect("the document is the policies setting item");
+    assert_eq!(item.get("item_type"), Some(&s("setting")));
+    assert_eq!(item.get("value"), Some(&s(&document)));
+    assert_eq!(item.get("policy_version"), Some(&n(1)));
+    let change_item = raw_item(
+        &client,
+        store.table(),
+        "POLICYCHANGE".into(),
+        &format!("{:020}#pch_1_a", 1),
+    )
+    .await
+    .expect("change item");
+    assert_eq!(change_item.get("item_type"), Some(&s("policy_change")));
+    recorder.take();
+
+    assert_eq!(
+        store.policy_changes(5).await.expect("changes"),
+        vec![change]
+    );
+    let (operation, body) = recorder.take_single();
+    assert_eq!(operation, "Query");
+    assert_eq!(body["ScanIndexForward"], Value::Bool(false), "{body}");
+    assert_eq!(body["Limit"], json!(5), "{body}");
+    assert!(body.get("IndexName").is_none(), "{body}");
 }
 
 #[tokio::test]

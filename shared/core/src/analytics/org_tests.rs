@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::analytics::window::{Audience, WindowQuery, bucket_start_ms};
-use crate::identity::{Role, Team, User};
+use crate::identity::{PersonGroups, Role, Team, User};
 use crate::spend::ledger::{Counter, spend_delta};
 use crate::spend::{Outcome, UsageRecord};
 
@@ -142,6 +142,7 @@ fn people() -> People {
         active: true,
         idp: "local".into(),
         created_at_ms: 0,
+        groups: PersonGroups::default(),
     };
     let team = |id: &str, name: &str| Team {
         id: id.into(),

@@ -354,7 +354,7 @@ impl Filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Role;
+    use crate::identity::{PersonGroups, Role};
 
     fn counter(key: &str, fields: &[(&str, u64)]) -> Counter {
         Counter {
@@ -373,6 +373,7 @@ mod tests {
             active: true,
             idp: "local".into(),
             created_at_ms: 0,
+            groups: PersonGroups::default(),
         };
         let team = Team {
             id: "t1".into(),

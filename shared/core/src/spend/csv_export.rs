@@ -231,7 +231,7 @@ pub fn object_key(day: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Role;
+    use crate::identity::{PersonGroups, Role};
 
     fn record() -> UsageRecord {
         UsageRecord {
@@ -272,6 +272,7 @@ mod tests {
             active: true,
             idp: "local".to_owned(),
             created_at_ms: 0,
+            groups: PersonGroups::default(),
         };
         let team = Team {
             id: "team_x".to_owned(),
@@ -398,6 +399,7 @@ mod tests {
                 active: true,
                 idp: "local".to_owned(),
                 created_at_ms: 0,
+                groups: PersonGroups::default(),
             };
             let names = Directory::new(&[user], &[team]);
             let mut writer = LedgerCsv::new(Vec::new()).expect("header");

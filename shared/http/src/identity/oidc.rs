@@ -383,6 +383,7 @@ mod tests {
             enabled: true,
             scopes: None,
             created_at_ms: 0,
+            groups_claim: None,
         }
     }
 

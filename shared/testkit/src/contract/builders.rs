@@ -2,7 +2,7 @@
 //! (kept here, next to the cases that use them). Unique per call, so cases can share one store.
 
 use serde_json::json;
-use sluice_core::identity::{CliSession, IdentityProvider, Role, Team, User};
+use sluice_core::identity::{CliSession, IdentityProvider, PersonGroups, Role, Team, User};
 use sluice_core::spend::{Outcome, UsageRecord};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ fn unique() -> String {
     Uuid::new_v4().simple().to_string()
 }
 
-/// An active member without a team, created now.
+/// An active member without a team or groups, created now.
 #[must_use]
 pub fn new_user(label: &str) -> User {
     let id = unique();
@@ -24,6 +24,7 @@ pub fn new_user(label: &str) -> User {
         active: true,
         idp: "local".to_owned(),
         created_at_ms: now_ms(),
+        groups: PersonGroups::default(),
     }
 }
 
@@ -53,6 +54,7 @@ pub fn new_idp(label: &str) -> IdentityProvider {
         default_role: Role::Member,
         enabled: true,
         scopes: Some("openid email".to_owned()),
+        groups_claim: Some("groups".to_owned()),
         id: format!("idp_{id}"),
         created_at_ms: now_ms(),
     }

@@ -36,6 +36,7 @@ pub async fn create_list_and_delete(store: Arc<dyn Store>) {
     let bare = IdentityProvider {
         jwks_url: None,
         scopes: None,
+        groups_claim: None,
         allowed_domains: Vec::new(),
         emails_verified: false,
         auto_provision: false,
@@ -133,6 +134,7 @@ pub async fn update_replaces_the_provider_and_moves_its_issuer(store: Arc<dyn St
         default_role: Role::Admin,
         enabled: false,
         scopes: None,
+        groups_claim: None,
         ..mine.clone()
     };
     assert!(store.update_idp(&edited).await.expect("update_idp"));
@@ -189,4 +191,29 @@ pub async fn update_replaces_the_provider_and_moves_its_issuer(store: Arc<dyn St
             .expect("update of an absent provider"),
         "an absent provider is not created by an update"
     );
+}
+
+pub async fn groups_claim_round_trips_through_create_and_update(store: Arc<dyn Store>) {
+    let idp = IdentityProvider {
+        groups_claim: Some("https://example.com/claims/grüppen".into()),
+        ..new_idp("groups-claim")
+    };
+    create(&*store, &idp).await;
+    let ids = [idp.id.as_str()];
+    assert_eq!(listed_among(&*store, &ids).await, vec![idp.clone()]);
+
+    let renamed = IdentityProvider {
+        groups_claim: Some("roles".into()),
+        ..idp.clone()
+    };
+    assert!(store.update_idp(&renamed).await.expect("update_idp"));
+    assert_eq!(listed_among(&*store, &ids).await, vec![renamed.clone()]);
+
+    // Unset again: the default claim, not the last one kept.
+    let unset = IdentityProvider {
+        groups_claim: None,
+        ..renamed
+    };
+    assert!(store.update_idp(&unset).await.expect("update_idp"));
+    assert_eq!(listed_among(&*store, &ids).await, vec![unset]);
 }

@@ -14,9 +14,9 @@
 //! case written but not listed.
 //!
 //! The other ports (users, teams, IdPs, sign-in links, settings, CLI sessions, setup tokens, SCIM, counters,
-//! usage, spend, events) take the whole `Store` behind an `Arc`, because some cases spawn tasks over clones of
+//! usage, spend, events, policies) take the whole `Store` behind an `Arc`, because some cases spawn tasks over clones of
 //! it: `pub async fn(Arc<dyn Store>)` in `users.rs`, `teams.rs`, `idps.rs`, `links.rs`, `settings.rs`,
-//! `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`. To add
+//! `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, `policies.rs`. To add
 //! one, add its name on one line under its module in `store_case_list!`, which makes `STORE_CASES` and
 //! `store_contract_tests!`'s tests the same way (`store_contract(store)` runs them all in sequence). A new port
 //! module is a new `module { ... }` block there. Their values come from `builders`. `counters::assert_exact` is
@@ -28,6 +28,7 @@ pub mod events;
 pub mod idps;
 pub mod keys;
 pub mod links;
+pub mod policies;
 pub mod scim;
 pub mod settings;
 pub mod setup_tokens;
@@ -139,6 +140,7 @@ macro_rules! store_case_list {
                 duplicate_email_is_already_exists,
                 duplicate_id_is_already_exists,
                 update_replaces_role_team_and_active,
+                groups_round_trip_through_create_and_update,
                 update_of_unknown_id_is_false,
                 list_is_oldest_first,
                 delete_removes_the_user_and_frees_the_email,
@@ -157,6 +159,7 @@ macro_rules! store_case_list {
                 duplicate_id_is_already_exists,
                 delete_of_unknown_id_is_false,
                 update_replaces_the_provider_and_moves_its_issuer,
+                groups_claim_round_trips_through_create_and_update,
             }
             links {
                 create_find_list_and_delete,
@@ -212,6 +215,12 @@ macro_rules! store_case_list {
                 an_event_is_stored_once_and_found_by_id,
                 recent_events_are_newest_first_and_limited,
                 deliveries_are_logged_newest_first_and_limited,
+            }
+            policies {
+                replace_from_the_current_version_is_read_as_the_document_and_the_setting,
+                replace_from_a_stale_or_future_version_is_false_and_changes_nothing,
+                concurrent_replaces_from_one_version_give_exactly_one_true,
+                changes_are_listed_newest_first_with_every_field_and_limited,
             }
         }
     };

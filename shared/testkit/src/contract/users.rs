@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sluice_core::identity::{Role, User};
+use sluice_core::identity::{PersonGroups, Role, User};
 use sluice_core::store::{Store, StoreError};
 
 use super::builders::new_user;
@@ -105,6 +105,41 @@ pub async fn update_replaces_role_team_and_active(store: Arc<dyn Store>) {
     assert!(store.update_user(&back).await.expect("update_user"));
     assert_eq!(by_id(&*store, &user.id).await.as_ref(), Some(&back));
     assert_eq!(by_email(&*store, &user.email).await, Some(back));
+}
+
+pub async fn groups_round_trip_through_create_and_update(store: Arc<dyn Store>) {
+    let user = User {
+        groups: PersonGroups {
+            idp: vec!["eng".into(), "ünïcode — team".into()],
+            scim: vec!["Platform Team".into()],
+        },
+        ..new_user("grouped")
+    };
+    create(&*store, &user).await;
+    assert_eq!(by_id(&*store, &user.id).await.as_ref(), Some(&user));
+    assert_eq!(by_email(&*store, &user.email).await.as_ref(), Some(&user));
+    let listed = store.list_users().await.expect("list_users");
+    assert_eq!(listed.iter().find(|u| u.id == user.id), Some(&user));
+
+    // Groups are replaced whole: a list missing from the update is emptied, not kept.
+    let moved = User {
+        groups: PersonGroups {
+            idp: Vec::new(),
+            scim: vec!["Data Team".into(), "Platform Team".into()],
+        },
+        ..user.clone()
+    };
+    assert!(store.update_user(&moved).await.expect("update_user"));
+    assert_eq!(by_id(&*store, &user.id).await.as_ref(), Some(&moved));
+    assert_eq!(by_email(&*store, &user.email).await.as_ref(), Some(&moved));
+
+    let none = User {
+        groups: PersonGroups::default(),
+        ..moved
+    };
+    assert!(store.update_user(&none).await.expect("update_user"));
+    assert_eq!(by_id(&*store, &user.id).await.as_ref(), Some(&none));
+    assert_eq!(by_email(&*store, &user.email).await, Some(none));
 }
 
 pub async fn update_of_unknown_id_is_false(store: Arc<dyn Store>) {

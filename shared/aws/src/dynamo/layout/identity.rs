@@ -1,7 +1,7 @@
 //! Items of users, teams and identity providers, and the uniqueness markers beside them.
 
 use serde::{Deserialize, Serialize};
-use sluice_core::identity::{IdentityProvider, Role, Team, User};
+use sluice_core::identity::{IdentityProvider, PersonGroups, Role, Team, User};
 
 use super::{
     IDP_ISSUER_PK_PREFIX, IDP_ISSUER_SK, IDP_PK_PREFIX, IDP_SK, IDPS_GSI1PK, ItemError,
@@ -28,6 +28,10 @@ pub(crate) struct UserItem {
     active: bool,
     idp: String,
     created_at_ms: i64,
+    /// A Map of two Lists (`idp`, `scim`), each absent when empty; absent on items written before groups were
+    /// kept, which read as no groups.
+    #[serde(default)]
+    groups: PersonGroups,
 }
 
 impl UserItem {
@@ -45,6 +49,7 @@ impl UserItem {
             active: user.active,
             idp: user.idp.clone(),
             created_at_ms: user.created_at_ms,
+            groups: user.groups.clone(),
         }
     }
 
@@ -83,6 +88,7 @@ impl UserItem {
             active: self.active,
             idp: self.idp,
             created_at_ms: self.created_at_ms,
+            groups: self.groups,
         })
     }
 }
@@ -179,6 +185,8 @@ pub(crate) struct IdpItem {
     enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scopes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    groups_claim: Option<String>,
     created_at_ms: i64,
 }
 
@@ -202,6 +210,7 @@ impl From<&IdentityProvider> for IdpItem {
             default_role: idp.default_role,
             enabled: idp.enabled,
             scopes: idp.scopes.clone(),
+            groups_claim: idp.groups_claim.clone(),
             created_at_ms: idp.created_at_ms,
         }
     }
@@ -223,6 +232,7 @@ impl IdpItem {
             default_role: self.default_role,
             enabled: self.enabled,
             scopes: self.scopes,
+            groups_claim: self.groups_claim,
             created_at_ms: self.created_at_ms,
         })
     }
@@ -245,6 +255,10 @@ mod tests {
             active: true,
             idp: "local".into(),
             created_at_ms: 5,
+            groups: PersonGroups {
+                idp: vec!["eng".into()],
+                scim: vec!["Platform Team".into()],
+            },
         }
     }
 
@@ -269,6 +283,19 @@ mod tests {
         let u = user(Some("team_1"));
         assert_eq!(UserItem::by_id(&u).into_user().expect("user"), u);
         assert_eq!(UserItem::by_email(&u).into_user().expect("user"), u);
+    }
+
+    #[test]
+    fn user_item_written_before_groups_were_kept_reads_as_no_groups() {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(UserItem::by_id(&user(None))).expect("serialises");
+        assert!(item.contains_key("groups"), "{item:?}");
+        item.remove("groups");
+        let stored: UserItem = serde_dynamo::from_item(item).expect("old item decodes");
+        assert_eq!(
+            stored.into_user().expect("user").groups,
+            PersonGroups::default()
+        );
     }
 
     #[test]
