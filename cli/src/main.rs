@@ -13,6 +13,7 @@ mod export;
 mod feed;
 mod keys;
 mod people;
+mod policies;
 mod portal;
 mod portal_publish;
 mod remote;
@@ -85,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Policies: which models and tools each group may use (get, set from a YAML/JSON file, test a caller).
+    Policies {
+        #[command(subcommand)]
+        command: policies::PoliciesCommand,
+    },
     /// Run the Bedrock simulator (Bedrock Runtime wire protocol on a local port).
     BedrockSim(sim::SimArgs),
     /// Spend in a budget period, per org, team and person.
@@ -123,6 +129,7 @@ async fn main() -> std::process::ExitCode {
             | Command::Login { .. }
             | Command::Users { .. }
             | Command::Teams { .. }
+            | Command::Policies { .. }
             | Command::Usage { .. }
             | Command::Spend(_)
             | Command::Export(_)
@@ -156,6 +163,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Users { command } => people::run_users(command).await,
         Command::Teams { command } => people::run_teams(command).await,
+        Command::Policies { command } => policies::run(command).await,
         Command::BedrockSim(args) => sim::run(args).await,
         Command::Usage { command } => usage::run(command).await,
         Command::Spend(args) => spend::run_spend(args).await,

@@ -69,6 +69,7 @@ fn record(id: &str, time: &str, user: Option<&str>, cost: Option<u64>) -> UsageR
         region: Some("eu-west-1".into()),
         outcome: Outcome::Complete,
         cost_micros: cost,
+        policy_refusal: None,
     }
 }
 

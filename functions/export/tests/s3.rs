@@ -74,6 +74,7 @@ fn record(id: &str, time: &str, user: Option<&str>, cost: Option<u64>) -> UsageR
         region: Some("us-west-2".into()),
         outcome: Outcome::Complete,
         cost_micros: cost,
+        policy_refusal: None,
     }
 }
 

@@ -318,6 +318,7 @@ async fn events_of_a_disabled_category_or_without_a_destination_are_skipped_not_
         Categories {
             budget: false,
             rate_limit: true,
+            policy_refusal: false,
         },
     )
     .await;

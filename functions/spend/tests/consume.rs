@@ -228,6 +228,7 @@ fn usage(
         region: Some("us-east-1".into()),
         outcome: Outcome::Complete,
         cost_micros: cost,
+        policy_refusal: None,
     }
 }
 

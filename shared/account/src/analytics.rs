@@ -321,6 +321,26 @@ pub(super) async fn org_activity(
     ))
 }
 
+pub(super) async fn org_policy_refusals(
+    State(state): State<Shared>,
+    _: Admin,
+    Query(params): Params,
+) -> Reply {
+    let loaded = Loaded::read(&state, &params, &[Dimension::User]).await?;
+    let keys = load(
+        state.store.as_ref(),
+        loaded.window.bucketing.source(),
+        Dimension::Key,
+        &loaded.window.rollup_buckets(),
+    )
+    .await?;
+    json(&sluice_core::analytics::policy_refusals(
+        &keys,
+        &loaded.user,
+        &loaded.people,
+    ))
+}
+
 pub(super) async fn org_models(
     State(state): State<Shared>,
     _: Admin,

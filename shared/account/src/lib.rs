@@ -17,6 +17,7 @@ mod keys;
 mod login;
 mod notifications;
 mod origin;
+mod policies;
 mod portal;
 mod pricing;
 mod roles;
@@ -67,6 +68,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .merge(users::routes())
         .merge(identities::routes())
         .merge(teams::routes())
+        .merge(policies::routes())
         .merge(scim::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(
@@ -163,6 +165,10 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         )
         .route("/admin/analytics/org/models", get(analytics::org_models))
         .route("/admin/analytics/org/tools", get(analytics::org_tools))
+        .route(
+            "/admin/analytics/org/policy-refusals",
+            get(analytics::org_policy_refusals),
+        )
         .route(
             "/admin/analytics/org/export",
             get(analytics_export::export_org),

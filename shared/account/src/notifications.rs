@@ -25,7 +25,7 @@ use crate::{Reply, Shared, now_ms, parse_json, store_error};
 const HISTORY_ROWS: usize = 20;
 /// `event_id` of the "test" step's deliveries in the log.
 const TEST_EVENT_ID: &str = "test";
-const CATEGORY_NAMES: [&str; 2] = ["budget", "rate_limit"];
+const CATEGORY_NAMES: [&str; 3] = ["budget", "rate_limit", "policy_refusal"];
 
 async fn load(store: &dyn Store, key: &str) -> Result<Option<NotificationConfig>, ApiError> {
     config_at(store, key).await.map_err(|e| store_error(&e))
@@ -65,6 +65,9 @@ fn category_names(categories: Categories) -> Vec<&'static str> {
     }
     if categories.rate_limit {
         names.push("rate_limit");
+    }
+    if categories.policy_refusal {
+        names.push("policy_refusal");
     }
     names
 }
@@ -190,11 +193,13 @@ fn parse_categories(names: &[String]) -> Result<Categories, ApiError> {
     let mut categories = Categories {
         budget: false,
         rate_limit: false,
+        policy_refusal: false,
     };
     for name in names {
         match name.trim() {
             "budget" => categories.budget = true,
             "rate_limit" => categories.rate_limit = true,
+            "policy_refusal" => categories.policy_refusal = true,
             other => return Err(invalid(format!("unknown category {other:?}"))),
         }
     }
@@ -429,10 +434,11 @@ mod tests {
     fn categories_must_be_a_non_empty_subset_of_the_known_ones() {
         let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(
-            parse_categories(&names(&["rate_limit"])).expect("valid"),
+            parse_categories(&names(&["rate_limit", "policy_refusal"])).expect("valid"),
             Categories {
                 budget: false,
-                rate_limit: true
+                rate_limit: true,
+                policy_refusal: true,
             }
         );
         assert!(parse_categories(&names(&[])).is_err());

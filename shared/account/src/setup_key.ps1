@@ -31,6 +31,23 @@
   $settings.PSObject.Properties.Remove('apiKeyHelper')
   $settings.env | Add-Member -Force -NotePropertyName ANTHROPIC_BASE_URL -NotePropertyValue $gateway
   $settings.env | Add-Member -Force -NotePropertyName ANTHROPIC_API_KEY -NotePropertyValue $key
+  # The gateway's policy for you: tools Claude Code should not offer, models it may pick (Sluice enforces both
+  # either way). Skipped when Sluice cannot say.
+  try {
+    $policy = Invoke-RestMethod -Headers @{ 'x-api-key' = $key } -Uri '__SLUICE_URL__/auth/claude-settings'
+  } catch { $policy = $null }
+  if ($policy -and $policy.permissions -and $policy.permissions.deny) {
+    if (-not ($settings.PSObject.Properties.Name -contains 'permissions')) {
+      $settings | Add-Member -NotePropertyName permissions -NotePropertyValue ([pscustomobject]@{})
+    }
+    $deny = @()
+    if ($settings.permissions.PSObject.Properties.Name -contains 'deny') { $deny = @($settings.permissions.deny) }
+    foreach ($d in $policy.permissions.deny) { if ($deny -notcontains $d) { $deny += $d } }
+    $settings.permissions | Add-Member -Force -NotePropertyName deny -NotePropertyValue $deny
+  }
+  if ($policy -and ($policy.PSObject.Properties.Name -contains 'availableModels')) {
+    $settings | Add-Member -Force -NotePropertyName availableModels -NotePropertyValue @($policy.availableModels)
+  }
   # UTF-8 without a byte-order mark: Claude Code reads the file as plain JSON.
   $tmp = "$path.tmp"
   [System.IO.File]::WriteAllText($tmp, ($settings | ConvertTo-Json -Depth 32), (New-Object System.Text.UTF8Encoding $false))

@@ -15,6 +15,8 @@ if [ -z "${SLUICE_API_KEY:-}" ]; then
   exit 1
 fi
 mkdir -p "$SETTINGS_DIR"
+SLUICE_POLICY_SETTINGS=$(curl -fsS -H "x-api-key: $SLUICE_API_KEY" "$SLUICE_URL/auth/claude-settings" 2>/dev/null || true)
+export SLUICE_POLICY_SETTINGS
 python3 - "$SETTINGS_DIR/settings.json" "$GATEWAY_URL" <<'PY'
 import json, os, sys
 path, url = sys.argv[1:3]
@@ -33,6 +35,20 @@ if "__DENY_WEBSEARCH__" == "1":
         deny.append("WebSearch")
 env["ANTHROPIC_BASE_URL"] = url
 env["ANTHROPIC_API_KEY"] = os.environ["SLUICE_API_KEY"]
+# The gateway's policy for this person: tools Claude Code should not offer, models it may pick (Sluice enforces
+# both either way; this only lets Claude Code show them up front).
+policy = os.environ.get("SLUICE_POLICY_SETTINGS", "")
+try:
+    policy = json.loads(policy) if policy else {}
+except ValueError:
+    policy = {}
+if isinstance(policy, dict):
+    denied = policy.get("permissions", {}).get("deny", [])
+    if denied:
+        deny = settings.setdefault("permissions", {}).setdefault("deny", [])
+        deny.extend(d for d in denied if isinstance(d, str) and d not in deny)
+    if isinstance(policy.get("availableModels"), list):
+        settings["availableModels"] = policy["availableModels"]
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
     json.dump(settings, f, indent=2)

@@ -84,4 +84,36 @@ answer=$(curl -fsS -X POST -H 'content-type: application/json' --data-binary @- 
 token=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 umask 077
 printf '%s' "$token" > "$CACHE"
+# After a sign-in: tell Claude Code what the gateway's policy for this person is (settings.json beside this
+# script; never fails the sign-in).
+SETTINGS="$(dirname "$0")/settings.json"
+if [ -f "$SETTINGS" ]; then
+  SLUICE_POLICY_SETTINGS=$(curl -fsS -H "authorization: Bearer $token" "$SLUICE_URL/auth/claude-settings" 2>/dev/null || true)
+  export SLUICE_POLICY_SETTINGS
+  python3 - "$SETTINGS" >/dev/null 2>&1 <<'PY' || true
+import json, os, sys
+path = sys.argv[1]
+with open(path) as f:
+    settings = json.load(f)
+# The gateway's policy for this person: tools Claude Code should not offer, models it may pick (Sluice enforces
+# both either way; this only lets Claude Code show them up front).
+policy = os.environ.get("SLUICE_POLICY_SETTINGS", "")
+try:
+    policy = json.loads(policy) if policy else {}
+except ValueError:
+    policy = {}
+if isinstance(policy, dict):
+    denied = policy.get("permissions", {}).get("deny", [])
+    if denied:
+        deny = settings.setdefault("permissions", {}).setdefault("deny", [])
+        deny.extend(d for d in denied if isinstance(d, str) and d not in deny)
+    if isinstance(policy.get("availableModels"), list):
+        settings["availableModels"] = policy["availableModels"]
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(settings, f, indent=2)
+    f.write("\n")
+os.replace(tmp, path)
+PY
+fi
 printf '%s\n' "$token"

@@ -95,6 +95,7 @@ fn record(
         region: Some("us-east-1".into()),
         outcome: Outcome::Complete,
         cost_micros: cost,
+        policy_refusal: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn record(id: &str) -> UsageRecord {
         region: Some("us-east-1".into()),
         outcome: Outcome::Complete,
         cost_micros: Some(550),
+        policy_refusal: None,
     }
 }
 

@@ -16,8 +16,9 @@ pub enum ReplyKind {
     Text(String),
     /// A thinking block, then a text block.
     Thinking,
-    /// One `tool_use` block; stop reason `tool_use`.
-    ToolUse,
+    /// One `tool_use` block (`sim:tool_use`: `Bash` if offered, else the first tool offered; `sim:tool_use=Name`:
+    /// that tool, offered or not, as a model may call a tool from its history); stop reason `tool_use`.
+    ToolUse(Option<String>),
     /// A short text block, then a `web_search` call with this query; stop reason `tool_use`.
     WebSearch { lead: &'static str, query: String },
     /// One call of Claude Code's own `WebSearch` client tool with this query (`sim:websearch_tool=<query>`, the
@@ -68,6 +69,7 @@ impl Script {
         let mut kind_marker: Option<&str> = None;
         let mut websearch_tool: Option<String> = None;
         let mut fetch_url: Option<String> = None;
+        let mut tool_name: Option<String> = None;
         for (name, value) in scan(&text) {
             match name {
                 "fetch" => {
@@ -78,7 +80,11 @@ impl Script {
                     kind_marker.get_or_insert(name);
                     websearch_tool = value.map(str::to_owned);
                 }
-                "echo" | "thinking" | "tool_use" => {
+                "tool_use" => {
+                    kind_marker.get_or_insert(name);
+                    tool_name = value.map(str::to_owned);
+                }
+                "echo" | "thinking" => {
                     kind_marker.get_or_insert(name);
                 }
                 "cache" => script.cache = true,
@@ -111,7 +117,7 @@ impl Script {
             (Some(SearchTurn::Answer(answer)), _, _) => ReplyKind::Text(answer),
             // The second turn of a tool round trip answers the tool, whatever came before.
             (None, Some(result), _) => ReplyKind::Text(format!("Tool said: {result}")),
-            (None, None, Some("tool_use")) => ReplyKind::ToolUse,
+            (None, None, Some("tool_use")) => ReplyKind::ToolUse(tool_name),
             (None, None, Some("fetch")) => ReplyKind::Fetch(
                 // A URL holds characters a marker value stops at: read it up to the next space.
                 text.split("sim:fetch=")
@@ -131,7 +137,7 @@ impl Script {
         if script.midstream.is_some()
             && matches!(
                 script.kind,
-                ReplyKind::ToolUse
+                ReplyKind::ToolUse(_)
                     | ReplyKind::WebSearch { .. }
                     | ReplyKind::ClaudeCodeWebSearch(_)
             )

@@ -174,10 +174,10 @@ impl Reply {
                 ],
                 "end_turn",
             ),
-            ReplyKind::ToolUse => (
+            ReplyKind::ToolUse(name) => (
                 vec![Block::ToolUse {
                     id: ids::tool_use_id(),
-                    name: pick_tool(body),
+                    name: name.clone().unwrap_or_else(|| pick_tool(body)),
                     pieces: TOOL_INPUT_PIECES.iter().map(|p| (*p).to_owned()).collect(),
                 }],
                 "tool_use",

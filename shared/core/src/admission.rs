@@ -91,6 +91,18 @@ pub fn rate_refusal(person: Option<Counted>, key: Option<Counted>) -> Option<Rat
         })
 }
 
+/// The refusal of a request over the caller's policy's `requests_per_minute` (it lowers the per-person limit).
+#[must_use]
+pub fn policy_rate_refusal(policy: &str, rpm: u32, retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        ApiErrorKind::RateLimit,
+        format!(
+            "Rate limit exceeded: the gateway policy {policy:?} allows {rpm} requests per minute per person. Retry after {retry_after_secs} seconds."
+        ),
+    )
+    .with_retry_after(retry_after_secs)
+}
+
 /// The counter a shaped budget slows: the person's, else the team's.
 #[must_use]
 pub fn shape_scope(user_id: Option<&str>, team_id: Option<&str>) -> String {

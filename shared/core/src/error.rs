@@ -20,6 +20,9 @@ pub enum ApiErrorKind {
     Billing,
     Api,
     Overloaded,
+    /// The admin API's optimistic concurrency: the document changed since the version the caller read (409
+    /// `conflict_error`, never on the inference path).
+    Conflict,
 }
 
 impl ApiErrorKind {
@@ -30,6 +33,7 @@ impl ApiErrorKind {
             Self::Authentication => 401,
             Self::Permission => 403,
             Self::NotFound => 404,
+            Self::Conflict => 409,
             Self::RequestTooLarge => 413,
             Self::RateLimit | Self::Billing => 429,
             Self::Api => 500,
@@ -49,6 +53,7 @@ impl ApiErrorKind {
             Self::Billing => "billing_error",
             Self::Api => "api_error",
             Self::Overloaded => "overloaded_error",
+            Self::Conflict => "conflict_error",
         }
     }
 }

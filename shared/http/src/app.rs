@@ -52,6 +52,8 @@ pub struct AuthConfig {
     pub origin_secret: Option<Secret>,
     /// Warm-instance cache time for keys and users.
     pub cache_ttl: Duration,
+    /// The model names `SLUICE_MODEL_MAP` adds to the catalogue, so policies may name them.
+    pub model_names: Vec<String>,
 }
 
 pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
@@ -112,6 +114,10 @@ impl AuthConfig {
                 .is_some_and(|v| v.eq_ignore_ascii_case("cloudfront")),
             origin_secret: non_empty("SLUICE_ORIGIN_SECRET").map(Secret),
             cache_ttl,
+            model_names: non_empty("SLUICE_MODEL_MAP")
+                .and_then(|raw| crate::config::parse_model_map(&raw).ok())
+                .map(|map| map.into_keys().collect())
+                .unwrap_or_default(),
         }
     }
 }

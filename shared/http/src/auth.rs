@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::identity::{
-    BindContext, BindRefusal, IdentityError, IdentityLink, IdentityProvider, Role, SignIn, User,
-    check_domain, may_bind, sign_in_of,
+    BindContext, BindRefusal, IdentityError, IdentityLink, IdentityProvider, PersonGroups, Role,
+    SignIn, User, check_domain, groups_of, may_bind, sign_in_of,
 };
 use sluice_core::keys::{hash_secret, looks_like_key};
 use sluice_core::store::{ScimKind, Store, StoreError, VirtualKey};
@@ -44,6 +44,23 @@ pub struct Caller {
     pub rate_limit_rpm: Option<u32>,
     /// The counter scope this credential's rate limit is kept under (virtual keys).
     pub rate_scope: Option<String>,
+    /// The person's groups as last remembered (policies match on them); empty for a key without an owner.
+    pub groups: PersonGroups,
+}
+
+impl Caller {
+    /// The facts about this caller policies match on (`sluice_core::policy`).
+    #[must_use]
+    pub fn policy_subject(&self) -> sluice_core::policy::Subject<'_> {
+        sluice_core::policy::Subject {
+            user_id: self.user_id.as_deref(),
+            email: self.email.as_deref(),
+            team_id: self.team_id.as_deref(),
+            key_id: self.key_id.as_deref(),
+            idp_groups: &self.groups.idp,
+            scim_groups: &self.groups.scim,
+        }
+    }
 }
 
 /// The rate-limit scope of a virtual key, derived from the presented secret's hash so it is known before the
@@ -287,6 +304,7 @@ impl Authenticator {
             user_id: key.user_id,
             role: Role::Member,
             rate_limit_rpm: key.rate_limit_rpm.filter(|r| *r > 0),
+            groups: owner.map(|u| u.groups).unwrap_or_default(),
         })
     }
 
@@ -379,6 +397,46 @@ impl Authenticator {
     /// the person is bound to another sign-in or the break-glass admin, or is unknown and not provisioned; 500 on
     /// store failure.
     pub async fn provision(
+        &self,
+        store: &dyn Store,
+        idp: &IdentityProvider,
+        claims: &serde_json::Value,
+    ) -> Result<User, ApiError> {
+        let user = self.person_of(store, idp, claims).await?;
+        self.remember_groups(store, user, groups_of(claims, idp))
+            .await
+    }
+
+    /// Keeps the groups a sign-in reported on the person, so their keys and sessions match the same policies as
+    /// their ID tokens. Writes only when they changed.
+    async fn remember_groups(
+        &self,
+        store: &dyn Store,
+        mut user: User,
+        groups: Vec<String>,
+    ) -> Result<User, ApiError> {
+        if user.groups.idp == groups {
+            return Ok(user);
+        }
+        // The person may come from the cache: write over a fresh read, so a role or team changed since stays.
+        if let Some(fresh) = store
+            .user_by_id(&user.id)
+            .await
+            .map_err(|e| unavailable(&e))?
+        {
+            user = fresh;
+        }
+        tracing::info!(user_id = %user.id, groups = ?groups, "identity-provider groups changed");
+        user.groups.idp = groups;
+        store
+            .update_user(&user)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.forget_user(&user.id);
+        Ok(user)
+    }
+
+    async fn person_of(
         &self,
         store: &dyn Store,
         idp: &IdentityProvider,
@@ -651,6 +709,7 @@ fn person(user: User, via: Via) -> Result<Caller, ApiError> {
         role: user.role,
         rate_limit_rpm: None,
         rate_scope: None,
+        groups: user.groups,
     })
 }
 

@@ -88,7 +88,7 @@ impl GatewayConfig {
 }
 
 /// `SLUICE_MODEL_MAP`: a JSON object (`{"claude-opus-4-8":"arn:..."}`) or `id=target` pairs separated by commas.
-fn parse_model_map(raw: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+pub(crate) fn parse_model_map(raw: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     let bad = |problem: String| ConfigError::Invalid {
         name: "SLUICE_MODEL_MAP",
         problem,

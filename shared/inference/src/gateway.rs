@@ -26,14 +26,16 @@ use sluice_core::translate::normalize_message;
 use sluice_core::upstream::Upstream;
 
 use crate::budget::BudgetGate;
-use crate::limits::LimitsGate;
+use crate::limits::{Limits, LimitsGate};
 use crate::relay::{call_with_learning, sse_body};
 use crate::search::{SearchSettings, search_message, search_sse_body, searcher_for};
 use crate::usage::{UsageContext, UsageLedger};
 use sluice_core::admission::{
-    BudgetVerdict, Counted, RateRefusal, rate_refusal, shape_scope, shaped_refusal,
+    BudgetVerdict, Counted, RateRefusal, policy_rate_refusal, rate_refusal, shape_scope,
+    shaped_refusal,
 };
 use sluice_core::limits::person_rate_scope;
+use sluice_core::policy::Matched;
 use sluice_core::ratelimit::Admission;
 use sluice_core::websearch::tool::convert_history;
 use sluice_http::app::AppState;
@@ -171,7 +173,7 @@ async fn resolve(
     })?;
     if model.source == ModelSource::Raw {
         let allowlist = match state.limits.limits(state.app.store.as_ref()).await {
-            Ok(limits) => limits.allowed_models.clone(),
+            Ok(limits) => limits.org.allowed_models.clone(),
             Err(e) => {
                 tracing::error!(error = %e, "model allowlist unavailable; judging the raw id on the residency rules alone");
                 Vec::new()
@@ -200,15 +202,23 @@ impl GatewayState {
     }
 }
 
-/// An admitted request: who calls, and the budget acting on them (for the `x-sluice-budget-*` headers).
+/// An admitted request: who calls, the budget acting on them (for the `x-sluice-budget-*` headers) and the
+/// policy they match.
 #[derive(Debug, Clone)]
 pub struct Admitted {
     pub caller: Caller,
     pub budget: Option<BudgetVerdict>,
+    /// The limits read for this request, with the policy document.
+    pub limits: Arc<Limits>,
+    /// Where the caller's policy is in `limits.policies` (`None`: no policy matches, nothing is restricted).
+    pub policy: Option<usize>,
 }
 
+/// Names the policy a request was held to.
+pub const POLICY_HEADER: &str = "x-sluice-policy";
+
 impl Admitted {
-    /// Adds the budget headers to an answer.
+    /// Adds the budget headers and the policy's name to an answer.
     fn stamp(&self, mut resp: Response) -> Response {
         if let Some(verdict) = &self.budget {
             for (name, value) in verdict.headers() {
@@ -217,7 +227,19 @@ impl Admitted {
                 }
             }
         }
+        if let Some(m) = self.matched()
+            && let Ok(value) = header::HeaderValue::from_str(&m.policy.name)
+        {
+            resp.headers_mut().insert(POLICY_HEADER, value);
+        }
         resp
+    }
+
+    /// The caller's policy.
+    #[must_use]
+    pub fn matched(&self) -> Option<Matched<'_>> {
+        let set = self.limits.policies.as_ref().ok()?;
+        self.policy.and_then(|i| set.get(i))
     }
 }
 
@@ -248,12 +270,43 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
         }
         _ => app.auth.authenticate(app.store.as_ref(), headers).await?,
     };
+    // The org limits and the policy document: cached, else one read (it decides the rate limits below).
+    let limits = state
+        .limits
+        .limits(app.store.as_ref())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let policies = limits.policies.as_ref().map_err(|e| {
+        ApiError::internal(format!(
+            "the gateway's policies cannot be read ({e}); an administrator must fix them (PUT /admin/policies)"
+        ))
+    })?;
+    let matched = policies.evaluate(&caller.policy_subject());
+    let policy_rpm = matched.and_then(|m| {
+        m.policy
+            .rules
+            .requests_per_minute
+            .map(|rpm| (rpm, m.policy.name.clone()))
+    });
     // The rate-limit increments and the budget read are independent: one round trip for all. A person's requests,
     // whatever the credential (session, OIDC token, any of their keys), also count on one per-person counter at the
-    // org's `person_rate_limit_rpm`; the key's own limit, when it has one, applies as well. The two increments run
+    // org's `person_rate_limit_rpm`, lowered by their policy's `requests_per_minute`; the key's own limit, when it
+    // has one, applies as well (and takes the policy's limit for a key without an owner). The two increments run
     // together, so a request refused by one may have used a place in the other: never more than either limit.
+    let person_bound = caller.user_id.as_deref().map(|user_id| {
+        let org = limits.org.person_rpm;
+        match &policy_rpm {
+            Some((rpm, name)) if *rpm < org => (user_id, *rpm, Some(name.as_str())),
+            _ => (user_id, org, None),
+        }
+    });
+    let key_bound = match (caller.rate_limit_rpm, &policy_rpm, &caller.user_id) {
+        (Some(key), Some((policy, _)), None) => Some(key.min(*policy)),
+        (None, Some((policy, _)), None) => Some(*policy),
+        (key, _, _) => key,
+    };
     let key_rate = async {
-        match (caller.rate_limit_rpm, caller.rate_scope.as_deref()) {
+        match (key_bound, caller.rate_scope.as_deref()) {
             (Some(rpm), Some(scope)) => app
                 .limiter
                 .admit(app.store.as_ref(), scope, u64::from(rpm), now_ms)
@@ -263,10 +316,9 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
         }
     };
     let person_rate = async {
-        let Some(user_id) = caller.user_id.as_deref() else {
+        let Some((user_id, rpm, _)) = person_bound else {
             return Ok(None);
         };
-        let rpm = state.limits.limits(app.store.as_ref()).await?.person_rpm;
         app.limiter
             .admit(
                 app.store.as_ref(),
@@ -291,7 +343,16 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
     let (key_admission, person_admission) = rate.map_err(|e| unavailable(&e))?;
     let counted =
         |c: Option<(u32, Admission)>| c.map(|(rpm, admission)| Counted { rpm, admission });
+    let policy_index = matched.map(|m| m.index);
     match rate_refusal(counted(person_admission), counted(key_admission)) {
+        Some(RateRefusal::Person {
+            rpm,
+            retry_after_secs,
+        }) if person_bound.is_some_and(|(_, _, policy)| policy.is_some()) => {
+            let name = person_bound.and_then(|(_, _, p)| p).unwrap_or_default();
+            tracing::info!(user_id = ?caller.user_id, policy = name, rpm, "policy rate limited");
+            return Err(policy_rate_refusal(name, rpm, retry_after_secs));
+        }
         Some(refusal @ RateRefusal::Person { rpm, .. }) => {
             tracing::info!(user_id = ?caller.user_id, key_id = ?caller.key_id, rpm, "person rate limited");
             return Err(refusal.error());
@@ -341,6 +402,8 @@ async fn admit(state: &GatewayState, headers: &HeaderMap) -> Result<Admitted, Ap
     Ok(Admitted {
         caller,
         budget: verdict,
+        limits: Arc::clone(&limits),
+        policy: policy_index,
     })
 }
 
@@ -400,28 +463,21 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     tracing::info!(key_id = ?caller.key_id, user_id = ?caller.user_id, model = ?model.requested, invoke_id = ?model.invoke_id, stream = req.stream, "messages");
     let upstream = state.upstream.as_ref();
     let stream = req.stream;
-    let usage_context = |thinking: bool| UsageContext {
-        request_id: request_id.clone(),
-        time_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
-        started,
-        key_id: caller.key_id.clone(),
-        user_id: caller.user_id.clone(),
-        team_id: caller.team_id.clone(),
-        requested_model: model.requested.clone(),
-        bedrock_model_id: model.invoke_id.clone(),
-        stream,
-        thinking,
-        session_id: headers
-            .get("x-claude-code-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        region: state.config.region.clone(),
+    let usage_context = |thinking: bool| {
+        usage_context(
+            &state,
+            caller,
+            &request_id,
+            &model,
+            &headers,
+            started,
+            stream,
+            thinking,
+        )
     };
+    let mut req = req;
+    crate::policy::enforce(&state, &admitted, &mut req, &model, &usage_context(false)).await?;
     if let Some(searcher) = searcher_for(&state, &req, caller).await? {
-        let mut req = req;
         searcher.prepare(&mut req.body);
         convert_history(&mut req.body, &state.app.search_content);
         if !req.stream {
@@ -489,11 +545,57 @@ async fn messages(State(state): State<Shared>, req: Request) -> Reply {
     }
 }
 
+/// What the usage record of a request needs to know before the answer.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's facts, gathered in one place"
+)]
+fn usage_context(
+    state: &GatewayState,
+    caller: &Caller,
+    request_id: &str,
+    model: &ResolvedModel,
+    headers: &HeaderMap,
+    started: Instant,
+    stream: bool,
+    thinking: bool,
+) -> UsageContext {
+    UsageContext {
+        request_id: request_id.to_owned(),
+        time_ms: unix_ms() - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        started,
+        key_id: caller.key_id.clone(),
+        user_id: caller.user_id.clone(),
+        team_id: caller.team_id.clone(),
+        requested_model: model.requested.clone(),
+        bedrock_model_id: model.invoke_id.clone(),
+        stream,
+        thinking,
+        session_id: headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        region: state.config.region.clone(),
+    }
+}
+
 async fn count_tokens(State(state): State<Shared>, req: Request) -> Reply {
+    let started = Instant::now();
     let admitted = admit(&state, req.headers()).await?;
-    let (headers, body, _) = read_body(&state, req).await?;
-    let req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
+    let (headers, body, request_id) = read_body(&state, req).await?;
+    let mut req = ClientRequest::parse(&body, beta_header(&headers).as_deref(), false)?;
     let model = resolve(&state, &req.model, &admitted.caller).await?;
+    let usage = usage_context(
+        &state,
+        &admitted.caller,
+        &request_id,
+        &model,
+        &headers,
+        started,
+        false,
+        false,
+    );
+    crate::policy::enforce(&state, &admitted, &mut req, &model, &usage).await?;
     let shaped = shape_for_count(&req, &model, &state.learned.get(&model.family))?;
     let key = CountCache::key(&model.family, &shaped);
     let now = Instant::now();
@@ -539,13 +641,18 @@ struct ListQuery {
     before_id: Option<String>,
 }
 
-fn model_entries(state: &GatewayState) -> Vec<serde_json::Value> {
+/// The models listed to a caller: the catalogue and the administrator's names, less those their policy does not
+/// allow.
+fn model_entries(state: &GatewayState, admitted: &Admitted) -> Vec<serde_json::Value> {
+    let policy = admitted.matched().map(|m| m.policy);
+    let allowed = |id: &str| policy.is_none_or(|p| p.model_refusal(id).is_none());
     let mut out: Vec<serde_json::Value> = CATALOG
         .iter()
+        .filter(|e| allowed(e.id))
         .map(|e| json!({"type": "model", "id": e.id, "display_name": e.display_name, "created_at": e.created_at}))
         .collect();
     for id in state.resolver.custom_ids() {
-        if !CATALOG.iter().any(|e| e.id == id) {
+        if !CATALOG.iter().any(|e| e.id == id) && allowed(id) {
             out.push(json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"}));
         }
     }
@@ -557,8 +664,8 @@ async fn models(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Reply {
-    admit(&state, &headers).await?;
-    let all = model_entries(&state);
+    let admitted = admit(&state, &headers).await?;
+    let all = model_entries(&state, &admitted);
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     let position = |id: &Option<String>| {
         id.as_ref()
@@ -584,8 +691,8 @@ async fn model_by_id(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Reply {
-    admit(&state, &headers).await?;
-    model_entries(&state)
+    let admitted = admit(&state, &headers).await?;
+    model_entries(&state, &admitted)
         .into_iter()
         .find(|m| m["id"] == id.as_str())
         .map(|m| axum::Json(m).into_response())

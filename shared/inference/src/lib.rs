@@ -5,7 +5,9 @@
 //! - `relay`: the upstream call with learn-and-retry-once, and the streaming body (SSE frames, pings, errors).
 //! - `usage`: the usage ledger, gateway side (priced, sanitized, written before the response ends).
 //! - `budget`: the budget state of a caller, cached per warm instance, and the headers and refusals it gives.
-//! - `limits`: the org-wide limits (`sluice_core::limits`) read once per cache time in the admission step.
+//! - `limits`: the org-wide limits (`sluice_core::limits`) and the policy document, read once per cache time in the
+//!   admission step.
+//! - `policy`: the caller's policy on the request path (model check, tools, ceilings) and the record of a refusal.
 //! - `search`: web search — the loop of Bedrock calls and searches behind Anthropic's `web_search_*` server tool.
 //!
 //! Stands on `sluice-http` (authentication, replies, configuration, the hosts) and `sluice-core`; never links
@@ -14,6 +16,7 @@
 pub mod budget;
 pub mod gateway;
 pub mod limits;
+pub mod policy;
 pub mod relay;
 pub mod search;
 pub mod usage;

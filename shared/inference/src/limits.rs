@@ -1,8 +1,9 @@
-//! The org-wide limits in the admission step: the per-person rate limit and the allowlist of raw Bedrock ids
-//! (their meaning is `sluice_core::limits`).
+//! The org-wide limits in the admission step: the per-person rate limit, the allowlist of raw Bedrock ids (their
+//! meaning is `sluice_core::limits`) and the policy document (`sluice_core::policy`).
 //!
-//! The two admission settings are read together in one store round trip and trusted for the budget cache time
-//! (`SLUICE_BUDGET_CACHE_SECS`, 5 s) per warm instance, so a change acts within that time.
+//! The three are read together in one store round trip and trusted for the budget cache time
+//! (`SLUICE_BUDGET_CACHE_SECS`, 5 s) per warm instance, so a change acts within that time and a warm request
+//! reads none of them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +11,23 @@ use std::time::{Duration, Instant};
 use sluice_core::limits::{
     OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS, SETTING_PERSON_RATE_LIMIT_RPM,
 };
-use sluice_core::store::{Store, StoreError};
+use sluice_core::policy::{PolicyDocument, PolicySet};
+use sluice_core::store::{POLICIES_SETTING, Store, StoreError};
 
 use sluice_http::auth::TtlCache;
 
-/// Reads and caches [`OrgLimits`].
+/// What the admission step reads once per cache period.
+#[derive(Debug)]
+pub struct Limits {
+    pub org: OrgLimits,
+    /// The compiled policy document; `Err` when the stored one cannot be read, and then every request is refused
+    /// (a policy is a restriction: failing open would lift it).
+    pub policies: Result<PolicySet, String>,
+}
+
+/// Reads and caches [`Limits`].
 pub struct LimitsGate {
-    cache: TtlCache<Arc<OrgLimits>>,
+    cache: TtlCache<Arc<Limits>>,
 }
 
 impl LimitsGate {
@@ -27,11 +38,11 @@ impl LimitsGate {
         }
     }
 
-    /// The limits in force: cached, else both settings in one store round trip.
+    /// The limits in force: cached, else the three settings in one store round trip.
     ///
     /// # Errors
     /// The store could not be read.
-    pub async fn limits(&self, store: &dyn Store) -> Result<Arc<OrgLimits>, StoreError> {
+    pub async fn limits(&self, store: &dyn Store) -> Result<Arc<Limits>, StoreError> {
         let now = Instant::now();
         if let Some(limits) = self.cache.get("", now) {
             return Ok(limits);
@@ -39,16 +50,27 @@ impl LimitsGate {
         let keys = [
             SETTING_PERSON_RATE_LIMIT_RPM.to_owned(),
             SETTING_ALLOWED_BEDROCK_MODELS.to_owned(),
+            POLICIES_SETTING.to_owned(),
         ];
         let (settings, _) = store.budget_inputs(&keys, &[]).await?;
-        let limits = Arc::new(OrgLimits::from_settings(
+        let org = OrgLimits::from_settings(
             settings
                 .get(SETTING_PERSON_RATE_LIMIT_RPM)
                 .map(String::as_str),
             settings
                 .get(SETTING_ALLOWED_BEDROCK_MODELS)
                 .map(String::as_str),
-        ));
+        );
+        let policies = match settings.get(POLICIES_SETTING) {
+            None => Ok(PolicySet::default()),
+            Some(text) => PolicyDocument::from_json(text)
+                .and_then(|doc| PolicySet::compile(&doc))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the stored policy document cannot be read; refusing requests");
+                    e.to_string()
+                }),
+        };
+        let limits = Arc::new(Limits { org, policies });
         self.cache.put(String::new(), Arc::clone(&limits), now);
         Ok(limits)
     }

@@ -139,6 +139,7 @@ impl UsageContext {
             region: self.region.clone(),
             outcome,
             cost_micros: None,
+            policy_refusal: None,
         }
     }
 }

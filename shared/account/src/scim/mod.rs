@@ -314,30 +314,46 @@ pub(super) async fn groups_of(
         .collect()
 }
 
-/// Sets the role of each of `user_ids` from the provider's admin groups (when any are set). Bootstrap admins
-/// (`ADMIN_USERS`) stay admins.
+/// After a group change: remembers each of `user_ids`' SCIM groups (the display names of this provider's groups
+/// listing them; policies match on them), and sets their role from the provider's admin groups when any are set.
+/// Bootstrap admins (`ADMIN_USERS`) stay admins.
 pub(super) async fn apply_roles(
     state: &AppState,
     idp_id: &str,
     user_ids: &[String],
 ) -> Result<(), ScimError> {
-    let store = state.store.as_ref();
-    let admins = admin_groups(store, idp_id).await?;
-    if admins.is_empty() || user_ids.is_empty() {
+    if user_ids.is_empty() {
         return Ok(());
     }
+    let store = state.store.as_ref();
+    let admins = admin_groups(store, idp_id).await?;
     let groups = groups_of(store, idp_id).await?;
     for id in user_ids {
         let Some(mut user) = store.user_by_id(id).await? else {
             continue;
         };
-        let Some(role) = role_for(id, &groups, &admins) else {
-            continue;
-        };
+        let mut changed = false;
+        let mut names: Vec<String> = groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == id))
+            .map(|g| g.display_name.clone())
+            .collect();
+        names.sort();
+        if user.groups.scim != names {
+            tracing::info!(user_id = %id, groups = ?names, "scim: groups remembered");
+            user.groups.scim = names;
+            changed = true;
+        }
         let bootstrap = state.auth.settings.admin_users.contains(&user.email);
-        if user.role != role && !(bootstrap && role == Role::Member) {
+        if let Some(role) = role_for(id, &groups, &admins)
+            && user.role != role
+            && !(bootstrap && role == Role::Member)
+        {
             tracing::info!(user_id = %id, role = role.as_str(), "scim: role from admin groups");
             user.role = role;
+            changed = true;
+        }
+        if changed {
             store.update_user(&user).await?;
             state.auth.forget_user(id);
         }

@@ -12,7 +12,7 @@ pub mod person;
 pub mod rollup;
 pub mod window;
 
-pub use org::{Org, activity, models, overview, spend, tools};
+pub use org::{Org, activity, models, overview, policy_refusals, spend, tools};
 pub use person::person_view;
 pub use rollup::{Filters, NO_TEAM, People, Rollup, Sums, split_list};
 pub use window::{Audience, Bucketing, Window, WindowQuery};

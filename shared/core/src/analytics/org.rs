@@ -660,3 +660,72 @@ pub fn tools(org: &Org) -> Tools {
 #[cfg(test)]
 #[path = "org_tests.rs"]
 mod tests;
+
+// ------------------------------------------------------------------------------------------ policy refusals
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRefusalCount {
+    pub policy: String,
+    pub refusals: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonRefusals {
+    pub user_id: String,
+    pub email: String,
+    pub refusals: u64,
+}
+
+/// `/admin/analytics/org/policy-refusals`: requests gateway policies refused in the window, by policy (from the
+/// key rollups, which every request has) and by person (user rollups), most first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRefusals {
+    pub total: u64,
+    pub by_policy: Vec<PolicyRefusalCount>,
+    pub by_person: Vec<PersonRefusals>,
+}
+
+#[must_use]
+pub fn policy_refusals(keys: &[Rollup], users: &[Rollup], people: &People) -> PolicyRefusals {
+    use crate::spend::ledger::{POLICY_REFUSALS, POLICY_REFUSED_PREFIX};
+    let mut by_policy: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut total = 0;
+    for r in keys {
+        total += r.get(POLICY_REFUSALS);
+        for (field, n) in &r.values {
+            if let Some(policy) = field.strip_prefix(POLICY_REFUSED_PREFIX) {
+                *by_policy.entry(policy).or_default() += n;
+            }
+        }
+    }
+    let mut by_person: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in users {
+        let n = r.get(POLICY_REFUSALS);
+        if n > 0 {
+            *by_person.entry(r.id.as_str()).or_default() += n;
+        }
+    }
+    let mut by_policy: Vec<PolicyRefusalCount> = by_policy
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(policy, refusals)| PolicyRefusalCount {
+            policy: policy.to_owned(),
+            refusals,
+        })
+        .collect();
+    by_policy.sort_by(|a, b| b.refusals.cmp(&a.refusals).then(a.policy.cmp(&b.policy)));
+    let mut by_person: Vec<PersonRefusals> = by_person
+        .into_iter()
+        .map(|(id, refusals)| PersonRefusals {
+            email: people.email(id).to_owned(),
+            user_id: id.to_owned(),
+            refusals,
+        })
+        .collect();
+    by_person.sort_by(|a, b| b.refusals.cmp(&a.refusals).then(a.email.cmp(&b.email)));
+    PolicyRefusals {
+        total,
+        by_policy,
+        by_person,
+    }
+}

@@ -53,6 +53,7 @@ fn record(
         region: None,
         outcome: Outcome::Complete,
         cost_micros: cost,
+        policy_refusal: None,
     }
 }
 

@@ -144,12 +144,14 @@ impl Destination {
     }
 }
 
-/// Which categories are delivered. Budget events are on by default, rate-limit events off (they can be many).
+/// Which categories are delivered. Budget events are on by default, rate-limit and policy-refusal events off
+/// (they can be many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Categories {
     pub budget: bool,
     pub rate_limit: bool,
+    pub policy_refusal: bool,
 }
 
 impl Default for Categories {
@@ -157,6 +159,7 @@ impl Default for Categories {
         Self {
             budget: true,
             rate_limit: false,
+            policy_refusal: false,
         }
     }
 }
@@ -167,6 +170,7 @@ impl Categories {
         match category {
             Category::Budget => self.budget,
             Category::RateLimit => self.rate_limit,
+            Category::PolicyRefusal => self.policy_refusal,
         }
     }
 }

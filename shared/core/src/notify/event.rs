@@ -31,6 +31,13 @@ pub fn rate_limit_event_id(key_id: &str, window_start_s: i64) -> String {
     format!("rate_limit#{key_id}#{window_start_s}")
 }
 
+/// The id of a `policy_refused` event: one per person (or key), policy, rule and minute window, so a client
+/// retrying a refused request does not flood the destinations.
+#[must_use]
+pub fn policy_refusal_event_id(who: &str, policy: &str, rule: &str, window_start_s: i64) -> String {
+    format!("policy_refusal#{who}#{policy}#{rule}#{window_start_s}")
+}
+
 /// A destination as configured: CCAG's `Config` (`id, slot, destination_type, destination_value,
 /// event_categories, last_tested_at, last_test_success, last_test_error, created_at, updated_at`) is the
 /// admin API's view of this.

@@ -25,11 +25,11 @@ pub use consumer::{
 pub use destination::{Categories, Destination, DestinationConfig, DestinationError};
 pub use event::{
     ACTIVE_CONFIG_KEY, DRAFT_CONFIG_KEY, DeliveryRecord, NotificationConfig, NotifyEvent,
-    budget_event_id, destination_value, rate_limit_event_id,
+    budget_event_id, destination_value, policy_refusal_event_id, rate_limit_event_id,
 };
 pub use payload::{
     BudgetDetail, BudgetPeriod, Category, EventDetail, EventType, NotificationPayload,
-    PAYLOAD_SOURCE, PAYLOAD_VERSION, RateLimitDetail, Severity,
+    PAYLOAD_SOURCE, PAYLOAD_VERSION, PolicyRefusalDetail, RateLimitDetail, Severity,
 };
 pub use port::{DeliveryReceipt, Notifier, NotifyError};
 pub use retry::{AttemptOutcome, Backoff, DeliveryAttempt, DeliveryLog, deliver_with_retries};

@@ -22,6 +22,8 @@ pub const PAYLOAD_VERSION: &str = "1";
 pub enum Category {
     Budget,
     RateLimit,
+    /// A gateway policy refused a request (off by default).
+    PolicyRefusal,
 }
 
 impl Category {
@@ -30,6 +32,7 @@ impl Category {
         match self {
             Self::Budget => "budget",
             Self::RateLimit => "rate_limit",
+            Self::PolicyRefusal => "policy_refusal",
         }
     }
 }
@@ -54,6 +57,7 @@ pub enum EventType {
     TeamBudgetShaped,
     TeamBudgetBlocked,
     RateLimitHit,
+    PolicyRefused,
 }
 
 impl EventType {
@@ -67,6 +71,7 @@ impl EventType {
             Self::TeamBudgetShaped => "team_budget_shaped",
             Self::TeamBudgetBlocked => "team_budget_blocked",
             Self::RateLimitHit => "rate_limit_hit",
+            Self::PolicyRefused => "policy_refused",
         }
     }
 
@@ -80,13 +85,17 @@ impl EventType {
             | Self::TeamBudgetShaped
             | Self::TeamBudgetBlocked => Category::Budget,
             Self::RateLimitHit => Category::RateLimit,
+            Self::PolicyRefused => Category::PolicyRefusal,
         }
     }
 
     #[must_use]
     pub const fn severity(self) -> Severity {
         match self {
-            Self::BudgetWarning | Self::TeamBudgetWarning | Self::RateLimitHit => Severity::Warning,
+            Self::BudgetWarning
+            | Self::TeamBudgetWarning
+            | Self::RateLimitHit
+            | Self::PolicyRefused => Severity::Warning,
             Self::BudgetShaped | Self::TeamBudgetShaped => Severity::High,
             Self::BudgetBlocked | Self::TeamBudgetBlocked => Severity::Critical,
         }
@@ -149,12 +158,23 @@ pub struct RateLimitDetail {
     pub limit_rpm: u32,
 }
 
+/// `detail` of a `policy_refused` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRefusalDetail {
+    pub policy: String,
+    /// `models`, `tools`, `context_1m`, `web_search`.
+    pub rule: String,
+    /// The model, tool or beta refused.
+    pub refused: String,
+}
+
 /// The `detail` object; untagged because the event type already says which shape it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventDetail {
     Budget(BudgetDetail),
     RateLimit(RateLimitDetail),
+    PolicyRefusal(PolicyRefusalDetail),
 }
 
 /// One notification, as sent to every destination.

@@ -1,6 +1,6 @@
 //! The compiled policy document and first-match evaluation.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -182,26 +182,30 @@ pub struct CompiledPolicy {
 
 impl CompiledPolicy {
     /// Why this policy matches the subject, or `None`.
-    fn why(&self, s: &Subject<'_>) -> Option<String> {
+    fn why(&self, s: &Subject<'_>, lower: &Lowered) -> Option<String> {
         if self.everyone {
             return Some("its match is empty, so it matches everyone".to_owned());
         }
-        if let Some(g) = s.idp_groups.iter().find(|g| self.idp_groups.contains(*g)) {
+        if !self.idp_groups.is_empty()
+            && let Some(g) = s.idp_groups.iter().find(|g| self.idp_groups.contains(*g))
+        {
             return Some(format!("identity-provider group {g:?}"));
         }
-        if let Some(g) = s
-            .scim_groups
-            .iter()
-            .find(|g| self.scim_groups.contains(&g.to_ascii_lowercase()))
+        if !self.scim_groups.is_empty()
+            && let Some(i) = lower.scim.iter().position(|g| self.scim_groups.contains(g))
         {
-            return Some(format!("SCIM group {g:?}"));
+            return Some(format!("SCIM group {:?}", s.scim_groups[i]));
         }
         if let Some(t) = s.team_id.filter(|t| self.teams.contains(*t)) {
             return Some(format!("team {t}"));
         }
-        for who in [s.email, s.user_id].into_iter().flatten() {
-            if self.people.contains(&who.to_ascii_lowercase()) {
-                return Some(format!("person {who}"));
+        if !self.people.is_empty() {
+            for (who, low) in [(s.email, &lower.email), (s.user_id, &lower.user_id)] {
+                if let (Some(who), Some(low)) = (who, low)
+                    && self.people.contains(low)
+                {
+                    return Some(format!("person {who}"));
+                }
             }
         }
         if let Some(k) = s.key_id.filter(|k| self.keys.contains(*k)) {
@@ -253,6 +257,27 @@ impl CompiledPolicy {
     }
 }
 
+/// The case-insensitive parts of a subject, lowered once per evaluation.
+struct Lowered {
+    email: Option<String>,
+    user_id: Option<String>,
+    scim: Vec<String>,
+}
+
+impl Lowered {
+    fn of(s: &Subject<'_>) -> Self {
+        Self {
+            email: s.email.map(str::to_ascii_lowercase),
+            user_id: s.user_id.map(str::to_ascii_lowercase),
+            scim: s
+                .scim_groups
+                .iter()
+                .map(|g| g.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+}
+
 /// The policy matching a subject: which one, where in the list, and why.
 #[derive(Debug, Clone, Copy)]
 pub struct Matched<'a> {
@@ -265,6 +290,57 @@ pub struct Matched<'a> {
 pub struct PolicySet {
     pub version: u64,
     policies: Vec<CompiledPolicy>,
+    /// For each criterion, the first policy naming each value: evaluation looks up the caller's few values
+    /// instead of trying every policy.
+    first: FirstIndex,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FirstIndex {
+    everyone: Option<usize>,
+    idp_groups: HashMap<String, usize>,
+    scim_groups: HashMap<String, usize>,
+    teams: HashMap<String, usize>,
+    people: HashMap<String, usize>,
+    keys: HashMap<String, usize>,
+}
+
+impl FirstIndex {
+    fn of(policies: &[CompiledPolicy]) -> Self {
+        let mut first = Self::default();
+        for (i, p) in policies.iter().enumerate() {
+            if p.everyone && first.everyone.is_none() {
+                first.everyone = Some(i);
+            }
+            for (set, map) in [
+                (&p.idp_groups, &mut first.idp_groups),
+                (&p.scim_groups, &mut first.scim_groups),
+                (&p.teams, &mut first.teams),
+                (&p.people, &mut first.people),
+                (&p.keys, &mut first.keys),
+            ] {
+                for value in set {
+                    map.entry(value.clone()).or_insert(i);
+                }
+            }
+        }
+        first
+    }
+
+    /// The first policy any of the subject's values names.
+    fn lookup(&self, s: &Subject<'_>, lower: &Lowered) -> Option<usize> {
+        let at = |map: &HashMap<String, usize>, v: &str| map.get(v).copied();
+        s.idp_groups
+            .iter()
+            .filter_map(|g| at(&self.idp_groups, g))
+            .chain(lower.scim.iter().filter_map(|g| at(&self.scim_groups, g)))
+            .chain(s.team_id.and_then(|t| at(&self.teams, t)))
+            .chain(lower.email.as_deref().and_then(|e| at(&self.people, e)))
+            .chain(lower.user_id.as_deref().and_then(|u| at(&self.people, u)))
+            .chain(s.key_id.and_then(|k| at(&self.keys, k)))
+            .chain(self.everyone)
+            .min()
+    }
 }
 
 impl PolicySet {
@@ -332,6 +408,7 @@ impl PolicySet {
         }
         Ok(Self {
             version: doc.version,
+            first: FirstIndex::of(&policies),
             policies,
         })
     }
@@ -345,14 +422,19 @@ impl PolicySet {
     /// [`Self::evaluate`] with the reason it matched.
     #[must_use]
     pub fn explain(&self, subject: &Subject<'_>) -> Option<(Matched<'_>, String)> {
+        let lower = Lowered::of(subject);
+        let index = self.first.lookup(subject, &lower)?;
+        let policy = self.policies.get(index)?;
+        let why = policy.why(subject, &lower)?;
+        Some((Matched { policy, index }, why))
+    }
+
+    /// The policy at `index` (as [`Self::evaluate`] found it).
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<Matched<'_>> {
         self.policies
-            .iter()
-            .enumerate()
-            .find_map(|(index, policy)| {
-                policy
-                    .why(subject)
-                    .map(|why| (Matched { policy, index }, why))
-            })
+            .get(index)
+            .map(|policy| Matched { policy, index })
     }
 
     #[must_use]

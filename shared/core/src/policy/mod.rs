@@ -9,6 +9,8 @@
 //! - [`eval`]: the compiled document and first-match evaluation of a caller ([`Subject`]).
 //! - [`enforce`]: what a matched policy does to one request: refusals (400 `invalid_request_error`, which
 //!   Claude Code shows verbatim), denied tools removed, ceilings applied.
+//! - [`service`]: reading, replacing (validated, versioned, audited) and testing the stored document, for the
+//!   admin API and the CLI.
 //!
 //! The gateway reads the document with the other org limits (one store round trip, cached for the budget cache
 //! time) and never adds a round trip to a warm request.
@@ -16,6 +18,7 @@
 pub mod document;
 pub mod enforce;
 pub mod eval;
+pub mod service;
 
 pub use document::{Match, ModelRules, Policy, PolicyDocument, Rules, ToolRules, ValidationError};
 pub use enforce::{Applied, Refusal, RefusalRule, RequestFacts};

@@ -5,7 +5,10 @@ use super::enforce::{RefusalRule, allowed_models, apply, check_model};
 use super::{PolicyDocument, PolicySet, Subject};
 
 fn doc(value: Value) -> PolicyDocument {
-    PolicyDocument::from_value(json!({"version": 1, "policies": value})).expect("document")
+    let mut document = Map::new();
+    document.insert("version".into(), json!(1));
+    document.insert("policies".into(), value);
+    PolicyDocument::from_value(Value::Object(document)).expect("document")
 }
 
 fn set(value: Value) -> PolicySet {
@@ -124,7 +127,7 @@ fn models_by_family_id_and_glob() {
     };
     let m = set.evaluate(&s).expect("contractors");
     assert!(check_model(&m, "claude-haiku-4-5", &[]).is_ok());
-    let refused = check_model(&m, "claude-opus-4-8", &["claude-haiku-4-5".into()]).unwrap_err();
+    let refused = check_model(&m, "claude-opus-4-8", &["claude-haiku-4-5".into()]).expect_err("refused");
     assert_eq!(refused.rule, RefusalRule::Models);
     assert!(
         refused.message.contains("\"contractors\"")
@@ -144,7 +147,7 @@ fn models_by_family_id_and_glob() {
     assert!(check_model(&pilot, "claude-fable-5", &[]).is_ok());
     assert!(check_model(&pilot, "claude-sonnet-4-5", &[]).is_err());
     let rest = set.evaluate(&Subject::default()).expect("everyone");
-    let e = check_model(&rest, "claude-opus-4-1", &[]).unwrap_err();
+    let e = check_model(&rest, "claude-opus-4-1", &[]).expect_err("refused");
     assert!(
         e.message.contains("models.deny entry \"opus\""),
         "{}",
@@ -159,7 +162,10 @@ fn models_by_family_id_and_glob() {
 }
 
 fn body(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().expect("object")
+    match v {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
 }
 
 #[test]
@@ -218,7 +224,7 @@ fn tool_choice_naming_a_denied_tool_is_refused() {
     let mut b = body(
         json!({"tools": [{"name": "Bash"}], "tool_choice": {"type": "tool", "name": "Bash"}, "messages": []}),
     );
-    let e = apply(&m, &mut b, &[], false).unwrap_err();
+    let e = apply(&m, &mut b, &[], false).expect_err("refused");
     assert_eq!(e.rule, RefusalRule::Tools);
     assert!(
         e.message.contains("Bash")
@@ -232,7 +238,7 @@ fn tool_choice_naming_a_denied_tool_is_refused() {
                              "tool_choice": {"type": "tool", "name": "web_search"}, "messages": []}),
     );
     assert_eq!(
-        apply(&m, &mut b, &[], false).unwrap_err().rule,
+        apply(&m, &mut b, &[], false).expect_err("refused").rule,
         RefusalRule::WebSearch
     );
 }
@@ -266,10 +272,10 @@ fn the_1m_context_is_refused_by_model_suffix_or_beta() {
     let m = set.evaluate(&Subject::default()).expect("everyone");
     let mut b = body(json!({"messages": []}));
     assert_eq!(
-        apply(&m, &mut b, &[], true).unwrap_err().rule,
+        apply(&m, &mut b, &[], true).expect_err("refused").rule,
         RefusalRule::Context1m
     );
-    let e = apply(&m, &mut b, &["context-1m-2025-08-07".into()], false).unwrap_err();
+    let e = apply(&m, &mut b, &["context-1m-2025-08-07".into()], false).expect_err("refused");
     assert_eq!(e.subject, "context-1m-2025-08-07");
     assert!(
         apply(
@@ -289,7 +295,7 @@ fn validation_names_the_path_of_each_error() {
             Ok(d) => d,
             Err(e) => return e.to_string(),
         };
-        d.validate(Known::default()).unwrap_err().to_string()
+        d.validate(Known::default()).expect_err("refused").to_string()
     };
     let e = err(json!([{"name": "a", "rules": {"modles": {}}}]));
     assert!(

@@ -151,6 +151,7 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::ClientDisconnected => "client_disconnected",
         Outcome::UpstreamError => "upstream_error",
         Outcome::ErrorBeforeStream => "error_before_stream",
+        Outcome::PolicyRefused => "policy_refused",
     }
 }
 
@@ -260,6 +261,7 @@ mod tests {
             region: Some("us-east-1".to_owned()),
             outcome: Outcome::Complete,
             cost_micros: Some(12_345_678),
+            policy_refusal: None,
         }
     }
 

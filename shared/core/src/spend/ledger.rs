@@ -41,6 +41,10 @@ pub const STREAMED: &str = "streamed";
 pub const THINKING: &str = "thinking";
 /// Prefix of the per-tool call counts.
 pub const TOOL_PREFIX: &str = "tool.";
+/// Requests a gateway policy refused (rollups only: a refusal is not a request served, and costs nothing).
+pub const POLICY_REFUSALS: &str = "policy_refusals";
+/// Refusals by policy: `policy_refused.<policy name>`.
+pub const POLICY_REFUSED_PREFIX: &str = "policy_refused.";
 /// Upper bounds (inclusive, milliseconds) of the latency histogram buckets; a last bucket holds the rest.
 /// Percentiles are read from these buckets (the bound of the bucket holding the rank), which is exact to
 /// the bucket width and adds up across hours, keys and models, unlike stored percentiles.
@@ -222,6 +226,9 @@ pub fn spend_delta(record: &UsageRecord) -> SpendDelta {
 /// sees which models need a price row.
 #[must_use]
 pub fn spend_delta_with(record: &UsageRecord, prices: &PriceTable) -> SpendDelta {
+    if let Some(note) = &record.policy_refusal {
+        return refusal_delta(record, &note.policy);
+    }
     let tokens = record.input_tokens
         + record.output_tokens
         + record.cache_read_tokens
@@ -287,6 +294,38 @@ pub fn spend_delta_with(record: &UsageRecord, prices: &PriceTable) -> SpendDelta
         }
     }
 
+    SpendDelta {
+        request_id: record.request_id.clone(),
+        marker_expires_at_s: record.time_ms / 1000 + MARKER_TTL_S,
+        counters,
+    }
+}
+
+/// A policy refusal adds to the hourly and daily rollups of its key, person and team only: no spend, no request.
+fn refusal_delta(record: &UsageRecord, policy: &str) -> SpendDelta {
+    let fields: BTreeMap<String, u64> = [
+        (POLICY_REFUSALS.to_owned(), 1),
+        (format!("{POLICY_REFUSED_PREFIX}{policy}"), 1),
+    ]
+    .into();
+    let mut counters = Vec::new();
+    for granularity in [Granularity::Hour, Granularity::Day] {
+        let bucket = granularity.bucket(record.time_ms);
+        let dimensions = [
+            (Dimension::Key, Some(record.key_id.as_str())),
+            (Dimension::User, record.user_id.as_deref()),
+            (Dimension::Team, record.team_id.as_deref()),
+        ];
+        for (dimension, id) in dimensions {
+            if let Some(id) = id {
+                counters.push(CounterAdd {
+                    key: rollup_key(granularity, dimension, id, &bucket),
+                    family: rollup_family(granularity, dimension, &bucket),
+                    adds: fields.clone(),
+                });
+            }
+        }
+    }
     SpendDelta {
         request_id: record.request_id.clone(),
         marker_expires_at_s: record.time_ms / 1000 + MARKER_TTL_S,
@@ -364,6 +403,7 @@ mod tests {
             region: None,
             outcome: Outcome::Complete,
             cost_micros: cost,
+            policy_refusal: None,
         }
     }
 

@@ -30,6 +30,18 @@ pub enum Outcome {
     UpstreamError,
     /// Nothing was streamed (refused or failed before the first byte); counts may be zero.
     ErrorBeforeStream,
+    /// A gateway policy refused the request (`UsageRecord::policy_refusal` says which); nothing reached Bedrock.
+    PolicyRefused,
+}
+
+/// A request a gateway policy refused: which policy, which rule, what was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRefusalNote {
+    pub policy: String,
+    /// `models`, `tools`, `context_1m`, `web_search`.
+    pub rule: String,
+    /// The model, tool or beta refused.
+    pub refused: String,
 }
 
 /// One request's usage and cost.
@@ -68,6 +80,9 @@ pub struct UsageRecord {
     pub outcome: Outcome,
     /// The cost in micro-dollars; `None` means the model is unpriced.
     pub cost_micros: Option<u64>,
+    /// Set when a policy refused the request (`outcome` is then `PolicyRefused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_refusal: Option<PolicyRefusalNote>,
 }
 
 impl UsageRecord {
@@ -113,6 +128,11 @@ impl UsageRecord {
             *id = clean(id);
             if id.is_empty() {
                 EMPTY_ID.clone_into(id);
+            }
+        }
+        if let Some(note) = &mut self.policy_refusal {
+            for field in [&mut note.policy, &mut note.rule, &mut note.refused] {
+                *field = clean(field);
             }
         }
         for optional in [
@@ -200,6 +220,7 @@ mod tests {
             region: Some("us-east-1".to_owned()),
             outcome: Outcome::Complete,
             cost_micros: None,
+            policy_refusal: None,
         }
     }
 

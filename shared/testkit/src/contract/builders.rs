@@ -109,6 +109,7 @@ pub fn new_usage(time_ms: i64) -> UsageRecord {
         region: None,
         outcome: Outcome::ErrorBeforeStream,
         cost_micros: None,
+        policy_refusal: None,
     }
 }
 
@@ -143,6 +144,7 @@ pub fn new_full_usage(time_ms: i64) -> UsageRecord {
         region: Some("eu-west-1".to_owned()),
         outcome: Outcome::Complete,
         cost_micros: Some(18_446_744_073_709_551),
+        policy_refusal: None,
         ..new_usage(time_ms)
     }
 }

@@ -141,6 +141,7 @@ mod tests {
             region: None,
             outcome: Outcome::Complete,
             cost_micros: Some(7),
+            policy_refusal: None,
         }
     }
 
