@@ -410,6 +410,21 @@ async fn existing_people_are_adopted_and_admin_groups_decide_roles() {
     let role = |me: Value| me["role"].clone();
     assert_eq!(role(t.sign_in("bo@example.com").await.1), json!("admin"));
     assert_eq!(role(t.sign_in("cy@example.com").await.1), json!("member"));
+    // Each person's SCIM groups are remembered for policies.
+    let scim_groups = |id: String| {
+        let store = std::sync::Arc::clone(&t.env.app.store);
+        async move {
+            store
+                .user_by_id(&id)
+                .await
+                .expect("read")
+                .expect("person")
+                .groups
+                .scim
+        }
+    };
+    assert_eq!(scim_groups(bo_id.clone()).await, ["Sluice Admins"]);
+    assert!(scim_groups(cy_id.clone()).await.is_empty());
 
     // Entra's group PATCH: add cy, remove bo → 204, roles follow.
     let (s, _) = t
@@ -425,6 +440,8 @@ async fn existing_people_are_adopted_and_admin_groups_decide_roles() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(role(t.sign_in("bo@example.com").await.1), json!("member"));
     assert_eq!(role(t.sign_in("cy@example.com").await.1), json!("admin"));
+    assert!(scim_groups(bo_id.clone()).await.is_empty());
+    assert_eq!(scim_groups(cy_id.clone()).await, ["Sluice Admins"]);
 
     // Lookups by name, members excluded on request; a duplicate name and an unknown member are refused.
     let path = format!(
@@ -475,6 +492,7 @@ async fn existing_people_are_adopted_and_admin_groups_decide_roles() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(role(t.sign_in("cy@example.com").await.1), json!("member"));
+    assert!(scim_groups(cy_id).await.is_empty());
 }
 
 /// Percent-encodes a query value (enough for SCIM filters).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sluice_core::limits::{
     OrgLimits, SETTING_ALLOWED_BEDROCK_MODELS, SETTING_PERSON_RATE_LIMIT_RPM,
 };
-use sluice_core::policy::{PolicyDocument, PolicySet};
+use sluice_core::policy::{PolicyDocument, PolicySet, ValidationError};
 use sluice_core::store::{POLICIES_SETTING, Store, StoreError};
 
 use sluice_http::auth::TtlCache;
@@ -22,7 +22,7 @@ pub struct Limits {
     pub org: OrgLimits,
     /// The compiled policy document; `Err` when the stored one cannot be read, and then every request is refused
     /// (a policy is a restriction: failing open would lift it).
-    pub policies: Result<PolicySet, String>,
+    pub policies: Result<PolicySet, ValidationError>,
 }
 
 /// Reads and caches [`Limits`].
@@ -65,9 +65,8 @@ impl LimitsGate {
             None => Ok(PolicySet::default()),
             Some(text) => PolicyDocument::from_json(text)
                 .and_then(|doc| PolicySet::compile(&doc))
-                .map_err(|e| {
+                .inspect_err(|e| {
                     tracing::error!(error = %e, "the stored policy document cannot be read; refusing requests");
-                    e.to_string()
                 }),
         };
         let limits = Arc::new(Limits { org, policies });

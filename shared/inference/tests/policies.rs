@@ -145,6 +145,12 @@ async fn a_denied_model_is_400_naming_the_policy_and_the_models_allowed_and_is_r
         gw.sim_requests().await.is_empty(),
         "nothing reached Bedrock"
     );
+    // Neither does a raw Bedrock id or a dated alias of a model step around the policy.
+    for other in ["us.anthropic.claude-opus-4-8", "claude-sonnet-4-5-20250929"] {
+        let (status, _, body) = gw.post("/v1/messages", &message(other)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{other}: {body}");
+        assert!(error_of(&body).1.contains("\"contractors\""), "{body}");
+    }
     // The refusal is a usage-ledger event (no tokens, no cost) and a `policy_refused` notification event.
     let now = chrono::Utc::now().timestamp_millis();
     let records = gw
@@ -152,7 +158,11 @@ async fn a_denied_model_is_400_naming_the_policy_and_the_models_allowed_and_is_r
         .usage_between(now - 60_000, now + 1)
         .await
         .expect("usage");
-    let record = records.last().expect("one record");
+    assert_eq!(records.len(), 3, "one record per refusal: {records:#?}");
+    let record = records
+        .iter()
+        .find(|r| r.requested_model == "claude-opus-4-8")
+        .expect("the first refusal's record");
     assert_eq!(record.outcome, Outcome::PolicyRefused);
     let note = record.policy_refusal.as_ref().expect("note");
     assert_eq!(
@@ -164,12 +174,16 @@ async fn a_denied_model_is_400_naming_the_policy_and_the_models_allowed_and_is_r
         ("contractors", "models", "claude-opus-4-8")
     );
     assert_eq!(record.user_id.as_deref(), Some(gw.person.user.id.as_str()));
+    // Three refusals of one person by one rule within the minute: one event.
     let events = gw.store.recent_events(10).await.expect("events");
-    assert!(
-        events
-            .iter()
-            .any(|e| e.payload.event_type.as_str() == "policy_refused"),
-        "{events:?}"
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|e| e.payload.event_type.as_str() == "policy_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{events:?}");
+    assert_eq!(
+        refused[0].payload.user_identity.as_deref(),
+        Some(gw.person.user.email.as_str())
     );
 }
 

@@ -197,16 +197,18 @@ async fn warm_admission_costs_one_dynamodb_request() {
     let started_in = minute();
     gateway.admit(limited).await.expect("admitted");
     let mut cold = log.take();
-    // The key and the previous window are read together (either may leave first), then the increment.
+    // The key, the previous window and the org limits (with the policy document) are read together (in any order),
+    // then the increment.
     assert_eq!(
         cold.pop().as_deref(),
         Some("UpdateItem"),
         "cold: the increment comes last"
     );
+    cold.sort();
     assert_eq!(
         cold,
-        ["GetItem", "GetItem"],
-        "cold: key and previous window, read concurrently"
+        ["BatchGetItem", "GetItem", "GetItem"],
+        "cold: key, previous window and org limits, read concurrently"
     );
     let mut rolled_over = 0;
     for _ in 0..20 {

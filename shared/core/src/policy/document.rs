@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::eval::{ModelPattern, ToolPattern};
+use super::eval::{InvalidEntry, ModelPattern, ToolPattern};
 
 /// The most policies a document may hold.
 pub const MAX_POLICIES: usize = 200;
@@ -185,7 +185,7 @@ impl PolicyDocument {
         for (i, policy) in self.policies.iter_mut().enumerate() {
             let at = format!("policies[{i}]");
             validate_name(&policy.name)
-                .map_err(|m| ValidationError::at(format!("{at}.name"), m))?;
+                .map_err(|m| ValidationError::at(format!("{at}.name"), m.0))?;
             if !names.insert(policy.name.to_ascii_lowercase()) {
                 return Err(ValidationError::at(
                     format!("{at}.name"),
@@ -205,17 +205,19 @@ impl PolicyDocument {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), String> {
+fn validate_name(name: &str) -> Result<(), InvalidEntry> {
     if name.is_empty() || name.len() > 64 {
-        return Err("a name of 1 to 64 characters is required".to_owned());
+        return Err(InvalidEntry(
+            "a name of 1 to 64 characters is required".to_owned(),
+        ));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
     {
-        return Err(format!(
+        return Err(InvalidEntry(format!(
             "{name:?}: use letters, digits, spaces, '-', '_' and '.'"
-        ));
+        )));
     }
     Ok(())
 }
@@ -288,7 +290,8 @@ fn validate_rules(r: &Rules, path: &str, known: Known<'_>) -> Result<(), Validat
         let at = format!("{path}.tools.deny");
         validate_list(&tools.deny, &at)?;
         for (i, pattern) in tools.deny.iter().enumerate() {
-            ToolPattern::new(pattern).map_err(|m| ValidationError::at(format!("{at}[{i}]"), m))?;
+            ToolPattern::new(pattern)
+                .map_err(|m| ValidationError::at(format!("{at}[{i}]"), m.0))?;
         }
     }
     if r.max_tokens == Some(0) {
@@ -320,8 +323,8 @@ fn validate_rules(r: &Rules, path: &str, known: Known<'_>) -> Result<(), Validat
 fn validate_models(list: &[String], path: &str, known: Known<'_>) -> Result<(), ValidationError> {
     validate_list(list, path)?;
     for (i, entry) in list.iter().enumerate() {
-        let pattern =
-            ModelPattern::new(entry).map_err(|m| ValidationError::at(format!("{path}[{i}]"), m))?;
+        let pattern = ModelPattern::new(entry)
+            .map_err(|m| ValidationError::at(format!("{path}[{i}]"), m.0))?;
         if !pattern.names_a_known_model(known.extra_models) {
             return Err(ValidationError::at(
                 format!("{path}[{i}]"),

@@ -41,18 +41,23 @@ pub fn families() -> Vec<&'static str> {
     out
 }
 
+/// An entry of a policy that cannot be used (a bad glob, a name with unsupported characters), and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidEntry(pub String);
+
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
 
-fn glob(pattern: &str, case_insensitive: bool) -> Result<GlobMatcher, String> {
+fn glob(pattern: &str, case_insensitive: bool) -> Result<GlobMatcher, InvalidEntry> {
     GlobBuilder::new(pattern)
         .case_insensitive(case_insensitive)
         .literal_separator(false)
         .backslash_escape(true)
         .build()
         .map(|g| g.compile_matcher())
-        .map_err(|e| format!("{pattern:?} is not a valid glob: {e}"))
+        .map_err(|e| InvalidEntry(format!("{pattern:?} is not a valid glob: {e}")))
 }
 
 /// A model entry of a policy: a family word, an exact id, or a glob; matched case-insensitively against the
@@ -65,7 +70,7 @@ pub(crate) enum ModelPattern {
 }
 
 impl ModelPattern {
-    pub(crate) fn new(entry: &str) -> Result<Self, String> {
+    pub(crate) fn new(entry: &str) -> Result<Self, InvalidEntry> {
         let lower = entry.trim().to_ascii_lowercase();
         if is_glob(&lower) {
             return glob(&lower, true).map(Self::Glob);
@@ -117,12 +122,12 @@ pub(crate) enum ToolPattern {
 }
 
 impl ToolPattern {
-    pub(crate) fn new(entry: &str) -> Result<Self, String> {
+    pub(crate) fn new(entry: &str) -> Result<Self, InvalidEntry> {
         let entry = entry.trim();
         if entry.contains(['(', ')', ' ']) {
-            return Err(format!(
+            return Err(InvalidEntry(format!(
                 "{entry:?}: a tool name or glob is expected (Claude Code's argument rules such as Bash(git push:*) are not enforced by the gateway)"
-            ));
+            )));
         }
         if is_glob(entry) {
             glob(entry, false).map(Self::Glob)
@@ -351,9 +356,9 @@ impl PolicySet {
     pub fn compile(doc: &PolicyDocument) -> Result<Self, ValidationError> {
         let mut policies = Vec::with_capacity(doc.policies.len());
         for (i, p) in doc.policies.iter().enumerate() {
-            let err = |what: String, m: String| ValidationError {
+            let err = |what: String, m: InvalidEntry| ValidationError {
                 path: format!("policies[{i}].rules.{what}"),
-                message: m,
+                message: m.0,
             };
             let models = p.rules.models.clone().unwrap_or_default();
             let allow_models = models

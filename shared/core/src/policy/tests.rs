@@ -127,7 +127,8 @@ fn models_by_family_id_and_glob() {
     };
     let m = set.evaluate(&s).expect("contractors");
     assert!(check_model(&m, "claude-haiku-4-5", &[]).is_ok());
-    let refused = check_model(&m, "claude-opus-4-8", &["claude-haiku-4-5".into()]).expect_err("refused");
+    let refused =
+        check_model(&m, "claude-opus-4-8", &["claude-haiku-4-5".into()]).expect_err("refused");
     assert_eq!(refused.rule, RefusalRule::Models);
     assert!(
         refused.message.contains("\"contractors\"")
@@ -295,7 +296,9 @@ fn validation_names_the_path_of_each_error() {
             Ok(d) => d,
             Err(e) => return e.to_string(),
         };
-        d.validate(Known::default()).expect_err("refused").to_string()
+        d.validate(Known::default())
+            .expect_err("refused")
+            .to_string()
     };
     let e = err(json!([{"name": "a", "rules": {"modles": {}}}]));
     assert!(
