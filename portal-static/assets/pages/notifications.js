@@ -1,4 +1,4 @@
-// Notifications (admin): the destination of budget and rate-limit events, set up as draft → test → activate,
+// Notifications (admin): the destination of budget, rate-limit and policy-refusal events, set up as draft → test → activate,
 // and the delivery log.
 
 import { api } from "../api.js";
@@ -19,17 +19,19 @@ export default async function notifications({ main }) {
   const value = h("input", { name: "destination_value", required: true, id: "notif-value", placeholder: "https://hooks.example.com/sluice" });
   const budget = h("input", { type: "checkbox", name: "cat_budget", id: "notif-budget", checked: true });
   const rate = h("input", { type: "checkbox", name: "cat_rate_limit", id: "notif-rate" });
+  const refusal = h("input", { type: "checkbox", name: "cat_policy_refusal", id: "notif-refusal" });
   const form = h("form", { class: "inline-form", "aria-label": "Save a draft destination" },
     field("Destination", type),
     field("URL or ARN", value, "Webhook: https:// to a public address; SNS: a topic ARN; EventBridge: a bus ARN"),
     h("fieldset", {}, h("legend", {}, "Events"),
       h("label", { for: "notif-budget" }, budget, " budget"), " ",
-      h("label", { for: "notif-rate" }, rate, " rate limit")),
+      h("label", { for: "notif-rate" }, rate, " rate limit"), " ",
+      h("label", { for: "notif-refusal" }, refusal, " policy refusal")),
     h("button", { type: "submit", id: "notif-save" }, "Save draft"),
   );
   main.append(
     pageTitle("Notifications"),
-    h("p", { class: "lead" }, "Where Sluice sends budget (and rate-limit) events. Save a draft, send it a test event, " +
+    h("p", { class: "lead" }, "Where Sluice sends budget (and rate-limit, policy-refusal) events. Save a draft, send it a test event, " +
       "then make it the destination: only a draft whose last test succeeded can become active."),
     h("section", { "aria-labelledby": "n-new" }, h("h2", { id: "n-new" }, "1. Save a draft"), form, secretSlot),
     stateSlot,
@@ -106,7 +108,8 @@ export default async function notifications({ main }) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const v = formValues(form);
-    const categories = [budget.checked ? "budget" : null, rate.checked ? "rate_limit" : null].filter((x) => x !== null);
+    const categories = [budget.checked ? "budget" : null, rate.checked ? "rate_limit" : null,
+      refusal.checked ? "policy_refusal" : null].filter((x) => x !== null);
     void run(submitter(/** @type {SubmitEvent} */ (ev)), async () => {
       const saved = await api.put("/admin/notifications/config", {
         destination_type: v.destination_type,
@@ -146,15 +149,18 @@ function categoriesForm(active, reload) {
   const has = (/** @type {string} */ c) => (active.event_categories ?? []).includes(c);
   const budget = h("input", { type: "checkbox", id: "active-budget", checked: has("budget") });
   const rate = h("input", { type: "checkbox", id: "active-rate", checked: has("rate_limit") });
+  const refusal = h("input", { type: "checkbox", id: "active-refusal", checked: has("policy_refusal") });
   const form = h("form", { class: "inline-form", "aria-label": "Events the active destination gets" },
     h("fieldset", {}, h("legend", {}, "Events sent"),
       h("label", { for: "active-budget" }, budget, " budget"), " ",
-      h("label", { for: "active-rate" }, rate, " rate limit")),
+      h("label", { for: "active-rate" }, rate, " rate limit"), " ",
+      h("label", { for: "active-refusal" }, refusal, " policy refusal")),
     h("button", { type: "submit", class: "secondary", id: "active-categories" }, "Save events"),
   );
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const categories = [budget.checked ? "budget" : null, rate.checked ? "rate_limit" : null].filter((x) => x !== null);
+    const categories = [budget.checked ? "budget" : null, rate.checked ? "rate_limit" : null,
+      refusal.checked ? "policy_refusal" : null].filter((x) => x !== null);
     void run(submitter(/** @type {SubmitEvent} */ (ev)), async () => {
       await api.put("/admin/notifications/categories", { event_categories: categories });
       await reload();
