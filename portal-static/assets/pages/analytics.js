@@ -1,4 +1,5 @@
-// Org analytics (admin), CCAG's tabs: spend, activity, models, tools. Filters (period, granularity, team,
+// Org analytics (admin), CCAG's tabs: spend, activity, models, tools; and the requests gateway policies refused.
+// Filters (period, granularity, team,
 // person, model) live in the URL (`#/admin/analytics?tab=spend&days=7&team=web`), so a view can be shared and
 // the back button works. CSV: the usage ledger with the same filters.
 
@@ -7,7 +8,9 @@ import { barChart } from "../chart.js";
 import { errorBox, field, h, loading, pageTitle, replace, run, select, table } from "../dom.js";
 import { int, pct, usd, when } from "../format.js";
 
-const TABS = /** @type {const} */ (["spend", "activity", "models", "tools"]);
+const TABS = /** @type {const} */ (["spend", "activity", "models", "tools", "refusals"]);
+/** The org view each tab reads. */
+const VIEWS = { spend: "spend", activity: "activity", models: "models", tools: "tools", refusals: "policy-refusals" };
 /** @typedef {typeof TABS[number]} Tab */
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -48,8 +51,8 @@ export default async function analytics({ main, query, go }) {
   replace(overviewSlot, numbers(overview.overview ?? {}), unapplied(overview.unapplied_filters));
 
   try {
-    const data = await api.get(`/admin/analytics/org/${tab}?${params}`);
-    const render = { spend: spendView, activity: activityView, models: modelsView, tools: toolsView }[tab];
+    const data = await api.get(`/admin/analytics/org/${VIEWS[tab]}?${params}`);
+    const render = { spend: spendView, activity: activityView, models: modelsView, tools: toolsView, refusals: refusalsView }[tab];
     replace(panel, ...render(data), unapplied(data.unapplied_filters));
   } catch (err) {
     replace(panel, errorBox(err));
@@ -258,6 +261,30 @@ function toolsView(d) {
       rows: d.mcp_servers ?? [],
       empty: "No MCP server was used in this period.",
       row: (/** @type {any} */ m) => [m.server_name, int(m.unique_tools), int(m.usage_count), int(m.unique_users)],
+    }),
+  ];
+}
+
+/** Requests gateway policies refused, by policy and by person. @param {any} d */
+function refusalsView(d) {
+  return [
+    h("p", {}, "Requests refused by a gateway policy (a model or the 1M context not allowed, a denied tool forced with ",
+      h("code", {}, "tool_choice"), "). They cost nothing and are not counted as requests. Policies: ",
+      h("a", { href: "#/admin/policies" }, "Policies"), "."),
+    h("dl", { class: "facts" }, h("dt", {}, "Refusals"), h("dd", { id: "refusals-total" }, int(d.total))),
+    table({
+      caption: "Refusals by policy",
+      columns: ["Policy", "Refusals"],
+      rows: d.by_policy ?? [],
+      empty: "No request was refused in this period.",
+      row: (/** @type {any} */ r) => [r.policy, int(r.refusals)],
+    }),
+    table({
+      caption: "Refusals by person",
+      columns: ["Person", "Refusals"],
+      rows: d.by_person ?? [],
+      empty: "Nobody was refused in this period.",
+      row: (/** @type {any} */ r) => [r.email || r.user_id, int(r.refusals)],
     }),
   ];
 }
