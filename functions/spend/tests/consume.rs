@@ -501,3 +501,65 @@ async fn store_failures_report_each_usage_record_and_never_the_skipped_ones() {
     assert_eq!(report.skipped_not_usage, 1);
     assert_eq!(report.applied + report.replayed, 0);
 }
+
+#[tokio::test]
+async fn a_policy_refusal_counts_in_the_rollups_of_its_policy_and_never_as_spend() {
+    use sluice_core::spend::ledger::{
+        Dimension, Granularity, POLICY_REFUSALS, POLICY_REFUSED_PREFIX, period_family,
+        rollup_family,
+    };
+    use sluice_core::spend::period::Period;
+    use sluice_core::spend::usage::PolicyRefusalNote;
+
+    let store = fresh_store().await;
+    let mut refused = usage(
+        "req_refused",
+        "u_dan",
+        Some("t_dan"),
+        "claude-opus-4-8",
+        Some(0),
+    );
+    refused.input_tokens = 0;
+    refused.output_tokens = 0;
+    refused.outcome = Outcome::PolicyRefused;
+    refused.policy_refusal = Some(PolicyRefusalNote {
+        policy: "no opus. for contractors".into(),
+        rule: "models".into(),
+        refused: "claude-opus-4-8".into(),
+    });
+    // Fed twice (the whole stream again), as after a retry.
+    spend_and_consume(&store, refused.clone()).await;
+    spend_and_consume(
+        &store,
+        usage("req_after", "u_other", None, "claude-haiku-4-5", Some(1)),
+    )
+    .await;
+
+    let bucket = Granularity::Day.bucket(refused.time_ms);
+    for dimension in [Dimension::User, Dimension::Key, Dimension::Team] {
+        let counters = store
+            .counters_in(&rollup_family(Granularity::Day, dimension, &bucket))
+            .await
+            .expect("rollups");
+        let of_dan: Vec<&Counter> = counters.iter().filter(|c| c.key.contains("dan")).collect();
+        assert_eq!(of_dan.len(), 1, "{dimension:?}: {counters:?}");
+        let c = of_dan[0];
+        assert_eq!(c.get(POLICY_REFUSALS), 1, "{c:?}");
+        assert_eq!(
+            c.get(&format!("{POLICY_REFUSED_PREFIX}no opus. for contractors")),
+            1
+        );
+        assert_eq!(c.get(REQUESTS), 0, "a refusal is not a request served");
+        assert_eq!(c.get(COST), 0);
+    }
+    // No budget period counter: a refusal spends nothing.
+    let month = Period::Monthly.window_at_ms(refused.time_ms);
+    let periods = store
+        .counters_in(&period_family(&month))
+        .await
+        .expect("periods");
+    assert!(
+        periods.iter().all(|c| !c.key.contains("u_dan")),
+        "{periods:?}"
+    );
+}

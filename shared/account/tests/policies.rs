@@ -147,6 +147,30 @@ async fn only_admins_read_and_write_the_document_with_versions_paths_and_an_audi
     let (_, doc) = call(&env, Method::GET, "/admin/policies", &admin_session, None).await;
     assert_eq!(doc["policies"].as_array().map(Vec::len), Some(2));
 
+    // A document larger than one store item can hold is refused before it is written.
+    let huge: Vec<Value> = (0..60)
+        .map(|i| {
+            let people: Vec<String> = (0..500).map(|j| format!("p{i}x{j}@e.com")).collect();
+            json!({"name": format!("p{i}"), "match": {"people": people}})
+        })
+        .collect();
+    let (status, body) = call(
+        &env,
+        Method::PUT,
+        "/admin/policies",
+        &admin_session,
+        Some(json!({"version": 1, "policies": huge})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("m")
+            .starts_with("policies: the document is"),
+        "{body}"
+    );
+
     // The generic settings route cannot write the document around validation and audit.
     let (status, _) = call(
         &env,

@@ -10,6 +10,9 @@ use super::{PolicyDocument, PolicySet, Subject};
 use crate::models::{CATALOG, ModelResolver};
 use crate::store::{PolicyChange, Store, StoreError};
 
+/// The largest stored document: one DynamoDB item holds at most 400 KB with its change record beside it.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
 /// Why the document was not replaced.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
@@ -102,6 +105,17 @@ pub async fn replace(
     next.version = expected + 1;
     next.updated_at_ms = Some(author.at_ms);
     next.updated_by = Some(author.actor.clone());
+    let text = next.to_json();
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(ReplaceError::Invalid(ValidationError {
+            path: "policies".to_owned(),
+            message: format!(
+                "the document is {} KiB; at most {} KiB (one store item)",
+                text.len() / 1024,
+                MAX_DOCUMENT_BYTES / 1024
+            ),
+        }));
+    }
     let change = PolicyChange {
         id: format!("pch_{:013}_{}", author.at_ms, author.change_id),
         at_ms: author.at_ms,
@@ -110,10 +124,7 @@ pub async fn replace(
         to_version: next.version,
         diff: diff(&before, &next).to_string(),
     };
-    if !store
-        .replace_policies(expected, &next.to_json(), &change)
-        .await?
-    {
+    if !store.replace_policies(expected, &text, &change).await? {
         let now = stored(store).await?.version;
         return Err(ReplaceError::Conflict { expected, now });
     }
