@@ -22,6 +22,7 @@ const ROUTES = {
   "/admin/people": { title: "People", load: () => import("./pages/people.js"), admin: true, nav: "People" },
   "/admin/teams": { title: "Teams", load: () => import("./pages/teams.js"), admin: true, nav: "Teams" },
   "/admin/keys": { title: "All keys", load: () => import("./pages/keys.js"), admin: true, nav: "Keys" },
+  "/admin/policies": { title: "Policies", load: () => import("./pages/policies.js"), admin: true, nav: "Policies" },
   "/admin/analytics": {
     title: "Analytics",
     load: () => import("./pages/analytics.js"),
