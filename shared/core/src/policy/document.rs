@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::eval::{InvalidEntry, ModelPattern, ToolPattern};
+use super::eval::{InvalidEntry, ModelPattern, tool_glob};
 
 /// The most policies a document may hold.
 pub const MAX_POLICIES: usize = 200;
@@ -290,8 +290,7 @@ fn validate_rules(r: &Rules, path: &str, known: Known<'_>) -> Result<(), Validat
         let at = format!("{path}.tools.deny");
         validate_list(&tools.deny, &at)?;
         for (i, pattern) in tools.deny.iter().enumerate() {
-            ToolPattern::new(pattern)
-                .map_err(|m| ValidationError::at(format!("{at}[{i}]"), m.0))?;
+            tool_glob(pattern).map_err(|m| ValidationError::at(format!("{at}[{i}]"), m.0))?;
         }
     }
     if r.max_tokens == Some(0) {

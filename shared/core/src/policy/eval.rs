@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use super::document::{PolicyDocument, Rules, ValidationError};
 use crate::models::CATALOG;
@@ -113,57 +113,79 @@ impl ModelPattern {
     }
 }
 
-/// A tool entry: a name or a glob, case-sensitive as tool names are. `WebSearch` and `WebFetch` (Claude Code's
-/// names) also match the server tools of those kinds (`web_search_*`, `web_fetch_*` types).
-#[derive(Debug, Clone)]
-pub(crate) enum ToolPattern {
-    Exact(String),
-    Glob(GlobMatcher),
+/// A tool entry as a glob (a plain name is a glob matching only itself), case-sensitive as tool names are.
+///
+/// # Errors
+/// Claude Code's argument rules (`Bash(git push:*)`), spaces, or a glob that does not parse.
+pub(crate) fn tool_glob(entry: &str) -> Result<Glob, InvalidEntry> {
+    let entry = entry.trim();
+    if entry.contains(['(', ')', ' ']) {
+        return Err(InvalidEntry(format!(
+            "{entry:?}: a tool name or glob is expected (Claude Code's argument rules such as Bash(git push:*) are not enforced by the gateway)"
+        )));
+    }
+    GlobBuilder::new(entry)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| InvalidEntry(format!("{entry:?} is not a valid glob: {e}")))
 }
 
-impl ToolPattern {
-    pub(crate) fn new(entry: &str) -> Result<Self, InvalidEntry> {
-        let entry = entry.trim();
-        if entry.contains(['(', ')', ' ']) {
-            return Err(InvalidEntry(format!(
-                "{entry:?}: a tool name or glob is expected (Claude Code's argument rules such as Bash(git push:*) are not enforced by the gateway)"
-            )));
+/// The entry as Claude Code's `permissions.deny` can say it, if it can: an exact name, or an MCP server's tools
+/// (`mcp__server__*`).
+fn tool_permission(entry: &str) -> Option<String> {
+    let entry = entry.trim();
+    if !is_glob(entry) {
+        return Some(entry.to_owned());
+    }
+    let server = entry.strip_suffix("__*")?;
+    (server.starts_with("mcp__") && !is_glob(server)).then(|| format!("{server}__*"))
+}
+
+/// `tools.deny` compiled into one matcher (names are looked up, `prefix*` globs compared as prefixes, the rest as
+/// one automaton). `WebSearch` and `WebFetch` (Claude Code's names) also match the server tools of those kinds
+/// (`web_search_*`, `web_fetch_*` types).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ToolDeny {
+    entries: Vec<String>,
+    set: GlobSet,
+}
+
+impl ToolDeny {
+    fn compile(entries: &[String]) -> Result<Self, InvalidEntry> {
+        let mut builder = GlobSetBuilder::new();
+        for entry in entries {
+            builder.add(tool_glob(entry)?);
         }
-        if is_glob(entry) {
-            glob(entry, false).map(Self::Glob)
-        } else {
-            Ok(Self::Exact(entry.to_owned()))
-        }
+        let set = builder
+            .build()
+            .map_err(|e| InvalidEntry(format!("tools.deny does not compile: {e}")))?;
+        Ok(Self {
+            entries: entries.iter().map(|e| e.trim().to_owned()).collect(),
+            set,
+        })
     }
 
-    fn matches_name(&self, name: &str) -> bool {
-        match self {
-            Self::Exact(e) => e == name,
-            Self::Glob(g) => g.is_match(name),
-        }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
-    /// Whether this entry denies the tool named `name` of type `kind` (`None` for client tools).
-    pub(crate) fn matches(&self, name: &str, kind: Option<&str>) -> bool {
-        if self.matches_name(name) {
-            return true;
+    /// The first entry matching `name`.
+    fn first(&self, name: &str) -> Option<&str> {
+        if !self.set.is_match(name) {
+            return None;
         }
-        match kind {
-            Some(k) if k.starts_with("web_search_") => self.matches_name("WebSearch"),
-            Some(k) if k.starts_with("web_fetch_") => self.matches_name("WebFetch"),
-            _ => false,
-        }
+        let index = self.set.matches(name).into_iter().min()?;
+        self.entries.get(index).map(String::as_str)
     }
 
-    /// The entry as Claude Code's `permissions.deny` can say it, if it can: an exact name, or an MCP server's
-    /// tools (`mcp__server__*`).
-    pub(crate) fn as_permission(entry: &str) -> Option<String> {
-        let entry = entry.trim();
-        if !is_glob(entry) {
-            return Some(entry.to_owned());
-        }
-        let server = entry.strip_suffix("__*")?;
-        (server.starts_with("mcp__") && !is_glob(server)).then(|| format!("{server}__*"))
+    /// The entry denying the tool named `name` of type `kind` (`None` for client tools), if any.
+    fn denied(&self, name: &str, kind: Option<&str>) -> Option<&str> {
+        self.first(name).or_else(|| match kind {
+            Some(k) if k.starts_with("web_search_") => self.first("WebSearch"),
+            Some(k) if k.starts_with("web_fetch_") => self.first("WebFetch"),
+            _ => None,
+        })
     }
 }
 
@@ -182,7 +204,7 @@ pub struct CompiledPolicy {
     keys: HashSet<String>,
     pub(crate) allow_models: Option<Vec<ModelPattern>>,
     pub(crate) deny_models: Vec<(String, ModelPattern)>,
-    pub(crate) deny_tools: Vec<(String, ToolPattern)>,
+    pub(crate) deny_tools: ToolDeny,
 }
 
 impl CompiledPolicy {
@@ -241,10 +263,7 @@ impl CompiledPolicy {
     /// The entry of `tools.deny` that denies a tool, if any.
     #[must_use]
     pub fn denied_tool(&self, name: &str, kind: Option<&str>) -> Option<&str> {
-        self.deny_tools
-            .iter()
-            .find(|(_, p)| p.matches(name, kind))
-            .map(|(e, _)| e.as_str())
+        self.deny_tools.denied(name, kind)
     }
 
     /// `tools.deny` as Claude Code's `permissions.deny` entries (those it can express).
@@ -252,8 +271,9 @@ impl CompiledPolicy {
     pub fn permission_denies(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .deny_tools
+            .entries
             .iter()
-            .filter_map(|(e, _)| ToolPattern::as_permission(e))
+            .filter_map(|e| tool_permission(e))
             .collect();
         if self.rules.web_search == Some(false) && !out.iter().any(|e| e == "WebSearch") {
             out.push("WebSearch".to_owned());
@@ -381,10 +401,7 @@ impl PolicySet {
                 .rules
                 .tools
                 .as_ref()
-                .map_or(&[][..], |t| &t.deny[..])
-                .iter()
-                .map(|e| ToolPattern::new(e).map(|p| (e.trim().to_owned(), p)))
-                .collect::<Result<Vec<_>, _>>()
+                .map_or(Ok(ToolDeny::default()), |t| ToolDeny::compile(&t.deny))
                 .map_err(|m| err("tools.deny".into(), m))?;
             let set = |v: &[String], lower: bool| -> HashSet<String> {
                 v.iter()
