@@ -193,14 +193,16 @@ pub fn groups_of(claims: &Value, idp: &IdentityProvider) -> Vec<String> {
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect(),
-        Some(Value::String(one)) => one
-            .split([',', ' '])
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::String(one)) => one.split([',', ' ']).map(str::to_owned).collect(),
         _ => Vec::new(),
     };
     for g in &mut groups {
-        *g = g.trim().chars().filter(|c| !c.is_control()).take(256).collect();
+        *g = g
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(256)
+            .collect();
     }
     groups.retain(|g| !g.is_empty());
     groups.sort();
