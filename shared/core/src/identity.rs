@@ -455,6 +455,28 @@ mod tests {
     }
 
     #[test]
+    fn groups_come_as_an_array_or_one_string_from_the_configured_claim() {
+        let default = idp("auto");
+        let claims = json!({"groups": ["eng", "contractors", "eng", "", 7, "  ops "]});
+        assert_eq!(groups_of(&claims, &default), ["contractors", "eng", "ops"]);
+        let claims = json!({"groups": "eng, contractors ops"});
+        assert_eq!(groups_of(&claims, &default), ["contractors", "eng", "ops"]);
+        assert!(groups_of(&json!({"groups": {"a": 1}}), &default).is_empty());
+        assert!(groups_of(&json!({}), &default).is_empty());
+        let entra = IdentityProvider {
+            groups_claim: Some("roles".into()),
+            ..idp("auto")
+        };
+        let claims = json!({"groups": ["ignored"], "roles": ["Sluice.Contractor"]});
+        assert_eq!(groups_of(&claims, &entra), ["Sluice.Contractor"]);
+        let many: Vec<String> = (0..500).map(|i| format!("g{i:03}")).collect();
+        assert_eq!(
+            groups_of(&json!({ "groups": many }), &default).len(),
+            MAX_GROUPS
+        );
+    }
+
+    #[test]
     fn only_a_verified_email_names_a_person_by_default() {
         let verified = json!({"sub": "s1", "email": "Ana@Corp.example", "email_verified": true});
         let s = sign_in_of(&verified, &idp("auto")).expect("verified email");
