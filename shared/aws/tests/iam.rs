@@ -250,7 +250,7 @@ fn payload() -> NotificationPayload {
 // --- admin ---------------------------------------------------------------------------------------------
 
 /// The admin API's store calls (keys, users, teams, IdPs, settings, CLI sessions, setup tokens, SCIM, counters,
-/// usage, spend and budget reads, events, deliveries: the whole store contract), both sign-in secrets, CloudFront's
+/// usage, spend and budget reads, events, deliveries, device sign-in: the whole store contract), both sign-in secrets, CloudFront's
 /// origin header secret and the notification test step, under AdminFunction's policy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_calls_pass_under_its_template_policy_and_use_every_grant() {
@@ -316,7 +316,8 @@ async fn admin_without_batch_get_item_cannot_read_budget_inputs() {
 // --- gateway -------------------------------------------------------------------------------------------
 
 /// The admission path and the usage ledger: key lookup, sign-in state, users, rate-limit counters, the budget
-/// read, the usage put, events, the session secret and the SQS fallback.
+/// read, the usage put, events, the session secret and the SQS fallback; and Claude Code's device sign-in
+/// (device authorization, polls, redeem, token families, refresh token rotation and replay, revocation).
 #[tokio::test]
 async fn gateway_calls_pass_under_its_template_policy_and_use_every_grant() {
     let resources = Resources::new().await;
@@ -367,6 +368,15 @@ async fn gateway_calls_pass_under_its_template_policy_and_use_every_grant() {
     let usage = builders::new_usage(fixtures::now_ms());
     assert!(store.put_usage(&usage).await.expect("usage put"));
     contract::events::an_event_is_stored_once_and_found_by_id(Arc::clone(&store)).await;
+    contract::device_sign_in::device_is_found_by_id_and_by_user_code(Arc::clone(&store)).await;
+    contract::device_sign_in::poll_is_refused_within_the_interval(Arc::clone(&store)).await;
+    contract::device_sign_in::redeem_gives_an_approved_authorization_once(Arc::clone(&store)).await;
+    contract::device_sign_in::use_refresh_is_first_once_then_replayed(Arc::clone(&store)).await;
+    contract::device_sign_in::put_refresh_moves_the_family_expiry_later_never_earlier(Arc::clone(
+        &store,
+    ))
+    .await;
+    contract::device_sign_in::revoke_keeps_the_first_time(Arc::clone(&store)).await;
     read_secret(&config, &resources.session_secret)
         .await
         .expect("session secret");

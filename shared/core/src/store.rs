@@ -391,6 +391,112 @@ pub trait PolicyStore: Send + Sync {
     async fn policy_changes(&self, limit: usize) -> Result<Vec<PolicyChange>, StoreError>;
 }
 
+/// Where a device authorization (RFC 8628, Claude Code's `/login` against Sluice) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Waiting for the person to confirm in the browser.
+    Pending,
+    /// Confirmed by `user_id`; the next poll gets the tokens.
+    Approved,
+    /// Refused in the browser.
+    Denied,
+    /// The tokens were handed out (once).
+    Redeemed,
+}
+
+/// A device authorization as stored: found by the SHA-256 of its device code and by its user code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuthorization {
+    /// SHA-256 (hex) of the device code (the code itself is never stored).
+    pub id: String,
+    /// `XXXX-XXXX`, shown to the person; unique among stored authorizations.
+    pub user_code: String,
+    pub created_at_ms: i64,
+    /// The store may drop it after this.
+    pub expires_at_ms: i64,
+    pub state: DeviceState,
+    /// Who confirmed it (set when approved).
+    pub user_id: Option<String>,
+    /// When the client last polled, for `slow_down`.
+    pub last_poll_ms: Option<i64>,
+}
+
+/// A chain of rotating refresh tokens from one sign-in. Revoking it ends every token of the chain, and the access
+/// tokens that name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenFamily {
+    /// `fam_<random>`.
+    pub id: String,
+    pub user_id: String,
+    pub created_at_ms: i64,
+    /// The store may drop it after this (the last refresh token's expiry).
+    pub expires_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// One refresh token of a family, stored by the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// SHA-256 (hex) of the token.
+    pub id: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    /// Set when it was exchanged; a second use is a replay.
+    pub used_at_ms: Option<i64>,
+}
+
+/// What [`DeviceSignInStore::use_refresh`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// This call marked the token used: rotate it.
+    First(RefreshToken),
+    /// The token had been used before (its first use time is in it): a replay.
+    Replayed(RefreshToken),
+}
+
+/// Claude Code's own sign-in to Sluice (RFC 8628 device grant, rotating refresh tokens). Everything is in the
+/// store, so any instance can answer any step.
+#[async_trait]
+pub trait DeviceSignInStore: Send + Sync {
+    /// Fails with `AlreadyExists` if the id or the user code is taken.
+    async fn create_device(&self, device: &DeviceAuthorization) -> Result<(), StoreError>;
+    async fn device(&self, id: &str) -> Result<Option<DeviceAuthorization>, StoreError>;
+    async fn device_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// A pending authorization becomes approved for `approved_by` (`Some`) or denied (`None`). `false`, and
+    /// nothing changed, when it is absent or not pending. Of racing calls at most one returns `true`.
+    async fn decide_device(&self, id: &str, approved_by: Option<&str>) -> Result<bool, StoreError>;
+    /// Records a poll at `now_ms` if the previous one (if any) was at least `interval_ms` earlier; `false` (too
+    /// soon: `slow_down`, nothing changed) otherwise, or when the authorization is absent.
+    async fn poll_device(
+        &self,
+        id: &str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// An approved authorization becomes redeemed, once: the record as approved when this call redeemed it,
+    /// `None` otherwise (absent, not approved, or redeemed by another call).
+    async fn redeem_device(&self, id: &str) -> Result<Option<DeviceAuthorization>, StoreError>;
+
+    /// Fails with `AlreadyExists` if the id is taken.
+    async fn create_family(&self, family: &TokenFamily) -> Result<(), StoreError>;
+    async fn family(&self, id: &str) -> Result<Option<TokenFamily>, StoreError>;
+    /// Marks the family revoked at `at_ms` (a second revocation keeps the first time). `false` if absent.
+    async fn revoke_family(&self, id: &str, at_ms: i64) -> Result<bool, StoreError>;
+    /// Stores a refresh token and moves its family's `expires_at_ms` to the token's if later. Fails with
+    /// `AlreadyExists` if the id is taken.
+    async fn put_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    async fn refresh_token(&self, id: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// Marks the token used at `at_ms` if it was not: `First` for the one call that did, `Replayed` for every
+    /// later one; `None` when absent.
+    async fn use_refresh(&self, id: &str, at_ms: i64) -> Result<Option<RefreshUse>, StoreError>;
+}
+
 /// Where a usage record goes when the store keeps refusing it: a durable place it can be replayed from
 /// (an SQS queue on AWS, a file locally).
 #[async_trait]
@@ -415,6 +521,7 @@ pub trait Store:
     + SpendStore
     + EventStore
     + PolicyStore
+    + DeviceSignInStore
 {
 }
 
@@ -433,5 +540,6 @@ impl<T> Store for T where
         + SpendStore
         + EventStore
         + PolicyStore
+        + DeviceSignInStore
 {
 }

@@ -9,6 +9,8 @@
 //! - `policies`: `PolicyStore`, the document as the `policies` setting and its changes in `policy_changes`,
 //!   replaced in one transaction that checks the stored version.
 //! - `cli_sessions`: `CliSessionStore`, expiry checked on read.
+//! - `device_sign_in`: `DeviceSignInStore`, device authorizations, token families and refresh tokens, each
+//!   once-only step one conditional `UPDATE`.
 //! - `scim`: `ScimStore` on the `scim` table (JSON records by kind and id).
 //! - `setup_tokens`: `SetupTokenStore`, taken with one `DELETE … RETURNING`.
 //! - `counters`: `CounterStore`, one UPSERT per conditional increment.
@@ -18,6 +20,7 @@
 mod cli_sessions;
 mod convert;
 mod counters;
+mod device_sign_in;
 mod error;
 mod events;
 mod feed;

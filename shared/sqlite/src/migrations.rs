@@ -165,6 +165,37 @@ const MIGRATIONS: &[&str] = &[
         diff         TEXT    NOT NULL
     ) STRICT;
     CREATE INDEX policy_changes_by_time ON policy_changes (at_ms DESC, id DESC);",
+    // v9: Claude Code's device sign-in (RFC 8628). Authorizations by the hash of their device code and, uniquely,
+    // by user code; token families and their refresh tokens (by the hash of the token). No foreign key from a
+    // token to its family: the family may be dropped once expired, and its tokens are then expired too. The
+    // expiry indexes serve the clean-up of expired rows on create.
+    "CREATE TABLE device_authorizations (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        user_code     TEXT    NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        state         TEXT    NOT NULL,
+        user_id       TEXT,
+        last_poll_ms  INTEGER
+    ) STRICT;
+    CREATE INDEX device_authorizations_by_expiry ON device_authorizations (expires_at_ms);
+    CREATE TABLE token_families (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        user_id       TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    ) STRICT;
+    CREATE INDEX token_families_by_expiry ON token_families (expires_at_ms);
+    CREATE TABLE refresh_tokens (
+        id            TEXT    NOT NULL PRIMARY KEY,
+        family_id     TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        used_at_ms    INTEGER
+    ) STRICT;
+    CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at_ms);",
 ];
 
 /// The schema version this build writes and understands.
@@ -255,6 +286,9 @@ mod tests {
             "deliveries",
             "changes",
             "policy_changes",
+            "device_authorizations",
+            "token_families",
+            "refresh_tokens",
         ] {
             let count: i64 = conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {

@@ -16,6 +16,10 @@
 //! | policy change | `POLICYCHANGE`       | `<at_ms:020>#<id>` | —  | —                       | `policy_change` |   |
 //! | cli session | `CLISESSION#<id>`      | `CLISESSION`  | —       | —                       | `cli_session` | yes |
 //! | setup token | `SETUPTOKEN#<sha256>`  | `SETUPTOKEN`  | —       | —                       | `setup_token` | yes |
+//! | device authorization | `DEVICE#<sha256>` | `DEVICE`  | —       | —                       | `device`      | yes |
+//! | device user code | `DEVICEUSER#<user code>` | `DEVICEUSER` | — | —                     | `device_user_code` | yes |
+//! | token family | `TOKENFAMILY#<id>`    | `TOKENFAMILY` | —       | —                       | `token_family` | yes |
+//! | refresh token | `REFRESH#<sha256>`   | `REFRESH`     | —       | —                       | `refresh_token` | yes |
 //! | scim record | `SCIM#<kind>#<id>`     | `SCIM`        | `SCIM#<kind>#<idp id>` | `<id>`           | `scim`        |     |
 //! | counter     | `RL#<scope>`           | `W#<start_s>` | —       | —                       | `counter`     | yes |
 //! | usage       | `USAGE#<request_id>`   | `USAGE`       | `USAGEDAY#<yyyy-mm-dd>` | `<time_ms:020>#<request_id>` | `usage` | yes |
@@ -29,14 +33,24 @@
 //! Item structs of the newer families live in `layout::identity` and `layout::runtime`; usage items (the
 //! record's fields as flat attributes, listed per UTC day) in `layout::ledger`; counters, markers, events and
 //! deliveries in `layout::spend`. The policy document is the `policies` setting item with a `policy_version`
-//! Number beside its value; it and its changes are in `layout::policy`.
+//! Number beside its value; it and its changes are in `layout::policy`. Device sign-in items (the authorization,
+//! its user code marker holding the authorization's `id`, token families, refresh tokens) are in
+//! `layout::device`.
 
+mod device;
 mod identity;
 mod ledger;
 mod policy;
 mod runtime;
 pub(crate) mod spend;
 
+pub(crate) use device::{
+    APPROVE_DEVICE, APPROVER, DENY_DEVICE, DEVICE_IS_IN, DeviceItem, DeviceUserCodeItem,
+    EXTEND_FAMILY, FAMILY_EXPIRES_BEFORE, FROM_STATE, NEW_EXPIRES_AT, NEW_EXPIRES_AT_MS,
+    POLL_DEVICE, POLL_IS_DUE, POLL_NOW, POLL_THRESHOLD, REDEEM_DEVICE, REFRESH_IS_UNUSED,
+    RefreshTokenItem, STATE_ATTR, STATE_NAME, TO_STATE, TokenFamilyItem, USE_REFRESH, USED_AT,
+    USER_CODE_IS_FREE, state_value,
+};
 pub(crate) use identity::{IdpItem, MarkerItem, TeamItem, UserItem};
 pub(crate) use ledger::{
     USAGE_DAY, USAGE_FROM, USAGE_OF_DAY, USAGE_TO, day_of, into_usage, usage_day_gsi1pk,
@@ -47,7 +61,7 @@ pub(crate) use policy::{
     POLICY_VERSION_IS_ZERO_OR_ABSENT, PolicyChangeItem, PolicyDocumentItem,
 };
 pub(crate) use runtime::{
-    CliSessionItem, CounterItem, LinkItem, ScimItem, SettingItem, SetupTokenItem,
+    CliSessionItem, CounterItem, LinkItem, ScimItem, SettingItem, SetupTokenItem, ttl_seconds,
 };
 
 use std::collections::HashMap;
@@ -91,6 +105,10 @@ pub mod item_type {
     pub const NOTIFY_EVENT: &str = "notify_event";
     pub const NOTIFY_DELIVERY: &str = "notify_delivery";
     pub const POLICY_CHANGE: &str = "policy_change";
+    pub const DEVICE: &str = "device";
+    pub const DEVICE_USER_CODE: &str = "device_user_code";
+    pub const TOKEN_FAMILY: &str = "token_family";
+    pub const REFRESH_TOKEN: &str = "refresh_token";
 }
 
 const KEY_PK_PREFIX: &str = "KEY#";
@@ -123,6 +141,14 @@ const CLI_SESSION_PK_PREFIX: &str = "CLISESSION#";
 const CLI_SESSION_SK: &str = "CLISESSION";
 const SETUP_TOKEN_PK_PREFIX: &str = "SETUPTOKEN#";
 const SETUP_TOKEN_SK: &str = "SETUPTOKEN";
+const DEVICE_PK_PREFIX: &str = "DEVICE#";
+const DEVICE_SK: &str = "DEVICE";
+const DEVICE_USER_PK_PREFIX: &str = "DEVICEUSER#";
+const DEVICE_USER_SK: &str = "DEVICEUSER";
+const TOKEN_FAMILY_PK_PREFIX: &str = "TOKENFAMILY#";
+const TOKEN_FAMILY_SK: &str = "TOKENFAMILY";
+const REFRESH_PK_PREFIX: &str = "REFRESH#";
+const REFRESH_SK: &str = "REFRESH";
 const SCIM_PK_PREFIX: &str = "SCIM#";
 const SCIM_SK: &str = "SCIM";
 const COUNTER_PK_PREFIX: &str = "RL#";
@@ -213,6 +239,28 @@ pub(crate) fn cli_session_item_key(id: &str) -> HashMap<String, AttributeValue> 
 
 pub(crate) fn setup_token_item_key(id: &str) -> HashMap<String, AttributeValue> {
     primary_key(format!("{SETUP_TOKEN_PK_PREFIX}{id}"), SETUP_TOKEN_SK)
+}
+
+/// A device authorization, by the SHA-256 of its device code.
+pub(crate) fn device_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{DEVICE_PK_PREFIX}{id}"), DEVICE_SK)
+}
+
+/// The marker of a user code, pointing to its device authorization.
+pub(crate) fn device_user_code_item_key(user_code: &str) -> HashMap<String, AttributeValue> {
+    primary_key(
+        format!("{DEVICE_USER_PK_PREFIX}{user_code}"),
+        DEVICE_USER_SK,
+    )
+}
+
+pub(crate) fn token_family_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{TOKEN_FAMILY_PK_PREFIX}{id}"), TOKEN_FAMILY_SK)
+}
+
+/// A refresh token, by the SHA-256 of the token.
+pub(crate) fn refresh_item_key(id: &str) -> HashMap<String, AttributeValue> {
+    primary_key(format!("{REFRESH_PK_PREFIX}{id}"), REFRESH_SK)
 }
 
 /// One sign-in binding: the issuer is the partition and the subject the sort key, so neither needs escaping.

@@ -7,6 +7,8 @@
 //! - `keys`: `KeyStore` on key items and their id pointers.
 //! - `users`, `teams`, `idps`: `UserStore`, `TeamStore`, `IdpStore`, uniqueness by marker items in transactions.
 //! - `settings`, `cli_sessions`: `SettingsStore`, `CliSessionStore` (expiry checked on read).
+//! - `device_sign_in`: `DeviceSignInStore`, device authorizations (with a user code marker, put in one
+//!   transaction), token families and refresh tokens; each once-only step one conditional `UpdateItem`.
 //! - `scim`: `ScimStore`, JSON records by kind and id, listed per identity provider on `gsi1`.
 //! - `setup_tokens`: `SetupTokenStore`, taken by one conditional `DeleteItem` returning the old item.
 //! - `counters`: `CounterStore`, one conditional `UpdateItem` per increment.
@@ -20,6 +22,7 @@
 //! - `error`: SDK and serde_dynamo errors mapped to `StoreError`.
 mod cli_sessions;
 mod counters;
+mod device_sign_in;
 mod error;
 mod events;
 mod idps;

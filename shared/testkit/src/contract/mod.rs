@@ -14,9 +14,9 @@
 //! case written but not listed.
 //!
 //! The other ports (users, teams, IdPs, sign-in links, settings, CLI sessions, setup tokens, SCIM, counters,
-//! usage, spend, events, policies) take the whole `Store` behind an `Arc`, because some cases spawn tasks over clones of
+//! usage, spend, events, policies, device sign-in) take the whole `Store` behind an `Arc`, because some cases spawn tasks over clones of
 //! it: `pub async fn(Arc<dyn Store>)` in `users.rs`, `teams.rs`, `idps.rs`, `links.rs`, `settings.rs`,
-//! `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, `policies.rs`. To add
+//! `cli_sessions.rs`, `setup_tokens.rs`, `scim.rs`, `counters.rs`, `usage.rs`, `spend.rs`, `events.rs`, `policies.rs`, `device_sign_in.rs`. To add
 //! one, add its name on one line under its module in `store_case_list!`, which makes `STORE_CASES` and
 //! `store_contract_tests!`'s tests the same way (`store_contract(store)` runs them all in sequence). A new port
 //! module is a new `module { ... }` block there. Their values come from `builders`. `counters::assert_exact` is
@@ -24,6 +24,7 @@
 pub mod builders;
 pub mod cli_sessions;
 pub mod counters;
+pub mod device_sign_in;
 pub mod events;
 pub mod idps;
 pub mod keys;
@@ -221,6 +222,22 @@ macro_rules! store_case_list {
                 replace_from_a_stale_or_future_version_is_false_and_changes_nothing,
                 concurrent_replaces_from_one_version_give_exactly_one_true,
                 changes_are_listed_newest_first_with_every_field_and_limited,
+            }
+            device_sign_in {
+                device_is_found_by_id_and_by_user_code,
+                duplicate_device_id_or_user_code_is_already_exists,
+                approve_decides_a_pending_authorization_once,
+                deny_refuses_a_pending_authorization_for_good,
+                concurrent_decides_give_exactly_one_true,
+                poll_is_refused_within_the_interval,
+                redeem_gives_an_approved_authorization_once,
+                concurrent_redeems_give_it_once,
+                family_is_created_read_and_unique,
+                revoke_keeps_the_first_time,
+                refresh_token_is_stored_read_and_unique,
+                use_refresh_is_first_once_then_replayed,
+                concurrent_uses_give_exactly_one_first,
+                put_refresh_moves_the_family_expiry_later_never_earlier,
             }
         }
     };

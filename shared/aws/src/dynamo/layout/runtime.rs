@@ -12,7 +12,7 @@ use super::{
 };
 
 /// Whole seconds for TTL, rounded up, so TTL never deletes before `expires_at_ms`.
-fn ttl_seconds(expires_at_ms: i64) -> i64 {
+pub(crate) fn ttl_seconds(expires_at_ms: i64) -> i64 {
     expires_at_ms.div_euclid(1000) + i64::from(expires_at_ms.rem_euclid(1000) > 0)
 }
 
