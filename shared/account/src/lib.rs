@@ -12,9 +12,11 @@ mod analytics;
 mod analytics_export;
 mod budgets;
 mod cli;
+mod gateway_login;
 mod identities;
 mod keys;
 mod login;
+mod managed;
 mod notifications;
 mod origin;
 mod policies;
@@ -69,6 +71,8 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .merge(identities::routes())
         .merge(teams::routes())
         .merge(policies::routes())
+        .merge(gateway_login::routes())
+        .merge(managed::routes())
         .merge(scim::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(

@@ -365,6 +365,13 @@ pub(super) async fn me(
             role: c.role.as_str(),
             idp,
         },
+        Via::Gateway => Me::Session {
+            sub: c.email.as_deref(),
+            user_id: c.user_id.as_deref(),
+            team_id: c.team_id.as_deref(),
+            role: c.role.as_str(),
+            idp: "claude-code",
+        },
     };
     let csrf_token = cookie.map(|Extension(session)| session.csrf_token);
     Ok(axum::Json(MeAnswer { me, csrf_token }).into_response())

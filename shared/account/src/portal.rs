@@ -108,7 +108,10 @@ pub(super) async fn cookie_session(
     };
     let csrf_token = csrf_for(&token);
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe {
+    // The device-sign-in confirmation is a plain HTML form: it carries the token as a form field, which its handler
+    // checks against `CookieSession::csrf_token` (`gateway_login::confirm`).
+    let form_checked = req.uri().path() == crate::gateway_login::DEVICE_PATH;
+    if !safe && !form_checked {
         let presented = req
             .headers()
             .get(CSRF_HEADER)

@@ -2,6 +2,7 @@
 //!
 //! - `clock`: the `Clock` and `Ids` ports (time and randomness come from the caller), with a fixed clock and
 //!   predictable ids for tests.
+//! - `device_flow`: Claude Code's own sign-in (RFC 8628 device grant, rotating refresh tokens, revocation).
 //! - `directory`: creating people and teams (the admin API and the CLI call the same functions).
 //! - `error`: the Anthropic error contract and the one mapping from upstream failures to it.
 //! - `models`: the model catalogue and requested-id → Bedrock-id mapping.
@@ -29,6 +30,7 @@ pub mod analytics;
 pub mod capabilities;
 pub mod clock;
 pub mod count;
+pub mod device_flow;
 pub mod directory;
 pub mod error;
 pub mod identity;

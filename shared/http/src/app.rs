@@ -54,6 +54,8 @@ pub struct AuthConfig {
     pub cache_ttl: Duration,
     /// The model names `SLUICE_MODEL_MAP` adds to the catalogue, so policies may name them.
     pub model_names: Vec<String>,
+    /// Lifetime of the access tokens Claude Code's own sign-in gets (`SLUICE_GATEWAY_TOKEN_SECS`, 1 hour).
+    pub gateway_token_ttl_s: i64,
 }
 
 pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
@@ -118,6 +120,10 @@ impl AuthConfig {
                 .and_then(|raw| crate::config::parse_model_map(&raw).ok())
                 .map(|map| map.into_keys().collect())
                 .unwrap_or_default(),
+            gateway_token_ttl_s: non_empty("SLUICE_GATEWAY_TOKEN_SECS")
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|s| (30..=86_400).contains(s))
+                .unwrap_or(sluice_core::device_flow::ACCESS_TTL_S),
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Via {
     Key,
     Session,
     Oidc(String),
+    /// An access token from Claude Code's own sign-in (the device grant).
+    Gateway,
 }
 
 /// Who is calling, resolved once per request for limits and spend attribution.
@@ -182,6 +184,8 @@ pub struct Authenticator {
     users: TtlCache<Option<User>>,
     idps: TtlCache<Vec<IdentityProvider>>,
     session_floors: TtlCache<Option<i64>>,
+    /// Whether a gateway token family is revoked.
+    families: TtlCache<bool>,
     /// `issuer\nsubject` → the bound person's id (bindings only; an unbound sign-in is read again).
     bindings: TtlCache<String>,
 }
@@ -220,6 +224,7 @@ impl Authenticator {
             users: TtlCache::new(cache_ttl),
             idps: TtlCache::new(cache_ttl.max(Duration::from_secs(30))),
             session_floors: TtlCache::new(cache_ttl),
+            families: TtlCache::new(cache_ttl),
             bindings: TtlCache::new(cache_ttl),
         }
     }
@@ -244,6 +249,12 @@ impl Authenticator {
         }
         if secret.split('.').count() == 3 {
             return match peek_issuer(secret).as_deref() {
+                Some(crate::identity::SESSION_ISSUER)
+                    if SessionTokens::peek_type(secret).as_deref()
+                        == Some(crate::identity::GATEWAY_TYPE) =>
+                {
+                    self.by_gateway_token(store, secret).await
+                }
                 Some(crate::identity::SESSION_ISSUER) => self.by_session(store, secret).await,
                 Some(iss) => self.by_oidc(store, secret, iss).await,
                 None => Err(unauthorized("invalid bearer token")),
@@ -325,6 +336,50 @@ impl Authenticator {
             return Err(unauthorized("this session was signed out; sign in again"));
         }
         person(user, Via::Session)
+    }
+
+    /// An access token from Claude Code's own sign-in: valid, its person active and not signed out since it was
+    /// issued, its token family not revoked (`/logout`, a replayed refresh token, an administrator).
+    async fn by_gateway_token(&self, store: &dyn Store, token: &str) -> Result<Caller, ApiError> {
+        let claims = self.sessions.verify_gateway(token, now_s()).map_err(|e| {
+            tracing::debug!(reason = %e, "gateway token refused");
+            unauthorized("invalid or expired sign-in token; run /login again")
+        })?;
+        let user = self
+            .user(store, &claims.sub)
+            .await?
+            .ok_or_else(|| unauthorized("the sign-in's user no longer exists"))?;
+        if self
+            .sessions_floor(store, &user.id)
+            .await?
+            .is_some_and(|floor| claims.iat_ms < floor)
+        {
+            return Err(unauthorized("this sign-in was ended; run /login again"));
+        }
+        if self.family_revoked(store, &claims.fam).await? {
+            return Err(unauthorized("this sign-in was signed out; run /login again"));
+        }
+        person(user, Via::Gateway)
+    }
+
+    /// Whether a token family is revoked (or gone), cached like keys.
+    async fn family_revoked(&self, store: &dyn Store, family_id: &str) -> Result<bool, ApiError> {
+        let now = Instant::now();
+        if let Some(revoked) = self.families.get(family_id, now) {
+            return Ok(revoked);
+        }
+        let revoked = store
+            .family(family_id)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .is_none_or(|f| f.revoked_at_ms.is_some());
+        self.families.put(family_id.to_owned(), revoked, now);
+        Ok(revoked)
+    }
+
+    /// Drops a cached family state (after this instance revoked it).
+    pub fn forget_family(&self, family_id: &str) {
+        self.families.forget(family_id);
     }
 
     async fn sessions_floor(

@@ -89,15 +89,24 @@ impl Env {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut AuthConfig)) -> Self {
-        Self::build(tweak, false).await
+        Self::build(tweak, false, None).await
+    }
+
+    /// With `clock` as the services' "now" (token lifetimes and polling intervals without waiting).
+    pub async fn start_with_clock(clock: Arc<dyn sluice_core::clock::Clock>) -> Self {
+        Self::build(|_| {}, false, Some(clock)).await
     }
 
     /// With the real web search providers (`sluice_adapters::SearchProviders`).
     pub async fn start_searching() -> Self {
-        Self::build(|_| {}, true).await
+        Self::build(|_| {}, true, None).await
     }
 
-    async fn build(tweak: impl FnOnce(&mut AuthConfig), search: bool) -> Self {
+    async fn build(
+        tweak: impl FnOnce(&mut AuthConfig),
+        search: bool,
+        clock: Option<Arc<dyn sluice_core::clock::Clock>>,
+    ) -> Self {
         let sim = SimServer::start(SimConfig::default()).await.expect("sim");
         let idp = TestIdp::start().await.expect("idp");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().expect("sqlite"));
@@ -115,6 +124,9 @@ impl Env {
         let mut auth = AuthConfig::from_lookup(vars, Duration::ZERO);
         tweak(&mut auth);
         let mut app = AppState::build(store, auth).await.expect("app");
+        if let Some(clock) = clock {
+            app.clock = clock;
+        }
         if search {
             app = app.with_web_search(Arc::new(sluice_adapters::SearchProviders::new()));
         }

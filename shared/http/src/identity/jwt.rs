@@ -58,9 +58,14 @@ pub(crate) fn header(token: &str) -> Result<Header, TokenError> {
 /// The unverified `iss` of a token — only to choose which IdP (or the session verifier) to try. Never trust it.
 #[must_use]
 pub fn peek_issuer(token: &str) -> Option<String> {
+    peek_claim(token, "iss")
+}
+
+/// A string claim of the payload, unverified (to choose the verifier, never to trust).
+pub(crate) fn peek_claim(token: &str, name: &str) -> Option<String> {
     let (_, p) = segments(token).ok()?;
     let v = decode_json(p, "payload").ok()?;
-    v.get("iss").and_then(Value::as_str).map(str::to_owned)
+    v.get(name).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Checks the signature with `key` under exactly `alg` and returns the payload. No claim is checked here:

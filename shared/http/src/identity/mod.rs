@@ -19,4 +19,7 @@ pub use error::TokenError;
 pub use fetch::{Discovery, http_client};
 pub use jwt::peek_issuer;
 pub use oidc::{OidcConfig, OidcVerifier, check_nonce};
-pub use session::{SESSION_ISSUER, SESSION_TYPE, SessionClaims, SessionTokens};
+pub use session::{
+    GATEWAY_AUDIENCE, GATEWAY_TYPE, GatewayClaims, SESSION_ISSUER, SESSION_TYPE, SessionClaims,
+    SessionTokens,
+};

@@ -17,6 +17,10 @@ use super::jwt;
 pub const SESSION_ISSUER: &str = "sluice";
 /// `typ` claim of every session token.
 pub const SESSION_TYPE: &str = "session";
+/// `typ` claim of the access tokens Claude Code gets from its own sign-in (the device grant).
+pub const GATEWAY_TYPE: &str = "gateway";
+/// `aud` of those access tokens.
+pub const GATEWAY_AUDIENCE: &str = "claude-code";
 /// Clock skew tolerated between instances.
 const LEEWAY_S: i64 = 30;
 
@@ -46,6 +50,25 @@ impl SessionClaims {
     pub fn issued_at_ms(&self) -> i64 {
         self.iat_ms.unwrap_or_else(|| self.iat.saturating_mul(1000))
     }
+}
+
+/// The claims of an access token from Claude Code's own sign-in: the person (`sub`, `email`, `name`, `groups`, which
+/// Claude Code stamps on its telemetry) and the refresh-token family it belongs to (revoking the family ends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayClaims {
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The token family (`TokenFamily::id`).
+    pub fam: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub iat_ms: i64,
+    pub exp: i64,
+    pub typ: String,
 }
 
 /// Issues and verifies session tokens. Cheap to clone; share one per process.
@@ -101,6 +124,46 @@ impl SessionTokens {
             .expect("HMAC-signing a plain struct of strings and integers cannot fail")
     }
 
+    /// An access token for Claude Code's own sign-in: `user` in token family `family_id`, issued at `now_ms`, valid for
+    /// `ttl_s` seconds. Same key and algorithm as session tokens; `typ` `gateway` keeps the two apart.
+    #[must_use]
+    pub fn issue_gateway(&self, user: &User, family_id: &str, now_ms: i64, ttl_s: i64) -> String {
+        let now_s = now_ms.div_euclid(1000);
+        let mut groups: Vec<String> = user
+            .groups
+            .idp
+            .iter()
+            .chain(&user.groups.scim)
+            .cloned()
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let claims = GatewayClaims {
+            sub: user.id.clone(),
+            email: user.email.clone(),
+            name: user.email.clone(),
+            groups,
+            fam: family_id.to_owned(),
+            iss: SESSION_ISSUER.to_owned(),
+            aud: GATEWAY_AUDIENCE.to_owned(),
+            iat: now_s,
+            iat_ms: now_ms,
+            exp: now_s.saturating_add(ttl_s),
+            typ: GATEWAY_TYPE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HMAC-signing a plain struct of strings and integers cannot fail")
+    }
+
+    /// The claims of an access token [`Self::issue_gateway`] made, if it is still valid at `now_s`.
+    ///
+    /// # Errors
+    /// As [`Self::verify`], for `typ` `gateway`.
+    pub fn verify_gateway(&self, token: &str, now_s: i64) -> Result<GatewayClaims, TokenError> {
+        let claims = self.verified_claims(token, now_s, GATEWAY_TYPE, &["sub", "email", "fam"])?;
+        serde_json::from_value(claims).map_err(|_| TokenError::MissingClaim("iat"))
+    }
+
     /// The claims of a token this (or a sibling) instance issued, if it is still valid at `now_s`.
     ///
     /// # Errors
@@ -112,6 +175,20 @@ impl SessionTokens {
     }
 
     fn verify_inner(&self, token: &str, now_s: i64) -> Result<SessionClaims, TokenError> {
+        let claims =
+            self.verified_claims(token, now_s, SESSION_TYPE, &["sub", "email", "role", "idp"])?;
+        serde_json::from_value(claims).map_err(|_| TokenError::MissingClaim("iat"))
+    }
+
+    /// The claims of an HS256 token of ours of type `typ`, signature, issuer, type, times and `required` string
+    /// claims checked.
+    fn verified_claims(
+        &self,
+        token: &str,
+        now_s: i64,
+        typ: &str,
+        required: &[&'static str],
+    ) -> Result<serde_json::Value, TokenError> {
         let header = jwt::header(token)?;
         if header.alg != "HS256" {
             return Err(TokenError::UnsupportedAlgorithm(header.alg));
@@ -120,22 +197,59 @@ impl SessionTokens {
         if claims.get("iss").and_then(serde_json::Value::as_str) != Some(SESSION_ISSUER) {
             return Err(TokenError::WrongIssuer);
         }
-        if claims.get("typ").and_then(serde_json::Value::as_str) != Some(SESSION_TYPE) {
+        if claims.get("typ").and_then(serde_json::Value::as_str) != Some(typ) {
             return Err(TokenError::WrongType);
         }
         jwt::check_times(&claims, now_s, LEEWAY_S)?;
-        for name in ["sub", "email", "role", "idp"] {
-            if !claims.get(name).is_some_and(serde_json::Value::is_string) {
+        for name in required {
+            if !claims.get(*name).is_some_and(serde_json::Value::is_string) {
                 return Err(TokenError::MissingClaim(name));
             }
         }
-        serde_json::from_value(claims).map_err(|_| TokenError::MissingClaim("iat"))
+        Ok(claims)
+    }
+
+    /// The `typ` claim of a token, unverified (which verifier to ask).
+    #[must_use]
+    pub fn peek_type(token: &str) -> Option<String> {
+        jwt::peek_claim(token, "typ")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_tokens_carry_the_person_and_family_and_are_not_sessions() {
+        let tokens = SessionTokens::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
+        let mut user = sluice_core::identity::User {
+            id: "usr_1".into(),
+            email: "ada@example.com".into(),
+            role: sluice_core::identity::Role::Member,
+            team_id: None,
+            active: true,
+            idp: "local".into(),
+            created_at_ms: 0,
+            groups: sluice_core::identity::PersonGroups::default(),
+        };
+        user.groups.idp = vec!["eng".into()];
+        user.groups.scim = vec!["Vendors".into(), "eng".into()];
+        let now_ms = 1_800_000_000_000;
+        let token = tokens.issue_gateway(&user, "fam_1", now_ms, 600);
+        let claims = tokens.verify_gateway(&token, now_ms / 1000).expect("valid");
+        assert_eq!((claims.sub.as_str(), claims.fam.as_str()), ("usr_1", "fam_1"));
+        assert_eq!(claims.groups, ["Vendors", "eng"]);
+        assert_eq!(claims.aud, GATEWAY_AUDIENCE);
+        assert_eq!(SessionTokens::peek_type(&token).as_deref(), Some(GATEWAY_TYPE));
+        assert!(matches!(tokens.verify(&token, now_ms / 1000), Err(TokenError::WrongType)));
+        let session = tokens.issue_at_ms(&user, now_ms);
+        assert!(matches!(tokens.verify_gateway(&session, now_ms / 1000), Err(TokenError::WrongType)));
+        assert!(matches!(
+            tokens.verify_gateway(&token, now_ms / 1000 + 700),
+            Err(TokenError::Expired)
+        ));
+    }
 
     #[test]
     fn debug_output_hides_the_secret() {
