@@ -381,4 +381,78 @@ mod tests {
         }
         assert!(state(0, "expired").is_err());
     }
+
+    fn device(id: &str, user_code: &str, expires_at_ms: i64) -> DeviceAuthorization {
+        DeviceAuthorization {
+            id: id.to_owned(),
+            user_code: user_code.to_owned(),
+            created_at_ms: 1,
+            expires_at_ms,
+            state: DeviceState::Pending,
+            user_id: None,
+            last_poll_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_authorizations_user_code_is_freed_by_the_next_create() {
+        let store = SqliteStore::open_in_memory().expect("store");
+        let expired = device("a", "WDJB-MJHT", now_ms() - 1);
+        store.create_device(&expired).await.expect("create expired");
+        assert_eq!(
+            store.device("a").await.expect("read"),
+            Some(expired),
+            "an expired row is still returned until something deletes it"
+        );
+
+        let live = device("b", "WDJB-MJHT", now_ms() + 600_000);
+        store.create_device(&live).await.expect("the code is free");
+
+        assert_eq!(store.device("a").await.expect("read"), None);
+        assert_eq!(
+            store.device_by_user_code("WDJB-MJHT").await.expect("read"),
+            Some(live)
+        );
+        let err = store
+            .create_device(&device("c", "WDJB-MJHT", now_ms() + 600_000))
+            .await
+            .expect_err("taken while live");
+        assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_new_family_deletes_expired_families_and_refresh_tokens() {
+        let store = SqliteStore::open_in_memory().expect("store");
+        let family = |id: &str, expires_at_ms| TokenFamily {
+            id: id.to_owned(),
+            user_id: "u".to_owned(),
+            created_at_ms: 1,
+            expires_at_ms,
+            revoked_at_ms: None,
+        };
+        store
+            .create_family(&family("old", now_ms() - 1))
+            .await
+            .expect("old");
+        store
+            .put_refresh(&RefreshToken {
+                id: "r".to_owned(),
+                family_id: "old".to_owned(),
+                user_id: "u".to_owned(),
+                created_at_ms: 1,
+                expires_at_ms: now_ms() - 2,
+                used_at_ms: None,
+            })
+            .await
+            .expect("token");
+
+        store
+            .create_family(&family("new", now_ms() + 600_000))
+            .await
+            .expect("new");
+
+        assert_eq!(store.family("old").await.expect("read"), None);
+        assert_eq!(store.refresh_token("r").await.expect("read"), None);
+        assert!(store.family("new").await.expect("read").is_some());
+    }
 }
