@@ -30,6 +30,7 @@ mod setup;
 mod setup_tokens;
 mod team_spend;
 mod teams;
+mod telemetry;
 mod usd;
 mod users;
 mod views;
@@ -73,6 +74,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .merge(policies::routes())
         .merge(gateway_login::routes())
         .merge(managed::routes())
+        .merge(telemetry::routes())
         .merge(scim::routes())
         .route("/admin/idps", get(admin::list_idps).post(admin::create_idp))
         .route(

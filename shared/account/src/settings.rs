@@ -16,6 +16,11 @@ use sluice_core::error::{ApiError, ApiErrorKind};
 use sluice_core::store::Store;
 
 use crate::roles::{Admin, Person};
+use crate::telemetry::{
+    SETTING_FORWARD_HEADERS as SETTING_TELEMETRY_FORWARD_HEADERS,
+    SETTING_FORWARD_URL as SETTING_TELEMETRY_FORWARD_URL, forward_url, headers_to_store,
+    masked_headers,
+};
 use crate::users::caller_user;
 use crate::views::{self, Deleted, Object, load_json, rfc3339_secs, save_json};
 use crate::{Reply, Shared, now_ms, store_error};
@@ -60,6 +65,10 @@ struct SettingsList {
     person_rate_limit_rpm: u32,
     max_keys_per_person: u32,
     allowed_bedrock_models: Vec<String>,
+    /// The OTLP collector telemetry is relayed to; `""` when the relay is off.
+    telemetry_forward_url: String,
+    /// The headers sent to the collector, their values shown as `*****`.
+    telemetry_forward_headers: serde_json::Map<String, Value>,
 }
 
 /// `GET /admin/settings`.
@@ -81,6 +90,8 @@ pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
             .await?
             .as_deref(),
     );
+    let telemetry_url = setting(store, SETTING_TELEMETRY_FORWARD_URL).await?;
+    let telemetry_headers = setting(store, SETTING_TELEMETRY_FORWARD_HEADERS).await?;
     Ok(axum::Json(SettingsList {
         virtual_keys_enabled: true,
         admin_login_enabled: state.config.admin_password_force
@@ -93,6 +104,11 @@ pub(super) async fn list(State(state): State<Shared>, _: Admin) -> Reply {
         person_rate_limit_rpm: limits.person_rpm,
         max_keys_per_person: max_keys,
         allowed_bedrock_models: limits.allowed_models,
+        telemetry_forward_url: telemetry_url
+            .as_deref()
+            .and_then(|u| forward_url(u).ok().flatten())
+            .unwrap_or_default(),
+        telemetry_forward_headers: masked_headers(telemetry_headers.as_deref()),
     })
     .into_response())
 }
@@ -130,6 +146,9 @@ struct SettingSet {
 const WITHIN_THE_BUDGET_CACHE: &str =
     "within SLUICE_BUDGET_CACHE_SECS (5 s) on every gateway instance";
 
+/// Read by the telemetry relay through its own cache.
+const WITHIN_THE_TELEMETRY_CACHE: &str = "within 5 s on every instance";
+
 /// `PUT /admin/settings/{key}` with `{"value": "<string>"}` (numbers and booleans are taken as their text; for
 /// `allowed_bedrock_models` also a JSON array of ids, stored as that array).
 pub(super) async fn put(
@@ -142,6 +161,10 @@ pub(super) async fn put(
     let value = match body.value {
         Value::String(s) => s.trim().to_owned(),
         v @ Value::Array(_) if key == SETTING_ALLOWED_BEDROCK_MODELS => v.to_string(),
+        // Any JSON, so a wrong shape is refused with the setting's own message.
+        v @ (Value::Object(_) | Value::Array(_)) if key == SETTING_TELEMETRY_FORWARD_HEADERS => {
+            v.to_string()
+        }
         v @ (Value::Bool(_) | Value::Number(_)) => v.to_string(),
         _ => return Err(ApiError::invalid("Missing required field: value (a string)").into()),
     };
@@ -207,9 +230,20 @@ pub(super) async fn put(
                 Some(WITHIN_THE_BUDGET_CACHE),
             )
         }
+        SETTING_TELEMETRY_FORWARD_URL => (
+            forward_url(&value)?.unwrap_or_default(),
+            Some(WITHIN_THE_TELEMETRY_CACHE),
+        ),
+        SETTING_TELEMETRY_FORWARD_HEADERS => {
+            let stored = setting(store, &key).await?;
+            (
+                headers_to_store(&value, stored.as_deref())?,
+                Some(WITHIN_THE_TELEMETRY_CACHE),
+            )
+        }
         _ => {
             return Err(ApiError::invalid(format!(
-                "Unknown setting: {key} (settable: {SETTING_ADMIN_LOGIN_ENABLED}, {SETTING_SESSION_TTL_HOURS}, {SETTING_VIRTUAL_KEYS_ENABLED}, {SETTING_WEBSEARCH_MODE}, {SETTING_PERSON_RATE_LIMIT_RPM}, {SETTING_MAX_KEYS_PER_PERSON}, {SETTING_ALLOWED_BEDROCK_MODELS})"
+                "Unknown setting: {key} (settable: {SETTING_ADMIN_LOGIN_ENABLED}, {SETTING_SESSION_TTL_HOURS}, {SETTING_VIRTUAL_KEYS_ENABLED}, {SETTING_WEBSEARCH_MODE}, {SETTING_PERSON_RATE_LIMIT_RPM}, {SETTING_MAX_KEYS_PER_PERSON}, {SETTING_ALLOWED_BEDROCK_MODELS}, {SETTING_TELEMETRY_FORWARD_URL}, {SETTING_TELEMETRY_FORWARD_HEADERS})"
             ))
             .into());
         }
@@ -218,11 +252,17 @@ pub(super) async fn put(
         .put_setting(&key, &stored)
         .await
         .map_err(|e| store_error(&e))?;
+    // The collector's headers may hold its API key: answered with the values masked, as `list` shows them.
+    let value = if key == SETTING_TELEMETRY_FORWARD_HEADERS && !stored.is_empty() {
+        Value::Object(masked_headers(Some(&stored))).to_string()
+    } else {
+        stored
+    };
     Ok(axum::Json(SettingSet {
         updated: true,
         key,
         applies,
-        value: stored,
+        value,
     })
     .into_response())
 }

@@ -743,7 +743,8 @@ async fn settings_are_a_flat_object_and_only_known_keys_with_valid_values_are_st
     assert_eq!(
         settings,
         json!({"virtual_keys_enabled": true, "admin_login_enabled": true, "session_token_ttl_hours": 24, "websearch_mode": "enabled",
-            "person_rate_limit_rpm": 120, "max_keys_per_person": 20, "allowed_bedrock_models": []})
+            "person_rate_limit_rpm": 120, "max_keys_per_person": 20, "allowed_bedrock_models": [],
+            "telemetry_forward_url": "", "telemetry_forward_headers": {}})
     );
     a.ok(
         Method::PUT,
