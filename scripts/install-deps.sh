@@ -42,6 +42,8 @@ command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) 1.95"
 command -v curl >/dev/null || apt_install curl ca-certificates
 # The portal tests (tests/portal) drive Debian's Chromium through playwright-core.
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The end-to-end test of Claude Code's own /login drives its terminal UI in tmux.
+command -v tmux >/dev/null || apt_install tmux
 # Debian splits venv/ensurepip out of python3; without it `python3 -m venv` fails half-way.
 if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
   pyver="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"

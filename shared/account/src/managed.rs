@@ -5,8 +5,8 @@
 //! - the administrator's base document (`GET/PUT /admin/managed-settings`, any managed-settings keys);
 //! - the caller's policy (`sluice_core::policy`): allowed models → `availableModels`, denied tools →
 //!   `permissions.deny` (added to the base's), web search off → `WebSearch` denied;
-//! - `env`: model discovery on (`CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1`, so `/model` lists what the policy
-//!   allows), and when the telemetry relay is on, Claude Code's OpenTelemetry pointed at this gateway.
+//! - `env`: only when the telemetry relay is on, Claude Code's OpenTelemetry pointed at this gateway (Claude Code
+//!   asks each developer to approve managed environment variables).
 //!
 //! 404 when nothing applies (no policy matches the caller and the base document is empty). Claude Code's start-up
 //! waits for this answer (and fails closed after about 10 s), so the inputs are cached per instance for the budget
@@ -178,22 +178,26 @@ async fn settings(State(state): State<Shared>, headers: HeaderMap) -> Reply {
             settings.insert("availableModels".to_owned(), json!(allowed));
         }
     }
-    let mut env = vec![("CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY", "1".to_owned())];
+    // Claude Code asks each developer to approve a managed `env` (and during `/login` 2.1.197 then stalls on its
+    // "Press Enter" screen), so Sluice adds environment only when the administrator turned the telemetry relay on;
+    // model discovery and the rest are the administrator's to put in the base document.
     if inputs.telemetry {
         let base = state
             .config
             .gateway_url
             .clone()
             .unwrap_or_else(|| crate::base_url(&state, &headers));
-        env.extend([
-            ("CLAUDE_CODE_ENABLE_TELEMETRY", "1".to_owned()),
-            ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
-            ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", base),
-        ]);
+        set_env(
+            &mut settings,
+            &[
+                ("CLAUDE_CODE_ENABLE_TELEMETRY", "1".to_owned()),
+                ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+                ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", base),
+            ],
+        );
     }
-    set_env(&mut settings, &env);
     let text = serde_json::to_string(&settings).unwrap_or_default();
     let checksum = sha256(&text);
     let uuid = sha256(&format!(

@@ -516,7 +516,12 @@ async fn managed_settings_compose_the_base_and_the_policy_with_an_etag() {
     assert_eq!(s["availableModels"], json!(["claude-haiku-4-5"]));
     assert_eq!(s["permissions"]["deny"], json!(["Read(./.env)", "Bash"]));
     assert_eq!(s["env"]["DISABLE_AUTOUPDATER"], "1");
-    assert_eq!(s["env"]["CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY"], "1");
+    assert!(
+        s["env"]
+            .get("CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY")
+            .is_none(),
+        "no environment Claude Code would ask approval for unless the administrator wrote it"
+    );
     // Unchanged: 304.
     let again = send(&env, get(Some(etag))).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
