@@ -84,11 +84,7 @@ pub fn normalize_user_code(input: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    if letters.len() != 8
-        || !letters
-            .bytes()
-            .all(|b| USER_CODE_ALPHABET.contains(&b))
-    {
+    if letters.len() != 8 || !letters.bytes().all(|b| USER_CODE_ALPHABET.contains(&b)) {
         return None;
     }
     Some(format!("{}-{}", &letters[..4], &letters[4..]))
@@ -130,8 +126,9 @@ pub async fn start(
         };
         match store.create_device(&device).await {
             Ok(()) => {
-                let complete = url::Url::parse_with_params(verification_uri, [("user_code", &user_code)])
-                    .map_or_else(|_| verification_uri.to_owned(), String::from);
+                let complete =
+                    url::Url::parse_with_params(verification_uri, [("user_code", &user_code)])
+                        .map_or_else(|_| verification_uri.to_owned(), String::from);
                 return Ok(DeviceGrant {
                     device_code,
                     user_code,
@@ -226,11 +223,21 @@ pub async fn poll(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown device_code"))?;
     if now_ms >= device.expires_at_ms {
-        return Err(OAuthError::new(400, "expired_token", "the sign-in expired; run /login again").into());
+        return Err(OAuthError::new(
+            400,
+            "expired_token",
+            "the sign-in expired; run /login again",
+        )
+        .into());
     }
     match device.state {
         DeviceState::Denied => {
-            return Err(OAuthError::new(400, "access_denied", "the sign-in was refused in the browser").into());
+            return Err(OAuthError::new(
+                400,
+                "access_denied",
+                "the sign-in was refused in the browser",
+            )
+            .into());
         }
         DeviceState::Redeemed => {
             return Err(OAuthError::invalid_grant("this device_code was already used").into());
@@ -245,7 +252,9 @@ pub async fn poll(
         return Err(OAuthError::new(400, "slow_down", "poll less often").into());
     }
     if device.state == DeviceState::Pending {
-        return Err(OAuthError::new(400, "authorization_pending", "waiting for the browser").into());
+        return Err(
+            OAuthError::new(400, "authorization_pending", "waiting for the browser").into(),
+        );
     }
     let Some(redeemed) = store.redeem_device(&id).await? else {
         return Err(OAuthError::invalid_grant("this device_code was already used").into());
@@ -330,14 +339,17 @@ pub async fn refresh(
         }
     };
     if now_ms >= token.expires_at_ms {
-        return Err(OAuthError::invalid_grant("the refresh_token expired; run /login again").into());
+        return Err(
+            OAuthError::invalid_grant("the refresh_token expired; run /login again").into(),
+        );
     }
-    let family = store
-        .family(&token.family_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("this sign-in no longer exists; run /login again"))?;
+    let family = store.family(&token.family_id).await?.ok_or_else(|| {
+        OAuthError::invalid_grant("this sign-in no longer exists; run /login again")
+    })?;
     if family.revoked_at_ms.is_some() {
-        return Err(OAuthError::invalid_grant("this sign-in was signed out; run /login again").into());
+        return Err(
+            OAuthError::invalid_grant("this sign-in was signed out; run /login again").into(),
+        );
     }
     let refresh_token = issue_refresh(store, ids, &family.id, &token.user_id, now_ms).await?;
     Ok(Granted {
@@ -377,10 +389,17 @@ mod tests {
             let typed = code.to_ascii_lowercase().replace('-', " ");
             assert_eq!(normalize_user_code(&typed).as_deref(), Some(code.as_str()));
         }
-        assert_eq!(normalize_user_code("ABCD-EFGH"), None, "vowels are never in a code");
+        assert_eq!(
+            normalize_user_code("ABCD-EFGH"),
+            None,
+            "vowels are never in a code"
+        );
         assert_eq!(normalize_user_code("BCDF-GHJ"), None);
         assert_eq!(normalize_user_code("BCDF-GHJKL"), None);
-        assert_eq!(normalize_user_code("bcdfghjk").as_deref(), Some("BCDF-GHJK"));
+        assert_eq!(
+            normalize_user_code("bcdfghjk").as_deref(),
+            Some("BCDF-GHJK")
+        );
     }
 
     #[test]

@@ -357,7 +357,9 @@ impl Authenticator {
             return Err(unauthorized("this sign-in was ended; run /login again"));
         }
         if self.family_revoked(store, &claims.fam).await? {
-            return Err(unauthorized("this sign-in was signed out; run /login again"));
+            return Err(unauthorized(
+                "this sign-in was signed out; run /login again",
+            ));
         }
         person(user, Via::Gateway)
     }

@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn gateway_tokens_carry_the_person_and_family_and_are_not_sessions() {
-        let tokens = SessionTokens::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
+        let tokens =
+            SessionTokens::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
         let mut user = sluice_core::identity::User {
             id: "usr_1".into(),
             email: "ada@example.com".into(),
@@ -238,13 +239,25 @@ mod tests {
         let now_ms = 1_800_000_000_000;
         let token = tokens.issue_gateway(&user, "fam_1", now_ms, 600);
         let claims = tokens.verify_gateway(&token, now_ms / 1000).expect("valid");
-        assert_eq!((claims.sub.as_str(), claims.fam.as_str()), ("usr_1", "fam_1"));
+        assert_eq!(
+            (claims.sub.as_str(), claims.fam.as_str()),
+            ("usr_1", "fam_1")
+        );
         assert_eq!(claims.groups, ["Vendors", "eng"]);
         assert_eq!(claims.aud, GATEWAY_AUDIENCE);
-        assert_eq!(SessionTokens::peek_type(&token).as_deref(), Some(GATEWAY_TYPE));
-        assert!(matches!(tokens.verify(&token, now_ms / 1000), Err(TokenError::WrongType)));
+        assert_eq!(
+            SessionTokens::peek_type(&token).as_deref(),
+            Some(GATEWAY_TYPE)
+        );
+        assert!(matches!(
+            tokens.verify(&token, now_ms / 1000),
+            Err(TokenError::WrongType)
+        ));
         let session = tokens.issue_at_ms(&user, now_ms);
-        assert!(matches!(tokens.verify_gateway(&session, now_ms / 1000), Err(TokenError::WrongType)));
+        assert!(matches!(
+            tokens.verify_gateway(&session, now_ms / 1000),
+            Err(TokenError::WrongType)
+        ));
         assert!(matches!(
             tokens.verify_gateway(&token, now_ms / 1000 + 700),
             Err(TokenError::Expired)
