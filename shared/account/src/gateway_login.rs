@@ -267,6 +267,10 @@ struct PageQuery {
     user_code: Option<String>,
 }
 
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// Minimal HTML escaping for the few values a page shows.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -322,13 +326,33 @@ async fn page(
 ) -> Response {
     let code = q.user_code.as_deref().and_then(normalize_user_code);
     let Some(caller) = signed_in(&state, &headers).await else {
+        // Single sign-on comes back here with the code; the password is on the portal's sign-in page.
+        let providers = state
+            .auth
+            .idps(state.store.as_ref())
+            .await
+            .unwrap_or_default();
+        let links: String = providers
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| {
+                let mut href = format!("/auth/portal/start?provider={}", urlencoding(&p.id));
+                if let Some(c) = &code {
+                    href.push_str(&format!("&user_code={c}"));
+                }
+                format!(
+                    "<li><a href=\"{}\">Sign in with {}</a></li>",
+                    escape(&href),
+                    escape(&p.name)
+                )
+            })
+            .collect();
         return html_page(
             StatusCode::OK,
             "Sign in to connect Claude Code",
             &format!(
-                "<p>Claude Code is asking to sign in to Sluice{}. Sign in to the portal first, then open this page \
-                 again (the link Claude Code opened, or <code>{DEVICE_PATH}</code>) to confirm the code.</p>\
-                 <p><a href=\"/\">Sign in to the portal</a></p>",
+                "<p>Claude Code is asking to sign in to Sluice{}. Sign in first:</p><ul>{links}\
+                 <li><a href=\"/\">Sign in to the portal</a> (password), then open this page again</li></ul>",
                 code.as_deref()
                     .map(|c| format!(" with the code <code class=\"user-code\">{c}</code>"))
                     .unwrap_or_default()

@@ -227,6 +227,9 @@ struct SignIn {
     state: String,
     nonce: String,
     verifier: String,
+    /// A device sign-in to return to after the provider (Claude Code's `/login`): its user code, never a free URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_code: Option<String>,
 }
 
 impl SignIn {
@@ -296,6 +299,8 @@ pub(super) struct StartQuery {
     provider: String,
     /// Passed on to the provider to preselect the account.
     login_hint: Option<String>,
+    /// Come back to the device sign-in page for this code (`/device?user_code=…`) instead of the portal.
+    user_code: Option<String>,
 }
 
 /// `GET /auth/portal/start?provider=<id>`: to the provider's sign-in page (see the module comment).
@@ -329,6 +334,10 @@ pub(super) async fn start_sso(
         state: random_text(&state, 24),
         nonce: random_text(&state, 24),
         verifier: random_text(&state, 32),
+        user_code: q
+            .user_code
+            .as_deref()
+            .and_then(sluice_core::device_flow::normalize_user_code),
     };
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(flow.verifier.as_bytes()));
@@ -373,9 +382,15 @@ pub(super) async fn finish_sso(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let https = over_https(&state, &headers);
+    let back_to = signin_cookie(&headers, https)
+        .and_then(|flow| flow.user_code)
+        .map_or_else(
+            || "/#/me".to_owned(),
+            |code| format!("{}?user_code={code}", crate::gateway_login::DEVICE_PATH),
+        );
     let mut response = match finish(&state, &headers, &q).await {
         Ok(token) => {
-            let mut response = redirect("/#/me");
+            let mut response = redirect(&back_to);
             if let Some(cookie) = session_cookie_header(&token, https, false) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }

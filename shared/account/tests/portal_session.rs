@@ -468,3 +468,66 @@ async fn over_https_an_unprefixed_cookie_a_subdomain_could_plant_is_ignored() {
     let (status, _, body) = env.send(me("sluice.example.com", secure)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn single_sign_on_from_the_device_page_comes_back_to_it_with_the_code() {
+    let env = Env::start().await;
+    // Claude Code's /login started a device sign-in; the person opens the page it showed, signed in nowhere yet.
+    let (status, body) = env
+        .post("/oauth/device", None, &serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let grant: Value = serde_json::from_str(&body).expect("json");
+    let code = grant["user_code"].as_str().expect("code").to_owned();
+    let (status, _, page) = browser_get(&env, &format!("/device?user_code={code}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let start = page
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|href| href.starts_with("/auth/portal/start?"))
+        .unwrap_or_else(|| panic!("a single sign-on link: {page}"))
+        .replace("&amp;", "&");
+    assert!(start.ends_with(&format!("&user_code={code}")), "{start}");
+    let (status, headers, _) =
+        browser_get(&env, &format!("{start}&login_hint=dana@example.com"), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let signin_cookie = set_cookies(&headers)[0].clone();
+    let back = support::follow_idp(&location(&headers)).await;
+    let callback = back
+        .strip_prefix("http://127.0.0.1:8080")
+        .expect("back to Sluice")
+        .to_owned();
+    let (status, headers, _) = browser_get(&env, &callback, Some(&signin_cookie)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    // Back on the device page with the code, signed in: the confirmation form is there.
+    assert_eq!(location(&headers), format!("/device?user_code={code}"));
+    let session = set_cookies(&headers)
+        .into_iter()
+        .find(|c| c.starts_with("sluice_session="))
+        .expect("a session cookie");
+    let (status, _, page) = browser_get(&env, &location(&headers), Some(&session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("dana@example.com") && page.contains("csrf_token"),
+        "{page}"
+    );
+    // A code that is not one never rides along (no free redirect target).
+    let (status, headers, _) = browser_get(
+        &env,
+        &format!(
+            "{}&login_hint=eve@example.com",
+            start.replace(&code, "https://evil.example/")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    let flow = set_cookies(&headers)[0].clone();
+    let back = support::follow_idp(&location(&headers)).await;
+    let callback = back
+        .strip_prefix("http://127.0.0.1:8080")
+        .expect("back")
+        .to_owned();
+    let (_, headers, _) = browser_get(&env, &callback, Some(&flow)).await;
+    assert_eq!(location(&headers), "/#/me");
+}
