@@ -8,7 +8,7 @@
 //! - `env`: only when the telemetry relay is on, Claude Code's OpenTelemetry pointed at this gateway (Claude Code
 //!   asks each developer to approve managed environment variables).
 //!
-//! 404 when nothing applies (no policy matches the caller and the base document is empty). Claude Code's start-up
+//! 404 when nothing applies (no policy matches the caller, the base document is empty and the relay is off). Claude Code's start-up
 //! waits for this answer (and fails closed after about 10 s), so the inputs are cached per instance for the budget
 //! cache time; a warm answer reads nothing.
 
@@ -157,7 +157,7 @@ async fn settings(State(state): State<Shared>, headers: HeaderMap) -> Reply {
         .await?;
     let inputs = inputs(&state).await?;
     let matched = inputs.policies.evaluate(&caller.policy_subject());
-    if matched.is_none() && inputs.base.is_empty() {
+    if matched.is_none() && inputs.base.is_empty() && !inputs.telemetry {
         return Ok((
             StatusCode::NOT_FOUND,
             axum::Json(json!({"type": "error", "error": {"type": "not_found_error", "message": "no managed settings apply to you"}})),
