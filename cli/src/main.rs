@@ -91,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: policies::PoliciesCommand,
     },
+    /// The managed settings Claude Code signed in with `/login` gets (the base document; policies add to it).
+    ManagedSettings {
+        #[command(subcommand)]
+        command: policies::ManagedCommand,
+    },
     /// Run the Bedrock simulator (Bedrock Runtime wire protocol on a local port).
     BedrockSim(sim::SimArgs),
     /// Spend in a budget period, per org, team and person.
@@ -130,6 +135,7 @@ async fn main() -> std::process::ExitCode {
             | Command::Users { .. }
             | Command::Teams { .. }
             | Command::Policies { .. }
+            | Command::ManagedSettings { .. }
             | Command::Usage { .. }
             | Command::Spend(_)
             | Command::Export(_)
@@ -164,6 +170,7 @@ async fn main() -> std::process::ExitCode {
         Command::Users { command } => people::run_users(command).await,
         Command::Teams { command } => people::run_teams(command).await,
         Command::Policies { command } => policies::run(command).await,
+        Command::ManagedSettings { command } => policies::run_managed(command).await,
         Command::BedrockSim(args) => sim::run(args).await,
         Command::Usage { command } => usage::run(command).await,
         Command::Spend(args) => spend::run_spend(args).await,

@@ -200,3 +200,75 @@ pub async fn run(command: PoliciesCommand) -> anyhow::Result<()> {
 fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "local".to_owned())
 }
+
+/// `sluice managed-settings get|set`: the base document every Claude Code signed in with `/login` gets (policies add
+/// `availableModels` and `permissions.deny` per person; see docs/claude-code-sign-in.md).
+#[derive(Debug, clap::Subcommand)]
+pub enum ManagedCommand {
+    /// Print the base document.
+    Get {
+        /// JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Replace the base document with a YAML or JSON file's (an object of managed-settings keys).
+    Set {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn run_managed(command: ManagedCommand) -> anyhow::Result<()> {
+    match command {
+        ManagedCommand::Get { json, store } => {
+            let doc = match &store.url {
+                Some(url) => Remote::connect(url)?.get("/admin/managed-settings").await?,
+                None => {
+                    let store = crate::keys::open(&store).await?;
+                    let text = store
+                        .get_setting(sluice_account::MANAGED_SETTINGS_BASE)
+                        .await?;
+                    let settings: Value = text
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_else(|| json!({}));
+                    json!({ "settings": settings })
+                }
+            };
+            print(&doc, json)
+        }
+        ManagedCommand::Set { file, store } => {
+            let doc = read_document(&file)?;
+            let settings = match doc.get("settings") {
+                Some(inner) if doc.as_object().is_some_and(|o| o.len() == 1) => inner.clone(),
+                _ => doc,
+            };
+            let Value::Object(settings) = settings else {
+                bail!("the file must hold an object of managed-settings keys");
+            };
+            match &store.url {
+                Some(url) => {
+                    Remote::connect(url)?
+                        .put("/admin/managed-settings", json!({ "settings": settings }))
+                        .await?;
+                }
+                None => {
+                    let text = sluice_account::validate_managed_settings_base(&settings)
+                        .map_err(|e| anyhow::anyhow!(e.message))?;
+                    let store = crate::keys::open(&store).await?;
+                    store
+                        .put_setting(sluice_account::MANAGED_SETTINGS_BASE, &text)
+                        .await?;
+                }
+            }
+            writeln!(
+                std::io::stderr().lock(),
+                "managed settings saved ({} keys)",
+                settings.len()
+            )?;
+            Ok(())
+        }
+    }
+}

@@ -184,3 +184,19 @@ def test_ccag_is_unaffected_by_policies(policy_gateway: Gateway, contractor: tup
         )
     assert resp.status_code == 200, resp.text
     assert resp.headers["x-sluice-policy"] == "everyone"
+
+
+def test_the_cli_sets_the_managed_settings_base(policy_gateway: Gateway, tmp_path: Path) -> None:
+    gw = policy_gateway
+    path = tmp_path / "managed.yaml"
+    path.write_text("permissions:\n  deny: ['Read(./.env)']\nenv:\n  DISABLE_AUTOUPDATER: '1'\n")
+    saved = gw.cli("managed-settings", "set", str(path))
+    assert "managed settings saved (2 keys)" in saved.stderr, saved.stderr
+    got = json.loads(gw.cli("managed-settings", "get", "--json").stdout)
+    assert got["settings"]["permissions"]["deny"] == ["Read(./.env)"]
+    path.write_text('{"forceLoginMethod": "gateway"}')
+    refused = subprocess.run(
+        [str(SLUICE), "managed-settings", "set", str(path), "--data-dir", str(gw.data_dir)],
+        env=base_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode != 0 and "machine's own managed settings" in refused.stderr, refused.stderr

@@ -45,6 +45,10 @@ use sluice_core::error::ApiError;
 use sluice_http::app::AppState;
 use sluice_http::reply::{ErrorReply, request_id};
 
+pub use managed::{
+    BASE_SETTING as MANAGED_SETTINGS_BASE, validate_base as validate_managed_settings_base,
+};
+
 type Shared = Arc<AppState>;
 type Reply = Result<axum::response::Response, ErrorReply>;
 

@@ -64,6 +64,11 @@ fn cache_key(state: &Shared) -> String {
     format!("{:p}", Arc::as_ptr(state))
 }
 
+/// Drops this instance's cached inputs (after the base document or the policies changed here).
+pub(crate) fn forget(state: &Shared) {
+    cache().forget(&cache_key(state));
+}
+
 async fn inputs(state: &Shared) -> Result<Arc<Inputs>, ApiError> {
     let store: &dyn Store = state.store.as_ref();
     let now = Instant::now();
@@ -251,36 +256,44 @@ async fn read_base(State(state): State<Shared>, _: Admin) -> Reply {
     Ok(axum::Json(Base { settings }).into_response())
 }
 
-/// `PUT /admin/managed-settings` `{"settings": {…}}`: the base every signed-in Claude Code gets (policies add to it).
-async fn write_base(State(state): State<Shared>, Admin(caller): Admin, body: Bytes) -> Reply {
-    let base: Base = crate::views::body(&body)?;
+/// The base document as stored, or why it cannot be: the machine-only keys are refused (Claude Code reads them from
+/// the machine's own managed settings only), and at most 64 KiB.
+///
+/// # Errors
+/// 400 naming the key or the size.
+pub fn validate_base(settings: &Map<String, Value>) -> Result<String, ApiError> {
     for machine_only in [
         "forceLoginMethod",
         "forceLoginGatewayUrl",
         "gatewayInternalNetworks",
     ] {
-        if base.settings.contains_key(machine_only) {
+        if settings.contains_key(machine_only) {
             return Err(ApiError::invalid(format!(
                 "settings.{machine_only}: Claude Code reads it from the machine's own managed settings only (file, MDM, Group Policy), never from a gateway"
-            ))
-            .into());
+            )));
         }
     }
-    let text = serde_json::to_string(&base.settings).unwrap_or_default();
+    let text = serde_json::to_string(settings).unwrap_or_default();
     if text.len() > MAX_BASE_BYTES {
         return Err(ApiError::invalid(format!(
             "settings: {} KiB; at most {} KiB",
             text.len() / 1024,
             MAX_BASE_BYTES / 1024
-        ))
-        .into());
+        )));
     }
+    Ok(text)
+}
+
+/// `PUT /admin/managed-settings` `{"settings": {…}}`: the base every signed-in Claude Code gets (policies add to it).
+async fn write_base(State(state): State<Shared>, Admin(caller): Admin, body: Bytes) -> Reply {
+    let base: Base = crate::views::body(&body)?;
+    let text = validate_base(&base.settings)?;
     state
         .store
         .put_setting(BASE_SETTING, &text)
         .await
         .map_err(|e| store_error(&e))?;
-    cache().forget(&cache_key(&state));
+    forget(&state);
     tracing::info!(actor = ?caller.email, keys = base.settings.len(), "managed settings base replaced");
     Ok(axum::Json(base).into_response())
 }

@@ -85,6 +85,8 @@ async fn replace(State(state): State<Shared>, Admin(caller): Admin, body: Bytes)
     )
     .await
     .map_err(|e| replace_error(&e))?;
+    // Claude Code's managed settings are composed from the policies: this instance answers with the new ones at once.
+    crate::managed::forget(&state);
     Ok(axum::Json(doc).into_response())
 }
 
