@@ -204,7 +204,13 @@ def test_claude_code_signs_in_with_login_and_works_on_the_gateway_token(
     assert f"hello {mark}" in done.stdout
     seen = [r for r in gw.sim.requests_with(mark) if r["operation"].startswith("InvokeModel")]
     assert seen and all("Bash" not in [t.get("name") for t in r["body"].get("tools", [])] for r in seen)
-    assert f"path=/v1/messages" in gw.proc.text()
+    assert "path=/v1/messages" in gw.proc.text()
+    # The allowed model list applies: Opus (which gateway-mode Claude Code 2.1.197 sends as claude-opus-4-7) is refused
+    # with the policy's reason.
+    refused = claude_p(home, f"sim:echo no {nonce()}", "--model", "claude-opus-4-8")
+    shown = refused.stdout + refused.stderr
+    assert refused.returncode != 0, shown
+    assert 'not allowed for you by the gateway policy "admins"' in shown and "claude-haiku-4-5" in shown, shown
 
     # After the access token expires, the next prompt refreshes it (a new token, the refresh token rotated).
     time.sleep(41)
