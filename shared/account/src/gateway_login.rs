@@ -233,12 +233,7 @@ async fn revoke(State(state): State<Shared>, body: Bytes) -> Response {
     let store = state.store.as_ref();
     let family = if token.split('.').count() == 3 {
         // An access token: its family, even when it has expired (signature still checked).
-        state
-            .auth
-            .sessions
-            .verify_gateway(&token, 0)
-            .ok()
-            .map(|c| c.fam)
+        state.auth.sessions.gateway_family(&token)
     } else {
         match device_flow::family_of_refresh(store, &token).await {
             Ok(f) => f,

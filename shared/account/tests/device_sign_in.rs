@@ -359,6 +359,30 @@ async fn revocation_and_deactivation_end_a_sign_in_and_a_refusal_is_final() {
         .json()["error"],
         "invalid_grant"
     );
+    // With the access token instead (what Claude Code sends for it): its family ends too.
+    let (access, refresh) = sign_in(&env, &clock, &bo).await;
+    let revoked = send(
+        &env,
+        form(
+            "/oauth/revoke",
+            &format!("token={access}&token_type_hint=access_token"),
+        ),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(
+        message_with(&env, &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        token(
+            &env,
+            &format!("grant_type=refresh_token&refresh_token={refresh}")
+        )
+        .await
+        .json()["error"],
+        "invalid_grant"
+    );
     // Revoking an unknown token is still 200.
     assert_eq!(
         send(&env, form("/oauth/revoke", "token=srt_nothing"))

@@ -160,8 +160,22 @@ impl SessionTokens {
     /// # Errors
     /// As [`Self::verify`], for `typ` `gateway`.
     pub fn verify_gateway(&self, token: &str, now_s: i64) -> Result<GatewayClaims, TokenError> {
-        let claims = self.verified_claims(token, now_s, GATEWAY_TYPE, &["sub", "email", "fam"])?;
+        let claims =
+            self.verified_claims(token, Some(now_s), GATEWAY_TYPE, &["sub", "email", "fam"])?;
         serde_json::from_value(claims).map_err(|_| TokenError::MissingClaim("iat"))
+    }
+
+    /// The token family of an access token of ours, expired or not (RFC 7009 revocation accepts expired tokens);
+    /// the signature, issuer and type are still checked.
+    #[must_use]
+    pub fn gateway_family(&self, token: &str) -> Option<String> {
+        let claims = self
+            .verified_claims(token, None, GATEWAY_TYPE, &["sub", "fam"])
+            .ok()?;
+        claims
+            .get("fam")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
     }
 
     /// The claims of a token this (or a sibling) instance issued, if it is still valid at `now_s`.
@@ -175,8 +189,12 @@ impl SessionTokens {
     }
 
     fn verify_inner(&self, token: &str, now_s: i64) -> Result<SessionClaims, TokenError> {
-        let claims =
-            self.verified_claims(token, now_s, SESSION_TYPE, &["sub", "email", "role", "idp"])?;
+        let claims = self.verified_claims(
+            token,
+            Some(now_s),
+            SESSION_TYPE,
+            &["sub", "email", "role", "idp"],
+        )?;
         serde_json::from_value(claims).map_err(|_| TokenError::MissingClaim("iat"))
     }
 
@@ -185,7 +203,7 @@ impl SessionTokens {
     fn verified_claims(
         &self,
         token: &str,
-        now_s: i64,
+        now_s: Option<i64>,
         typ: &str,
         required: &[&'static str],
     ) -> Result<serde_json::Value, TokenError> {
@@ -200,7 +218,9 @@ impl SessionTokens {
         if claims.get("typ").and_then(serde_json::Value::as_str) != Some(typ) {
             return Err(TokenError::WrongType);
         }
-        jwt::check_times(&claims, now_s, LEEWAY_S)?;
+        if let Some(now_s) = now_s {
+            jwt::check_times(&claims, now_s, LEEWAY_S)?;
+        }
         for name in required {
             if !claims.get(*name).is_some_and(serde_json::Value::is_string) {
                 return Err(TokenError::MissingClaim(name));
@@ -262,6 +282,12 @@ mod tests {
             tokens.verify_gateway(&token, now_ms / 1000 + 700),
             Err(TokenError::Expired)
         ));
+        // Revocation reads the family of an expired token too, but never of a forged or a session one.
+        assert_eq!(tokens.gateway_family(&token).as_deref(), Some("fam_1"));
+        assert_eq!(tokens.gateway_family(&session), None);
+        let other =
+            SessionTokens::new(b"another secret, another signer..", Duration::from_secs(60));
+        assert_eq!(other.gateway_family(&token), None);
     }
 
     #[test]
