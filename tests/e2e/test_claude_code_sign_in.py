@@ -145,6 +145,32 @@ def confirm_in_browser(gw: Gateway, user_code: str) -> None:
         assert done.status_code == 200 and "Claude Code is connected" in done.text, done.text
 
 
+def login_in_tui(gw: Gateway, home: Path, cwd: Path, name: str, then: str) -> None:
+    """Starts Claude Code, runs `/login`, trusts the gateway, confirms the code in the "browser", and waits for the
+    screen `then` matches after "Connected" (with managed settings to apply, Claude Code saves the sign-in and exits
+    so it restarts with them; with a managed `env` to approve, 2.1.197 stays on "Press Enter")."""
+    tui = Tmux(f"{name}-{nonce()}", home, cwd)
+    try:
+        tui.wait_for(r"trust this folder|Not logged in")
+        if "trust this folder" in tui.screen():
+            tui.keys("Enter")
+        tui.wait_for(r"Not logged in")
+        tui.keys("/login", "Enter")
+        tui.wait_for(re.escape(gw.url))
+        tui.keys("Enter")
+        tui.wait_for(r"Trust gateway")
+        # "No" is preselected: up to "Yes, trust this gateway".
+        tui.keys("Up", "Enter")
+        confirm_in_browser(gw, tui.wait_for(USER_CODE).group(1))
+        tui.wait_for(r"Connected to Cloud gateway", timeout=30)
+        if then:
+            tui.press_until("Enter", then)
+        else:
+            time.sleep(2)
+    finally:
+        tui.kill()
+
+
 def test_claude_code_signs_in_with_login_and_works_on_the_gateway_token(
     gw: Gateway, gateway_mode: None, tmp_path: Path
 ) -> None:
@@ -166,25 +192,7 @@ def test_claude_code_signs_in_with_login_and_works_on_the_gateway_token(
         )
         assert saved.status_code == 200, saved.text
 
-    tui = Tmux(f"sluice-login-{nonce()}", home, tmp_path)
-    try:
-        tui.wait_for(r"trust this folder|Not logged in")
-        if "trust this folder" in tui.screen():
-            tui.keys("Enter")
-        tui.wait_for(r"Not logged in")
-        tui.keys("/login", "Enter")
-        tui.wait_for(re.escape(gw.url))
-        tui.keys("Enter")
-        tui.wait_for(r"Trust gateway")
-        # "No" is preselected: up to "Yes, trust this gateway".
-        tui.keys("Up", "Enter")
-        user_code = tui.wait_for(USER_CODE).group(1)
-        confirm_in_browser(gw, user_code)
-        tui.wait_for(r"Connected to Cloud gateway", timeout=30)
-        # With managed settings to apply, Claude Code saves the sign-in and exits so it restarts with them.
-        tui.press_until("Enter", r"Login successful|CLAUDE-EXITED 0")
-    finally:
-        tui.kill()
+    login_in_tui(gw, home, tmp_path, "sluice-login", r"Login successful|CLAUDE-EXITED 0")
 
     credentials = json.loads((home / ".claude" / ".credentials.json").read_text())
     gateway = credentials["enterpriseGateway"]
@@ -237,22 +245,7 @@ def test_logout_revokes_the_sign_in(gw: Gateway, gateway_mode: None, tmp_path: P
     home = tmp_path / "home"
     home.mkdir()
     (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
-    tui = Tmux(f"sluice-logout-{nonce()}", home, tmp_path)
-    try:
-        tui.wait_for(r"trust this folder|Not logged in")
-        if "trust this folder" in tui.screen():
-            tui.keys("Enter")
-        tui.wait_for(r"Not logged in")
-        tui.keys("/login", "Enter")
-        tui.wait_for(re.escape(gw.url))
-        tui.keys("Enter")
-        tui.wait_for(r"Trust gateway")
-        tui.keys("Up", "Enter")
-        confirm_in_browser(gw, tui.wait_for(USER_CODE).group(1))
-        tui.wait_for(r"Connected to Cloud gateway")
-        tui.press_until("Enter", r"Login successful|CLAUDE-EXITED 0")
-    finally:
-        tui.kill()
+    login_in_tui(gw, home, tmp_path, "sluice-logout", r"Login successful|CLAUDE-EXITED 0")
     saved = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
     # Started again, signed in: /logout.
     tui = Tmux(f"sluice-logout2-{nonce()}", home, tmp_path)
@@ -324,24 +317,9 @@ def test_telemetry_reaches_the_collector_through_the_gateway(gw: Gateway, gatewa
         home = tmp_path / "home"
         home.mkdir()
         (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
-        tui = Tmux(f"sluice-otel-{nonce()}", home, tmp_path)
-        try:
-            tui.wait_for(r"trust this folder|Not logged in")
-            if "trust this folder" in tui.screen():
-                tui.keys("Enter")
-            tui.wait_for(r"Not logged in")
-            tui.keys("/login", "Enter")
-            tui.wait_for(re.escape(gw.url))
-            tui.keys("Enter")
-            tui.wait_for(r"Trust gateway")
-            tui.keys("Up", "Enter")
-            confirm_in_browser(gw, tui.wait_for(USER_CODE).group(1))
-            tui.wait_for(r"Connected to Cloud gateway")
-            # The sign-in is saved now; with a managed `env` to approve, 2.1.197 then stays on this screen, so the
-            # session is simply started again below.
-            time.sleep(2)
-        finally:
-            tui.kill()
+        # The sign-in is saved at "Connected"; with a managed `env` to approve, 2.1.197 then stays on that screen, so
+        # the session is simply started again below.
+        login_in_tui(gw, home, tmp_path, "sluice-otel", "")
         assert json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]["jwt"]
         # Started again: Claude Code asks the developer to approve the telemetry settings; yes.
         tui = Tmux(f"sluice-otel2-{nonce()}", home, tmp_path, telemetry=True)

@@ -269,21 +269,14 @@ pub fn spend_delta_with(record: &UsageRecord, prices: &PriceTable) -> SpendDelta
     let fields = rollup_fields(record, &money);
     for granularity in [Granularity::Hour, Granularity::Day] {
         let bucket = granularity.bucket(record.time_ms);
-        let dimensions = [
-            (Dimension::Key, Some(record.key_id.as_str())),
-            (Dimension::User, record.user_id.as_deref()),
-            (Dimension::Team, record.team_id.as_deref()),
-            (Dimension::Model, Some(record.requested_model.as_str())),
-        ];
-        for (dimension, id) in dimensions {
-            if let Some(id) = id {
-                counters.push(CounterAdd {
-                    key: rollup_key(granularity, dimension, id, &bucket),
-                    family: rollup_family(granularity, dimension, &bucket),
-                    adds: fields.clone(),
-                });
-            }
-        }
+        rollups(
+            &mut counters,
+            record,
+            granularity,
+            &bucket,
+            Some(record.requested_model.as_str()),
+            &fields,
+        );
         if let Some(user_id) = record.user_id.as_deref() {
             let id = format!("{user_id}#{}", record.requested_model);
             counters.push(CounterAdd {
@@ -301,6 +294,32 @@ pub fn spend_delta_with(record: &UsageRecord, prices: &PriceTable) -> SpendDelta
     }
 }
 
+/// Adds `fields` to the rollups of one bucket: the record's key, person and team, and `model` when given.
+fn rollups(
+    counters: &mut Vec<CounterAdd>,
+    record: &UsageRecord,
+    granularity: Granularity,
+    bucket: &str,
+    model: Option<&str>,
+    fields: &BTreeMap<String, u64>,
+) {
+    let dimensions = [
+        (Dimension::Key, Some(record.key_id.as_str())),
+        (Dimension::User, record.user_id.as_deref()),
+        (Dimension::Team, record.team_id.as_deref()),
+        (Dimension::Model, model),
+    ];
+    for (dimension, id) in dimensions {
+        if let Some(id) = id {
+            counters.push(CounterAdd {
+                key: rollup_key(granularity, dimension, id, bucket),
+                family: rollup_family(granularity, dimension, bucket),
+                adds: fields.clone(),
+            });
+        }
+    }
+}
+
 /// A policy refusal adds to the hourly and daily rollups of its key, person and team only: no spend, no request.
 fn refusal_delta(record: &UsageRecord, policy: &str) -> SpendDelta {
     let fields: BTreeMap<String, u64> = [
@@ -311,20 +330,7 @@ fn refusal_delta(record: &UsageRecord, policy: &str) -> SpendDelta {
     let mut counters = Vec::new();
     for granularity in [Granularity::Hour, Granularity::Day] {
         let bucket = granularity.bucket(record.time_ms);
-        let dimensions = [
-            (Dimension::Key, Some(record.key_id.as_str())),
-            (Dimension::User, record.user_id.as_deref()),
-            (Dimension::Team, record.team_id.as_deref()),
-        ];
-        for (dimension, id) in dimensions {
-            if let Some(id) = id {
-                counters.push(CounterAdd {
-                    key: rollup_key(granularity, dimension, id, &bucket),
-                    family: rollup_family(granularity, dimension, &bucket),
-                    adds: fields.clone(),
-                });
-            }
-        }
+        rollups(&mut counters, record, granularity, &bucket, None, &fields);
     }
     SpendDelta {
         request_id: record.request_id.clone(),
