@@ -525,6 +525,7 @@ mod tests {
             state: "s".into(),
             nonce: "n".into(),
             verifier: "v".into(),
+            user_code: None,
         };
         let planted = format!("sluice_signin={}", flow.encode());
         let h = headers(&[("cookie", planted.as_str())]);
