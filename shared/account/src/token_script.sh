@@ -86,7 +86,7 @@ umask 077
 printf '%s' "$token" > "$CACHE"
 # After a sign-in: tell Claude Code what the gateway's policy for this person is (settings.json beside this
 # script; never fails the sign-in).
-SETTINGS="$(dirname "$0")/settings.json"
+case "$0" in */*) SETTINGS="${0%/*}/settings.json" ;; *) SETTINGS="settings.json" ;; esac
 if [ -f "$SETTINGS" ]; then
   SLUICE_POLICY_SETTINGS=$(curl -fsS -H "authorization: Bearer $token" "$SLUICE_URL/auth/claude-settings" 2>/dev/null || true)
   export SLUICE_POLICY_SETTINGS
