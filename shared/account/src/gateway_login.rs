@@ -119,7 +119,52 @@ fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>>
     })
 }
 
-async fn device_authorization(State(state): State<Shared>, headers: HeaderMap) -> Response {
+/// Device authorizations one source may start per minute (each is a store write; Claude Code starts one per
+/// `/login`).
+const DEVICE_STARTS_PER_SOURCE: u64 = 20;
+
+async fn device_authorization(
+    State(state): State<Shared>,
+    lambda: Option<axum::Extension<lambda_http::request::RequestContext>>,
+    socket: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
+    let source = crate::login::source(
+        &headers,
+        lambda.as_ref().map(|axum::Extension(c)| c),
+        socket.map(|axum::Extension(axum::extract::ConnectInfo(a))| a),
+        state.config.trust_cloudfront_viewer_address,
+    );
+    let admitted = state
+        .limiter
+        .admit(
+            state.store.as_ref(),
+            &format!("device-src:{source}"),
+            DEVICE_STARTS_PER_SOURCE,
+            state.clock.now().timestamp_millis(),
+        )
+        .await;
+    match admitted {
+        Ok(sluice_http::ratelimit::Admission::Refused { retry_after_secs }) => {
+            tracing::warn!(%source, "device sign-ins rate limited");
+            let mut resp = no_store(
+                StatusCode::TOO_MANY_REQUESTS,
+                OAuthError {
+                    status: 429,
+                    error: "slow_down",
+                    error_description: format!(
+                        "too many sign-ins started from this address; retry in {retry_after_secs} s"
+                    ),
+                },
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+        Ok(_) => {}
+        Err(e) => return server_error("the sign-in could not be started", &e),
+    }
     let verification_uri = format!("{}{DEVICE_PATH}", base_url(&state, &headers));
     match device_flow::start(
         state.store.as_ref(),

@@ -48,7 +48,7 @@ pub(super) fn same_secret(a: &str, b: &str) -> bool {
 /// request comes from an edge address, so `SLUICE_TRUSTED_PROXY=cloudfront` takes CloudFront's
 /// `CloudFront-Viewer-Address` instead (CloudFront sets it; only safe when nothing but CloudFront can reach the
 /// URL). IPv6 addresses count per /64, the block one host is usually given. `unknown` when nothing says (tests).
-fn source(
+pub(crate) fn source(
     headers: &HeaderMap,
     lambda: Option<&RequestContext>,
     socket: Option<SocketAddr>,

@@ -576,3 +576,17 @@ async fn managed_settings_compose_the_base_and_the_policy_with_an_etag() {
     .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn one_source_cannot_start_device_sign_ins_without_end() {
+    let env = Env::start().await;
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        statuses.push(send(&env, form("/oauth/device", "")).await);
+    }
+    assert!(statuses[..20].iter().all(|a| a.status == StatusCode::OK));
+    let last = &statuses[20];
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.text);
+    assert_eq!(last.json()["error"], "slow_down");
+    assert!(last.headers.contains_key(header::RETRY_AFTER));
+}
