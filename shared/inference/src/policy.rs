@@ -42,7 +42,8 @@ pub async fn enforce(
     let Some(matched) = admitted.matched() else {
         return Ok(());
     };
-    let checked = if matched.policy.restricts_models() {
+    // The list of models allowed is only for a refusal's message: an allowed model skips building it.
+    let checked = if matched.policy.model_refusal(&model.family).is_some() {
         let allowed = allowed_models(matched.policy, model_names(state));
         check_model(&matched, &model.family, &allowed)
     } else {
